@@ -1,0 +1,131 @@
+/**
+ * Keeps the runners fed from the store: snapshot -> load every runner -> watch from the snapshot's revision + 1
+ * -> on any break, back off and start again from a fresh snapshot. Never trusts a resumed watch, so no update
+ * is lost across disconnects, compaction or restarts. State changes are logged once, not once per retry.
+ */
+import { errorMessage } from '../errors';
+import type { Store, WatchHandle } from '../etcd/store';
+import type { Logger } from '../log';
+import type { TargetRunner } from './runner';
+
+type State = 'starting' | 'connected' | 'disconnected';
+
+const BACKOFF_MIN_MS = 100;
+const BACKOFF_MAX_MS = 5000;
+
+export class Feed {
+  private state: State = 'starting';
+  private stopping = false;
+  private watch: WatchHandle | null = null;
+  /** Resolves the wait for the current watch to break (or for a restart or stop). */
+  private wake: (() => void) | null = null;
+  private loopDone: Promise<void> | null = null;
+  private sleepTimer: NodeJS.Timeout | null = null;
+  /** The revision of the last snapshot, for logs and tests. */
+  revision = 0;
+
+  constructor(
+    private readonly store: Store,
+    private runners: readonly TargetRunner[],
+    private readonly log: Logger,
+    private readonly onFirstSync?: () => void,
+  ) {}
+
+  start(): void {
+    this.loopDone ??= this.loop();
+  }
+
+  /** Switches to a new set of runners: a fresh snapshot and watch for them. */
+  replace(runners: readonly TargetRunner[]): void {
+    this.runners = runners;
+    this.interrupt();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.interrupt();
+    await this.loopDone;
+  }
+
+  private interrupt(): void {
+    if (this.sleepTimer) {
+      clearTimeout(this.sleepTimer);
+      this.sleepTimer = null;
+    }
+    this.wake?.();
+  }
+
+  private async loop(): Promise<void> {
+    let backoff = BACKOFF_MIN_MS;
+    let first = true;
+    while (!this.stopping) {
+      const runners = this.runners;
+      const specs = runners.map((r) => r.spec);
+      const broken = new Promise<Error | null>((resolve) => {
+        this.wake = () => resolve(null);
+      });
+      let reason: Error | null = null;
+      try {
+        const snap = await this.store.snapshot(specs);
+        if (this.stopping || runners !== this.runners) continue;
+        this.revision = snap.revision;
+        // Load before watching: events that arrive while the watch is being set up build on the snapshot.
+        runners.forEach((r, i) => r.load(snap.kvs[i]!, snap.revision));
+        let onBroken: (err: Error) => void = () => undefined;
+        const brokenByWatch = new Promise<Error>((resolve) => (onBroken = resolve));
+        this.watch = await this.store.watch(specs, snap.revision + 1, {
+          onEvents: (events, rev) => {
+            for (const r of runners) r.update(events, rev);
+          },
+          onBroken: (err) => onBroken(err),
+        });
+        this.connected(snap.revision);
+        if (first) {
+          first = false;
+          this.onFirstSync?.();
+        }
+        backoff = BACKOFF_MIN_MS;
+        reason = await Promise.race([broken, brokenByWatch]);
+      } catch (err) {
+        reason = err instanceof Error ? err : new Error(errorMessage(err));
+      } finally {
+        this.wake = null;
+        const w = this.watch;
+        this.watch = null;
+        await w?.cancel().catch(() => undefined);
+      }
+      if (reason === null || this.stopping) continue;
+      this.disconnected(reason);
+      await this.sleep(backoff);
+      backoff = Math.min(BACKOFF_MAX_MS, backoff * 2);
+    }
+  }
+
+  private connected(revision: number): void {
+    if (this.state === 'starting') this.log.info({ revision, endpoints: this.store.endpoints }, 'connected; watching');
+    else if (this.state === 'disconnected') this.log.info({ revision }, `reconnected; resynced at revision ${revision}`);
+    else this.log.info({ revision }, `resynced at revision ${revision}`);
+    this.state = 'connected';
+  }
+
+  private disconnected(reason: Error): void {
+    if (this.state === 'connected' || this.state === 'starting') {
+      const msg = this.state === 'starting' ? 'cannot reach etcd; retrying' : 'disconnected from etcd; retrying';
+      this.log.warn({ err: reason.message, endpoints: this.store.endpoints }, msg);
+      this.state = 'disconnected';
+    } else {
+      this.log.debug({ err: reason.message }, 'still disconnected');
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    const jittered = ms / 2 + Math.random() * (ms / 2);
+    return new Promise((resolve) => {
+      this.sleepTimer = setTimeout(() => {
+        this.sleepTimer = null;
+        resolve();
+      }, jittered);
+      this.wake = resolve;
+    });
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * One runner per target. It holds the target's keys as of the newest revision seen, and turns changes into
+ * applies: events are triggers, and every apply renders the whole data at one revision. While an apply runs,
+ * further changes only mark the runner dirty, so a burst collapses into a few applies that end in the exact
+ * final state. With no burst there is no delay beyond one turn of the event loop.
+ */
+import { applyTarget } from '../apply/pipeline';
+import type { Target } from '../config/target';
+import { TargetError, errorMessage } from '../errors';
+import type { KeySpec, KV, WatchEvent } from '../etcd/store';
+import { specWants } from '../etcd/store';
+import type { Logger } from '../log';
+import { buildData } from '../render/data';
+
+export interface RunnerContext {
+  /** The global prefix, removed from keys before templates see them. */
+  prefix: string;
+  notreally: boolean;
+  log: Logger;
+  /** Where --notreally diffs go (stdout). */
+  print: (text: string) => void;
+}
+
+export interface Outcome {
+  id: string;
+  ok: boolean;
+  changed: boolean;
+  reloaded: boolean;
+  revision: number;
+  error?: TargetError;
+}
+
+export class TargetRunner {
+  readonly spec: KeySpec;
+  private readonly log: Logger;
+  private data = new Map<string, string>();
+  private revision = 0;
+  private loaded = false;
+  private dirty = false;
+  private running: Promise<void> | null = null;
+  private stopped = false;
+  private reloadPending = false;
+  private failing = false;
+
+  constructor(readonly target: Target, private readonly ctx: RunnerContext) {
+    this.spec = { key: target.etcdKey, recursive: target.recursive };
+    this.log = ctx.log.child({ target: target.id, key: target.key, dest: target.dest });
+  }
+
+  /**
+   * Replaces the data with a snapshot's and, unless told not to, applies (a no-op when the file already
+   * matches).
+   */
+  load(kvs: readonly KV[], revision: number, apply = true): void {
+    this.data = new Map(kvs.map((kv) => [kv.key, kv.value]));
+    this.revision = revision;
+    this.loaded = true;
+    if (apply) this.trigger();
+  }
+
+  /** Folds in watch events; events at or below the revision already held are ignored. */
+  update(events: readonly WatchEvent[], revision: number): void {
+    let touched = false;
+    for (const e of events) {
+      if (e.revision <= this.revision || !specWants(this.spec, e.key)) continue;
+      if (e.type === 'put') this.data.set(e.key, e.value);
+      else this.data.delete(e.key);
+      touched = true;
+    }
+    if (revision > this.revision) this.revision = revision;
+    if (touched) this.trigger();
+  }
+
+  private trigger(): void {
+    if (this.stopped || !this.loaded) return;
+    this.dirty = true;
+    this.running ??= this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      // One turn of the event loop, so that events delivered together make one apply.
+      await new Promise((r) => setImmediate(r));
+      while (this.dirty && !this.stopped) {
+        this.dirty = false;
+        await this.applyNow();
+      }
+    } finally {
+      this.running = null;
+    }
+  }
+
+  /** Renders the data held now and applies it. Never throws: the outcome says what happened. */
+  async applyNow(): Promise<Outcome> {
+    const t = this.target;
+    const revision = this.revision;
+    const log = this.log.child({ revision });
+    const started = performance.now();
+    try {
+      const content = this.render();
+      const res = await applyTarget(t, content, {
+        notreally: this.ctx.notreally,
+        reloadPending: this.reloadPending,
+        onOutput: (stage, output) => {
+          if (output.trim()) log.debug({ stage, output }, `${stage}cmd output`);
+        },
+      });
+      this.reloadPending = false;
+      const ms = Math.round((performance.now() - started) * 10) / 10;
+      if (this.failing) log.info('target recovered');
+      this.failing = false;
+      if (this.ctx.notreally) {
+        this.ctx.print(res.diff ?? `# ${t.id}: ${t.dest} unchanged\n`);
+        log.info({ changed: res.changed }, res.changed ? 'would change (not really)' : 'unchanged');
+      } else if (res.changed || res.reloaded) {
+        log.info({ changed: res.changed, reloaded: res.reloaded, ms }, res.changed ? 'applied' : 'reloaded');
+      } else {
+        log.debug('unchanged');
+      }
+      return { id: t.id, ok: true, changed: res.changed, reloaded: res.reloaded, revision };
+    } catch (err) {
+      const error = err instanceof TargetError ? err : new TargetError(t.id, 'render', err);
+      // The file is in place but the daemon may not have read it: reload again next time.
+      if (error.stage === 'reload') this.reloadPending = true;
+      this.failing = true;
+      const cause = error.cause as { output?: string; code?: number | null } | undefined;
+      log.error(
+        { stage: error.stage, err: errorMessage(error.cause), exitCode: cause?.code, output: cause?.output },
+        `${error.stage} failed; ${error.stage === 'reload' ? 'the new file stays' : 'the target keeps its bytes'}`,
+      );
+      return { id: t.id, ok: false, changed: false, reloaded: false, revision, error };
+    }
+  }
+
+  private render(): string {
+    try {
+      return this.target.render(buildData(this.data, this.ctx.prefix));
+    } catch (err) {
+      throw new TargetError(this.target.id, 'render', err);
+    }
+  }
+
+  /** Stops scheduling applies and waits for the one in flight, if any. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.running;
+  }
+
+  /** Resolves when no apply is running or pending. */
+  async settled(): Promise<void> {
+    while (this.running) await this.running;
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * The watching agent: one runner per target, fed by one Feed over one store. SIGHUP swaps the whole set:
+ * the old runners finish their in-flight apply, then the new set starts from a fresh snapshot. Stopping
+ * waits for every in-flight apply.
+ */
+import { removeStale } from '../apply/files';
+import type { Target } from '../config/target';
+import type { Store } from '../etcd/store';
+import { Feed } from './feed';
+import { TargetRunner, type RunnerContext } from './runner';
+
+export class Agent {
+  private runners: TargetRunner[];
+  private readonly feed: Feed;
+
+  constructor(
+    private readonly store: Store,
+    targets: readonly Target[],
+    private readonly ctx: RunnerContext,
+    onFirstSync?: () => void,
+  ) {
+    this.runners = targets.map((t) => new TargetRunner(t, ctx));
+    this.feed = new Feed(store, this.runners, ctx.log, onFirstSync);
+  }
+
+  async start(): Promise<void> {
+    await cleanStaged(this.runners.map((r) => r.target), this.ctx);
+    this.feed.start();
+  }
+
+  /** Replaces the set of targets without a restart. */
+  async replace(targets: readonly Target[]): Promise<void> {
+    const old = this.runners;
+    await Promise.all(old.map((r) => r.stop()));
+    this.runners = targets.map((t) => new TargetRunner(t, this.ctx));
+    await cleanStaged(targets, this.ctx);
+    this.feed.replace(this.runners);
+  }
+
+  get targets(): Target[] {
+    return this.runners.map((r) => r.target);
+  }
+
+  /** Stops watching and waits for in-flight applies to finish. */
+  async stop(): Promise<void> {
+    await this.feed.stop();
+    await Promise.all(this.runners.map((r) => r.stop()));
+    this.store.close();
+  }
+}
+
+/** Removes staged files left next to the targets by a crash. Nothing is touched with --notreally. */
+export async function cleanStaged(targets: readonly Target[], ctx: RunnerContext): Promise<void> {
+  if (ctx.notreally) return;
+  for (const t of targets) {
+    const removed = await removeStale(t.dest);
+    if (removed.length) ctx.log.warn({ target: t.id, removed }, 'removed staged files left by an earlier crash');
+  }
+}

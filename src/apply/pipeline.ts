@@ -1,0 +1,93 @@
+/**
+ * Applies rendered content to one target: compare -> stage -> check -> swap -> reload. Each step is a small
+ * function; this one calls them in order. A failed check leaves the target's bytes as they were, removes
+ * the staged file and skips the reload. Reload runs only when the file changed (or a previous reload failed).
+ */
+import { promises as fs } from 'node:fs';
+import type { Target } from '../config/target';
+import { TargetError } from '../errors';
+import { runCommand, shellQuote } from './command';
+import { unifiedDiff } from './diff';
+import { readCurrent, restore, stage, swap, type Current } from './files';
+
+export interface ApplyResult {
+  /** The file's bytes changed (or, with notreally, would change). */
+  changed: boolean;
+  /** The reload command ran and succeeded. */
+  reloaded: boolean;
+  /** With notreally: the unified diff, or undefined when unchanged. */
+  diff?: string;
+}
+
+export interface ApplyOptions {
+  notreally?: boolean;
+  /** Run reloadcmd even if the bytes are unchanged: the last reload failed. */
+  reloadPending?: boolean;
+  /** Called with each command's output, for the log. */
+  onOutput?: (stage: 'check' | 'reload', output: string) => void;
+}
+
+type T = Pick<Target, 'id' | 'dest' | 'checkcmd' | 'reloadcmd' | 'mode' | 'uid' | 'gid' | 'timeoutMs'>;
+
+const SRC = /\{\{\s*\.?src\s*\}\}/g;
+const HAS_SRC = /\{\{\s*\.?src\s*\}\}/;
+
+export async function applyTarget(t: T, content: string, opts: ApplyOptions = {}): Promise<ApplyResult> {
+  const bytes = Buffer.from(content, 'utf8');
+  const current = await step(t, 'swap', () => readCurrent(t.dest));
+  const changed = !current || !current.bytes.equals(bytes);
+  if (opts.notreally) {
+    return { changed, reloaded: false, diff: changed ? unifiedDiff(t.dest, current?.bytes.toString('utf8') ?? null, content) : undefined };
+  }
+  if (changed) await write(t, bytes, current, opts);
+  if (!changed && !opts.reloadPending) return { changed, reloaded: false };
+  const reloaded = await reload(t, opts);
+  return { changed, reloaded };
+}
+
+async function write(t: T, bytes: Buffer, current: Current | null, opts: ApplyOptions): Promise<void> {
+  const staged = await step(t, 'stage', () => stage(t.dest, bytes, t, current));
+  try {
+    const checksStaged = t.checkcmd !== undefined && HAS_SRC.test(t.checkcmd);
+    if (t.checkcmd && checksStaged) await check(t, t.checkcmd.replace(SRC, shellQuote(staged)), staged, opts);
+    await step(t, 'swap', () => swap(staged, t.dest));
+    if (t.checkcmd && !checksStaged) {
+      // The check reads the live path: it is already in place, so put the old bytes back if it fails.
+      try {
+        await check(t, t.checkcmd, t.dest, opts);
+      } catch (err) {
+        await step(t, 'swap', () => restore(t.dest, current));
+        throw err;
+      }
+    }
+  } finally {
+    await fs.rm(staged, { force: true });
+  }
+}
+
+async function check(t: T, command: string, src: string, opts: ApplyOptions): Promise<void> {
+  const { output } = await step(t, 'check', () =>
+    runCommand('check', command, { env: { RECONFIG_SRC: src, RECONFIG_DEST: t.dest }, timeoutMs: t.timeoutMs }),
+  );
+  opts.onOutput?.('check', output);
+}
+
+async function reload(t: T, opts: ApplyOptions): Promise<boolean> {
+  if (!t.reloadcmd) return false;
+  const cmd = t.reloadcmd;
+  const { output } = await step(t, 'reload', () =>
+    runCommand('reload', cmd, { env: { RECONFIG_DEST: t.dest }, timeoutMs: t.timeoutMs }),
+  );
+  opts.onOutput?.('reload', output);
+  return true;
+}
+
+/** Runs one step, wrapping any failure with the target and the stage it failed in. */
+async function step<R>(t: T, stage: TargetError['stage'], fn: () => Promise<R>): Promise<R> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof TargetError) throw err;
+    throw new TargetError(t.id, stage, err);
+  }
+}

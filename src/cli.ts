@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+/** Commander wiring only: flags -> Options -> run(). */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { exitUsage, run, type Options } from './main';
+
+// Read at run time rather than imported, so the build layout stays src/ -> dist/src/.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { version } = require('../../package.json') as { version: string };
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError('must be a port number (1-65535)');
+  return n;
+}
+
+function prefix(value: string): string {
+  if (!value.startsWith('/')) throw new InvalidArgumentError('must begin with /');
+  return value;
+}
+
+const program = new Command()
+  .name('reconfig')
+  .description('Keeps configuration files in step with etcd: renders EJS templates, checks, swaps atomically, reloads.')
+  .version(version, '--version')
+  .option('-c, --cfgdir <dir>', 'configuration directory holding conf.d/ and templates/', '/etc/reconfig')
+  .option('--host <host>', 'etcd host', '127.0.0.1')
+  .addOption(new Option('--port <port>', 'etcd client port').default(2379).argParser(port))
+  .addOption(new Option('-p, --prefix <prefix>', 'prepended to every key').default('').argParser(prefix))
+  .option('-o, --onetime', 'apply every target once, print a summary and exit', false)
+  .option('-n, --notreally', 'print diffs instead of writing; run no commands', false)
+  .option('-d, --debug', 'log at debug level', false)
+  .exitOverride()
+  .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+  .addHelpText(
+    'after',
+    `
+Examples:
+  reconfig -c /etc/reconfig                       watch and apply (systemd)
+  reconfig -c /etc/reconfig --onetime             apply once; exit 0 only if every target succeeded
+  reconfig -c /etc/reconfig --onetime --notreally print the diffs a run would make`,
+  );
+
+try {
+  program.parse();
+} catch (err) {
+  if (err instanceof CommanderError) {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
+      process.exit(0);
+    }
+    exitUsage(err.message.replace(/^error: /, ''));
+  }
+  throw err;
+}
+
+void run(program.opts<Options>());

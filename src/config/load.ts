@@ -1,0 +1,148 @@
+/**
+ * Loads conf.d: parses every file, validates it against the schema, compiles its template, resolves owners,
+ * and checks that ids, keys and targets are unique. Every problem in every file is collected and thrown
+ * together as one ConfigError, before anything connects anywhere.
+ */
+import Ajv, { type ErrorObject } from 'ajv';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigError, type ConfigProblem, errorMessage } from '../errors';
+import { compileTemplate } from '../render/template';
+import { parseDuration } from './duration';
+import { targetSchema, type TargetSpec } from './schema';
+import type { Target } from './target';
+
+export interface LoadOptions {
+  cfgdir: string;
+  /** The global --prefix, already normalised (no trailing slash; "" for none). */
+  prefix: string;
+}
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, allowUnionTypes: true, strict: true });
+const validate = ajv.compile(targetSchema);
+
+/** Formats one ajv error as `/field: message`, naming unknown fields and missing ones. */
+export function formatSchemaError(e: ErrorObject): string {
+  if (e.keyword === 'additionalProperties') {
+    return `${e.instancePath}/${String(e.params.additionalProperty)}: unknown field`;
+  }
+  if (e.keyword === 'required') return `${e.instancePath}/${String(e.params.missingProperty)}: is required`;
+  if (e.keyword === 'pattern' && e.instancePath === '/mode') return '/mode: must be an octal mode such as "0644"';
+  if (e.keyword === 'pattern' && e.instancePath === '/key') return '/key: must begin with /';
+  if (e.keyword === 'pattern') return `${e.instancePath}: must be a duration such as "500ms" or "30s"`;
+  return `${e.instancePath || '/'}: ${e.message ?? 'is invalid'}`;
+}
+
+export function loadTargets(opts: LoadOptions): Target[] {
+  const confd = path.join(opts.cfgdir, 'conf.d');
+  const problems: ConfigProblem[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(confd).filter((n) => n.endsWith('.json')).sort();
+  } catch (err) {
+    throw new ConfigError([{ file: confd, message: `cannot read directory: ${errorMessage(err)}` }]);
+  }
+  const targets: Target[] = [];
+  for (const name of names) {
+    const file = path.join(confd, name);
+    const t = loadOne(file, opts, problems);
+    if (t) targets.push(t);
+  }
+  problems.push(...uniquenessProblems(targets));
+  if (problems.length) throw new ConfigError(problems);
+  return targets;
+}
+
+function loadOne(file: string, opts: LoadOptions, problems: ConfigProblem[]): Target | undefined {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    problems.push({ file, message: `invalid JSON: ${errorMessage(err)}` });
+    return undefined;
+  }
+  if (!validate(raw)) {
+    for (const e of validate.errors ?? []) problems.push({ file, message: formatSchemaError(e) });
+    return undefined;
+  }
+  return resolve(raw, file, opts, problems);
+}
+
+function resolve(spec: TargetSpec, file: string, opts: LoadOptions, problems: ConfigProblem[]): Target | undefined {
+  const before = problems.length;
+  const source = path.resolve(opts.cfgdir, 'templates', spec.source);
+  let render: Target['render'] | undefined;
+  if (!existsSync(source)) {
+    problems.push({ file, message: `/source: template not found: ${source}` });
+  } else {
+    try {
+      render = compileTemplate(source, readFileSync(source, 'utf8'));
+    } catch (err) {
+      problems.push({ file, message: `/source: ${errorMessage(err)}` });
+    }
+  }
+  const uid = spec.owner === undefined ? undefined : lookupId('passwd', spec.owner, file, '/owner', problems);
+  const gid = spec.group === undefined ? undefined : lookupId('group', spec.group, file, '/group', problems);
+  if (problems.length > before || !render) return undefined;
+  return {
+    id: spec.id,
+    origin: file,
+    source,
+    render,
+    dest: path.resolve(opts.cfgdir, spec.target),
+    key: spec.key,
+    etcdKey: opts.prefix + spec.key,
+    recursive: spec.recursive,
+    checkcmd: spec.checkcmd,
+    reloadcmd: spec.reloadcmd,
+    mode: spec.mode === undefined ? undefined : parseInt(spec.mode, 8),
+    uid,
+    gid,
+    timeoutMs: parseDuration(spec.timeout),
+  };
+}
+
+/** Resolves a user or group name through NSS (`getent`), so LDAP and sssd names work too. */
+function lookupId(
+  db: 'passwd' | 'group',
+  value: string | number,
+  file: string,
+  field: string,
+  problems: ConfigProblem[],
+): number | undefined {
+  if (typeof value === 'number') return value;
+  if (/^[0-9]+$/.test(value)) return Number(value);
+  try {
+    const line = execFileSync('getent', [db, value], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const id = Number(line.split(':')[2]);
+    if (Number.isInteger(id)) return id;
+  } catch {
+    // getent exits 2 when the name is unknown; reported below.
+  }
+  problems.push({ file, message: `${field}: no such ${db === 'passwd' ? 'user' : 'group'}: ${value}` });
+  return undefined;
+}
+
+/** No two targets may share an id, a key or a target file; each clash names both files. */
+export function uniquenessProblems(targets: Target[]): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const fields: Array<[string, (t: Target) => string]> = [
+    ['id', (t) => t.id],
+    ['key', (t) => t.etcdKey],
+    ['target', (t) => t.dest],
+  ];
+  for (const [field, get] of fields) {
+    const seen = new Map<string, Target>();
+    for (const t of targets) {
+      const v = get(t);
+      const first = seen.get(v);
+      if (first) {
+        problems.push({ file: t.origin, message: `/${field}: ${JSON.stringify(v)} is already used by ${first.origin}` });
+      } else {
+        seen.set(v, t);
+      }
+    }
+  }
+  return problems;
+}

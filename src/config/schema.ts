@@ -1,0 +1,78 @@
+/**
+ * The JSON Schema of a target file: the single source of truth for validation, defaults and the README's
+ * field table. `TargetSpec` is checked against it at compile time through ajv's JSONSchemaType.
+ */
+import type { JSONSchemaType } from 'ajv';
+
+/** A target file in conf.d/, as written by the user (after defaults are applied). */
+export interface TargetSpec {
+  id: string;
+  source: string;
+  target: string;
+  key: string;
+  recursive: boolean;
+  checkcmd?: string;
+  reloadcmd?: string;
+  mode?: string;
+  owner?: string | number;
+  group?: string | number;
+  timeout: string;
+}
+
+const nameOrId = {
+  type: ['string', 'integer'],
+  minLength: 1,
+  minimum: 0,
+  nullable: true,
+} as const;
+
+export const DURATION_PATTERN = '^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$';
+
+export const targetSchema: JSONSchemaType<TargetSpec> = {
+  $id: 'https://reconfig.dev/schema/target.json',
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'source', 'target', 'key'],
+  properties: {
+    id: { type: 'string', minLength: 1, description: 'A unique name for the target, used in logs.' },
+    source: {
+      type: 'string',
+      minLength: 1,
+      description: 'The EJS template, relative to <cfgdir>/templates/, or absolute.',
+    },
+    target: { type: 'string', minLength: 1, description: 'The file to write, absolute or relative to cfgdir.' },
+    key: { type: 'string', pattern: '^/', description: 'The etcd key, beginning with /.' },
+    recursive: {
+      type: 'boolean',
+      default: false,
+      description: 'Watch every key under key/ (a directory) instead of the one key.',
+    },
+    checkcmd: {
+      type: 'string',
+      minLength: 1,
+      nullable: true,
+      description: 'Run against the staged file before it is swapped in; {{src}} is its path.',
+    },
+    reloadcmd: {
+      type: 'string',
+      minLength: 1,
+      nullable: true,
+      description: 'Run after the file changed.',
+    },
+    mode: {
+      type: 'string',
+      pattern: '^0?[0-7]{3}$',
+      nullable: true,
+      description: 'Octal file mode such as "0644". Default: keep the existing mode, else 0644.',
+    },
+    // JSONSchemaType cannot express string|integer unions; the shared fragment is checked by ajv at run time.
+    owner: { ...nameOrId, description: 'User name or uid of the file.' } as never,
+    group: { ...nameOrId, description: 'Group name or gid of the file.' } as never,
+    timeout: {
+      type: 'string',
+      pattern: DURATION_PATTERN,
+      default: '60s',
+      description: 'Time limit for checkcmd and reloadcmd, such as "30s".',
+    },
+  },
+};

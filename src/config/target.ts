@@ -1,0 +1,25 @@
+/** A target as the rest of reconfig sees it: paths resolved, the template compiled, owners looked up. */
+import type { Render } from '../render/template';
+
+export interface Target {
+  id: string;
+  /** Where it was defined, for messages: a conf.d file path. */
+  origin: string;
+  /** Absolute path of the template. */
+  source: string;
+  render: Render;
+  /** Absolute path of the file to write. */
+  dest: string;
+  /** The key as written in the target file. */
+  key: string;
+  /** The key in etcd: the global prefix followed by `key`. */
+  etcdKey: string;
+  recursive: boolean;
+  checkcmd?: string;
+  reloadcmd?: string;
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  timeoutMs: number;
+}
+

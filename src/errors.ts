@@ -1,0 +1,98 @@
+/**
+ * The few error classes reconfig raises. Each message names the thing that failed (file and field, key,
+ * endpoint, or command with its exit code), and `cause` is always passed on. Only main.ts turns them into
+ * exit codes.
+ */
+
+/** Exit codes, documented in the README. */
+export const ExitCode = {
+  ok: 0,
+  /** --onetime: at least one target failed (render, check, swap, reload or minimum data). */
+  targetsFailed: 1,
+  /** Bad flags or an invalid conf.d: nothing was contacted. */
+  config: 2,
+  /** etcd could not be reached or refused us. */
+  etcd: 3,
+  /** A bug: an error we did not expect. */
+  internal: 70,
+} as const;
+
+export class ReconfigError extends Error {
+  readonly exitCode: number = ExitCode.internal;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A flag is wrong. */
+export class UsageError extends ReconfigError {
+  override readonly exitCode = ExitCode.config;
+}
+
+/** One problem in one configuration source, e.g. `conf.d/web.json: /recursive: must be boolean`. */
+export interface ConfigProblem {
+  file: string;
+  message: string;
+}
+
+/** conf.d is invalid: every problem found in one pass, each naming its file. */
+export class ConfigError extends ReconfigError {
+  override readonly exitCode = ExitCode.config;
+  constructor(readonly problems: ConfigProblem[]) {
+    super(problems.map((p) => `${p.file}: ${p.message}`).join('\n'));
+  }
+}
+
+/** A template failed to compile or to render; names the template and, where known, the line. */
+export class TemplateError extends ReconfigError {
+  constructor(
+    readonly template: string,
+    readonly line: number | undefined,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${template}${line === undefined ? '' : `:${line}`}: ${detail}`, options);
+  }
+}
+
+/** A check or reload command failed: names the command, its exit code (or signal) and its output. */
+export class CommandError extends ReconfigError {
+  constructor(
+    readonly stage: 'check' | 'reload',
+    readonly command: string,
+    readonly code: number | null,
+    readonly signal: string | null,
+    readonly output: string,
+    readonly timedOut: boolean,
+  ) {
+    const how = timedOut ? 'timed out' : signal ? `was killed by ${signal}` : `exited ${code}`;
+    super(`${stage}cmd \`${command}\` ${how}${output ? `: ${output.trimEnd()}` : ''}`);
+  }
+}
+
+/** Writing the target failed (stage, chmod/chown, rename, fsync). */
+export class ApplyError extends ReconfigError {}
+
+/** The data did not pass a guard, so the target was held on purpose. */
+export class HoldError extends ReconfigError {}
+
+/** etcd could not be reached, or refused a request; names the endpoint(s). */
+export class EtcdError extends ReconfigError {
+  override readonly exitCode = ExitCode.etcd;
+}
+
+/** Wraps an error with the target it belongs to, keeping the original as cause. */
+export class TargetError extends ReconfigError {
+  constructor(
+    readonly targetId: string,
+    readonly stage: 'read' | 'render' | 'stage' | 'check' | 'swap' | 'reload' | 'hold',
+    cause: unknown,
+  ) {
+    super(`target ${targetId}: ${errorMessage(cause)}`, { cause });
+  }
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,177 @@
+/**
+ * The Store on a real etcd, through the etcd3 client. One client, so one gRPC connection and one watch
+ * stream for every target. The library's own watch resume is not trusted (see shared/docs/etcd3-client-notes.md):
+ * any disconnect or watcher error is reported once as broken, and the agent re-reads and re-watches.
+ */
+import { noop } from 'cockatiel';
+import { Etcd3, Range, type IOptions, type IKeyValue, type Watcher } from 'etcd3';
+import { EtcdError, errorMessage } from '../errors';
+import {
+  mergeRanges,
+  specRange,
+  specWants,
+  type KeySpec,
+  type KV,
+  type Snapshot,
+  type Store,
+  type WatchEvent,
+  type WatchHandle,
+  type WatchHandlers,
+} from './store';
+
+export interface ConnectOptions {
+  endpoints: string[];
+  /** Deadline for each unary call (get, range). */
+  callTimeoutMs?: number;
+  /** How long a watch may take to be created before the client is rebuilt. */
+  watchCreateTimeoutMs?: number;
+}
+
+/** How many range reads a snapshot keeps in flight at once. */
+const READ_CONCURRENCY = 64;
+
+export class EtcdStore implements Store {
+  readonly endpoints: readonly string[];
+  private client: Etcd3;
+  private readonly callTimeoutMs: number;
+  private readonly watchCreateTimeoutMs: number;
+
+  constructor(private readonly opts: ConnectOptions) {
+    this.endpoints = opts.endpoints;
+    this.callTimeoutMs = opts.callTimeoutMs ?? 5000;
+    this.watchCreateTimeoutMs = opts.watchCreateTimeoutMs ?? 10_000;
+    this.client = this.newClient();
+  }
+
+  private newClient(): Etcd3 {
+    const options: IOptions = {
+      hosts: this.opts.endpoints,
+      // Deadlines on unary calls; the library never reads dialTimeout (notes, 7).
+      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + this.callTimeoutMs }),
+      // One attempt per call: the agent retries with its own backoff and re-reads, so the library's three
+      // retries would only triple every timeout.
+      faultHandling: { host: () => noop, global: noop },
+      grpcOptions: {
+        // A half-open connection is otherwise noticed only after minutes (notes, 6).
+        'grpc.keepalive_time_ms': 10_000,
+        'grpc.keepalive_timeout_ms': 5_000,
+        'grpc.keepalive_permit_without_calls': 1,
+        // A recursive key with 100,000 values is larger than gRPC's 4 MB default.
+        'grpc.max_receive_message_length': -1,
+      },
+    };
+    return new Etcd3(options);
+  }
+
+  /** Closes the client and starts a fresh one: the way out of a jammed watch queue or a dead auth token. */
+  private rebuild(): void {
+    this.client.close();
+    this.client = this.newClient();
+  }
+
+  async snapshot(specs: readonly KeySpec[]): Promise<Snapshot> {
+    try {
+      if (specs.length === 0) {
+        const res = await this.client.get('\0').exec();
+        return { revision: Number(res.header.revision), kvs: [] };
+      }
+      // The first read fixes the revision; the others read at that revision, so the whole is consistent.
+      const first = await this.read(specs[0]!, undefined);
+      const revision = first.revision;
+      const kvs: KV[][] = new Array<KV[]>(specs.length);
+      kvs[0] = first.kvs;
+      let next = 1;
+      const worker = async (): Promise<void> => {
+        while (next < specs.length) {
+          const i = next++;
+          kvs[i] = (await this.read(specs[i]!, revision)).kvs;
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, specs.length - 1) }, worker));
+      return { revision, kvs };
+    } catch (err) {
+      throw this.wrap('read', err);
+    }
+  }
+
+  private async read(spec: KeySpec, revision: number | undefined): Promise<{ revision: number; kvs: KV[] }> {
+    const r = specRange(spec);
+    const q = this.client.getAll().inRange(new Range(r.start, r.end));
+    if (revision !== undefined) q.revision(revision);
+    const res = await q.exec();
+    const kvs: KV[] = [];
+    for (const kv of res.kvs) {
+      const key = kv.key.toString('utf8');
+      if (specWants(spec, key)) kvs.push({ key, value: kv.value.toString('utf8') });
+    }
+    return { revision: Number(res.header.revision), kvs };
+  }
+
+  async watch(specs: readonly KeySpec[], fromRevision: number, handlers: WatchHandlers): Promise<WatchHandle> {
+    const watchers: Watcher[] = [];
+    let broken = false;
+    const cancelAll = async (): Promise<void> => {
+      await Promise.allSettled(watchers.map((w) => w.cancel()));
+    };
+    const breakOnce = (reason: Error): void => {
+      if (broken) return;
+      broken = true;
+      void cancelAll();
+      handlers.onBroken(reason);
+    };
+    try {
+      for (const r of mergeRanges(specs)) {
+        const w = await this.createWatcher(r.start, r.end, fromRevision);
+        watchers.push(w);
+        w.on('data', (res) => {
+          if (broken) return;
+          const events: WatchEvent[] = [];
+          for (const e of res.events) {
+            const key = e.kv.key.toString('utf8');
+            if (!specs.some((s) => specWants(s, key))) continue;
+            events.push(toEvent(e.type === 'Delete' ? 'delete' : 'put', e.kv, key));
+          }
+          handlers.onEvents(events, Number(res.header.revision));
+        });
+        w.on('disconnected', (err) => breakOnce(this.wrap('watch', err)));
+        w.on('error', (err) => breakOnce(this.wrap('watch', err)));
+        w.on('end', () => breakOnce(new EtcdError(`watch on ${this.endpoints.join(',')} ended`)));
+      }
+    } catch (err) {
+      broken = true;
+      await cancelAll();
+      throw this.wrap('watch', err);
+    }
+    return { cancel: async () => { broken = true; await cancelAll(); } };
+  }
+
+  private async createWatcher(start: Buffer, end: Buffer, fromRevision: number): Promise<Watcher> {
+    const pending = this.client.watch().inRange(new Range(start, end)).startRevision(String(fromRevision)).create();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        // A create that never answers jams the client's queue (notes, 5): start a new client.
+        this.rebuild();
+        reject(new Error(`watch was not created within ${this.watchCreateTimeoutMs} ms`));
+      }, this.watchCreateTimeoutMs);
+    });
+    try {
+      return await Promise.race([pending, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private wrap(what: 'read' | 'watch', err: unknown): EtcdError {
+    if (err instanceof EtcdError) return err;
+    return new EtcdError(`etcd ${what} failed on ${this.endpoints.join(',')}: ${errorMessage(err)}`, { cause: err });
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+function toEvent(type: 'put' | 'delete', kv: IKeyValue, key: string): WatchEvent {
+  return { type, key, value: type === 'put' ? kv.value.toString('utf8') : '', revision: Number(kv.mod_revision) };
+}

@@ -1,0 +1,92 @@
+/**
+ * The small store interface the agent depends on: a snapshot of some key ranges at one revision, and a watch
+ * of those ranges from a revision. The etcd implementation lives beside it; tests can drive the agent's
+ * loop with anything that keeps this contract.
+ */
+
+/** A key the agent wants: the one key, or (recursive) the key and everything under `key/`. */
+export interface KeySpec {
+  key: string;
+  recursive: boolean;
+}
+
+export interface KV {
+  key: string;
+  value: string;
+}
+
+export interface Snapshot {
+  revision: number;
+  /** One list per requested KeySpec, in the same order, holding exactly the keys that spec wants. */
+  kvs: KV[][];
+}
+
+export interface WatchEvent {
+  type: 'put' | 'delete';
+  key: string;
+  /** The new value; '' for a delete. */
+  value: string;
+  revision: number;
+}
+
+export interface WatchHandlers {
+  /** Events of one or more revisions, in order; `revision` is the newest the store has reported. */
+  onEvents(events: WatchEvent[], revision: number): void;
+  /**
+   * The watch is no longer trustworthy (disconnected, cancelled by compaction, auth expired). Called once.
+   * The caller must take a new snapshot and watch again from its revision + 1.
+   */
+  onBroken(reason: Error): void;
+}
+
+export interface WatchHandle {
+  cancel(): Promise<void>;
+}
+
+export interface Store {
+  /** The endpoints in use, for messages. */
+  readonly endpoints: readonly string[];
+  snapshot(specs: readonly KeySpec[]): Promise<Snapshot>;
+  watch(specs: readonly KeySpec[], fromRevision: number, handlers: WatchHandlers): Promise<WatchHandle>;
+  close(): void;
+}
+
+/** True when `key` belongs to `spec`. `/app` never matches `/apple`. */
+export function specWants(spec: KeySpec, key: string): boolean {
+  if (key === spec.key) return true;
+  return spec.recursive && key.length > spec.key.length && key.startsWith(spec.key) && key[spec.key.length] === '/';
+}
+
+/** A half-open byte range [start, end) of etcd keys. */
+export interface ByteRange {
+  start: Buffer;
+  end: Buffer;
+}
+
+/** The smallest byte range that holds every key `spec` wants (it may hold a few it does not, e.g. `/app-x`). */
+export function specRange(spec: KeySpec): ByteRange {
+  const start = Buffer.from(spec.key);
+  if (!spec.recursive) return { start, end: Buffer.concat([start, Buffer.from([0])]) };
+  // `key/` sorts after `key-x` and `key.x`; `key0` is the first key past everything under `key/`.
+  return { start, end: Buffer.from(`${spec.key}0`) };
+}
+
+/**
+ * Merges the specs' ranges where they overlap or touch, so that nested and adjacent targets share a watcher.
+ * More than `max` ranges are covered by one span: events outside the specs are filtered by the caller.
+ */
+export function mergeRanges(specs: readonly KeySpec[], max = 64): ByteRange[] {
+  const ranges = specs.map(specRange).sort((a, b) => Buffer.compare(a.start, b.start));
+  const out: ByteRange[] = [];
+  for (const r of ranges) {
+    const last = out[out.length - 1];
+    if (last && Buffer.compare(r.start, last.end) <= 0) {
+      if (Buffer.compare(r.end, last.end) > 0) last.end = r.end;
+    } else {
+      out.push({ ...r });
+    }
+  }
+  if (out.length <= max) return out;
+  const end = out.reduce((e, r) => (Buffer.compare(r.end, e) > 0 ? r.end : e), out[0]!.end);
+  return [{ start: out[0]!.start, end }];
+}

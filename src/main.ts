@@ -1,0 +1,141 @@
+/**
+ * The one place that exits. Loads conf.d, then runs --onetime or the watching agent; turns errors into exit
+ * codes (see ExitCode) and handles signals: SIGTERM/SIGINT stop after in-flight applies, SIGHUP re-reads conf.d.
+ */
+import { Agent } from './agent/supervisor';
+import { formatReport, runOnce } from './agent/onetime';
+import type { RunnerContext } from './agent/runner';
+import { loadTargets } from './config/load';
+import type { Target } from './config/target';
+import { ConfigError, ExitCode, ReconfigError, UsageError, errorMessage } from './errors';
+import type { Store } from './etcd/store';
+import { createLogger, type Logger } from './log';
+
+export interface Options {
+  cfgdir: string;
+  host: string;
+  port: number;
+  prefix: string;
+  onetime: boolean;
+  notreally: boolean;
+  debug: boolean;
+}
+
+/** Runs reconfig and exits the process with the right code. */
+export async function run(opts: Options): Promise<never> {
+  const log = createLogger({ debug: opts.debug });
+  let code: number;
+  try {
+    code = await runAgent(opts, log);
+  } catch (err) {
+    code = report(err, log);
+  }
+  process.exit(code);
+}
+
+/** Exits for errors found before main() ran (bad flags). */
+export function exitUsage(message: string): never {
+  process.stderr.write(`reconfig: ${message}\n`);
+  process.exit(ExitCode.config);
+}
+
+function report(err: unknown, log: Logger): number {
+  if (err instanceof ConfigError) {
+    for (const p of err.problems) log.error({ file: p.file }, `${p.file}: ${p.message}`);
+    log.error(`configuration invalid (${err.problems.length} problem(s)); nothing was changed`);
+    return err.exitCode;
+  }
+  if (err instanceof ReconfigError) {
+    log.error({ err: err.message }, err.message);
+    return err.exitCode;
+  }
+  log.fatal({ err }, `unexpected error: ${errorMessage(err)}`);
+  return ExitCode.internal;
+}
+
+export function normalisePrefix(prefix: string): string {
+  if (prefix === '') return '';
+  if (!prefix.startsWith('/')) throw new UsageError(`--prefix must begin with /: ${JSON.stringify(prefix)}`);
+  return prefix.replace(/\/+$/, '');
+}
+
+function endpointsOf(opts: Options): string[] {
+  const host = opts.host.includes(':') && !opts.host.startsWith('[') ? `[${opts.host}]` : opts.host;
+  return [`http://${host}:${opts.port}`];
+}
+
+async function connect(opts: Options): Promise<Store> {
+  // Loaded only once conf.d is valid: a bad config fails fast without paying for the gRPC stack.
+  const { EtcdStore } = await import('./etcd/client');
+  return new EtcdStore({ endpoints: endpointsOf(opts) });
+}
+
+async function runAgent(opts: Options, log: Logger): Promise<number> {
+  const prefix = normalisePrefix(opts.prefix);
+  const load = (): Target[] => loadTargets({ cfgdir: opts.cfgdir, prefix });
+  const targets = load();
+  const ctx: RunnerContext = {
+    prefix,
+    notreally: opts.notreally,
+    log,
+    print: (text) => process.stdout.write(text),
+  };
+  log.info({ targets: targets.length, cfgdir: opts.cfgdir, notreally: opts.notreally }, 'configuration loaded');
+  const store = await connect(opts);
+  if (opts.onetime) {
+    try {
+      const rep = await runOnce(store, targets, ctx);
+      process.stdout.write(formatReport(rep, targets, opts.notreally));
+      return rep.outcomes.every((o) => o.ok) ? ExitCode.ok : ExitCode.targetsFailed;
+    } finally {
+      store.close();
+    }
+  }
+  return watch(store, targets, ctx, load, log);
+}
+
+async function watch(
+  store: Store,
+  targets: Target[],
+  ctx: RunnerContext,
+  load: () => Target[],
+  log: Logger,
+): Promise<number> {
+  const agent = new Agent(store, targets, ctx, () => log.info('first sync done'));
+  await agent.start();
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    let reloading = Promise.resolve();
+    const stop = (signal: NodeJS.Signals): void => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'stopping after in-flight applies');
+      reloading
+        .then(() => agent.stop())
+        .then(
+          () => resolve(ExitCode.ok),
+          (err: unknown) => resolve(report(err, log)),
+        );
+    };
+    const hup = (): void => {
+      if (stopping) return;
+      reloading = reloading.then(async () => {
+        let next: Target[];
+        try {
+          next = load();
+        } catch (err) {
+          if (err instanceof ConfigError) {
+            for (const p of err.problems) log.error({ file: p.file }, `${p.file}: ${p.message}`);
+          }
+          log.error(`SIGHUP: new configuration is invalid; still running the old set of ${agent.targets.length} target(s)`);
+          return;
+        }
+        await agent.replace(next);
+        log.info({ targets: next.length }, 'SIGHUP: configuration reloaded');
+      });
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    process.on('SIGHUP', hup);
+  });
+}

@@ -1,0 +1,77 @@
+/**
+ * Compiles EJS templates into pure render functions. Config files are not HTML, so `<%= %>` writes values
+ * verbatim. Errors, at compile time or at render time, name the template and its line.
+ */
+import ejs from 'ejs';
+import vm from 'node:vm';
+import { TemplateError, errorMessage } from '../errors';
+import { HELPER_NAMES, makeHelpers, type Data } from './helpers';
+
+export type Render = (data: Data) => string;
+
+const LOCALS = ['reconfigdata', ...HELPER_NAMES];
+
+function options(filename: string): ejs.Options & { async: false; client: false } {
+  return {
+    filename,
+    async: false,
+    client: false,
+    strict: true,
+    localsName: 'locals',
+    destructuredLocals: LOCALS,
+    escape: (v: unknown) => (v === undefined || v === null ? '' : String(v)),
+    compileDebug: true,
+  };
+}
+
+/** Compiles `text` (read from `filename`); throws TemplateError naming the line of a syntax error. */
+export function compileTemplate(filename: string, text: string): Render {
+  let fn: ejs.TemplateFunction;
+  try {
+    fn = ejs.compile(text, options(filename));
+  } catch (err) {
+    const detail = errorMessage(err).replace(/ in \S+ while compiling ejs[\s\S]*$/, '').replace(/ while compiling ejs[\s\S]*$/, '');
+    throw new TemplateError(filename, syntaxErrorLine(filename, text), detail, { cause: err });
+  }
+  return (data) => {
+    try {
+      return fn({ reconfigdata: data, ...makeHelpers(data) });
+    } catch (err) {
+      // ejs's rethrow prefixes "<file>:<line>\n<context>\n\n" to the message.
+      const m = /^[^\n]*:(\d+)\n[\s\S]*?\n\n([\s\S]*)$/.exec(errorMessage(err));
+      throw new TemplateError(filename, m ? Number(m[1]) : undefined, m ? m[2]! : errorMessage(err), { cause: err });
+    }
+  };
+}
+
+/**
+ * ejs reports a syntax error without a line. Recompile its generated source with V8, whose error carries
+ * the generated line, and map that back through the `__line = N` markers ejs writes before each template line.
+ */
+function syntaxErrorLine(filename: string, text: string): number | undefined {
+  try {
+    // generateSource and source are public in ejs but missing from @types/ejs.
+    const tpl = new ejs.Template(text, options(filename)) as unknown as { generateSource(): void; source: string };
+    tpl.generateSource();
+    const source = tpl.source;
+    const code = `(function (locals, escapeFn, include, rethrow) {\n${source}\n})`;
+    try {
+      new vm.Script(code, { filename: 'ejs-generated' });
+      return undefined;
+    } catch (err) {
+      const m = /ejs-generated:(\d+)/.exec((err as Error).stack ?? '');
+      if (!m) return undefined;
+      const lines = code.split('\n').slice(0, Number(m[1]));
+      for (let i = lines.length - 1; i >= 0; i--) {
+        const mark = /__line = (\d+)/g;
+        let last: RegExpExecArray | null = null;
+        for (let hit = mark.exec(lines[i]!); hit; hit = mark.exec(lines[i]!)) last = hit;
+        if (last) return Number(last[1]);
+      }
+      return 1;
+    }
+  } catch {
+    // The template could not even be parsed into source (e.g. an unclosed tag): no line to give.
+    return undefined;
+  }
+}
