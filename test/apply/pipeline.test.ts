@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { removeStale } from '../../src/apply/files';
+import { applyTarget } from '../../src/apply/pipeline';
+import { CommandError, TargetError } from '../../src/errors';
+import { tempDir } from '../support/util';
+
+function target(over: Partial<Parameters<typeof applyTarget>[0]> = {}): Parameters<typeof applyTarget>[0] {
+  const dir = tempDir();
+  return { id: 't', dest: path.join(dir, 'out.conf'), timeoutMs: 10_000, ...over };
+}
+
+const staged = (dest: string): string[] => readdirSync(path.dirname(dest)).filter((n) => n.includes('.reconfig-'));
+
+test('a new file is written with mode 0644 and reload runs', async () => {
+  const dir = tempDir();
+  const log = path.join(dir, 'reloads');
+  const t = target({ reloadcmd: `echo reloaded >> ${log}` });
+  const res = await applyTarget(t, 'hello\n');
+  assert.deepEqual(res, { changed: true, reloaded: true });
+  assert.equal(readFileSync(t.dest, 'utf8'), 'hello\n');
+  assert.equal(statSync(t.dest).mode & 0o777, 0o644);
+  assert.equal(readFileSync(log, 'utf8'), 'reloaded\n');
+  assert.deepEqual(staged(t.dest), []);
+});
+
+test('the same bytes stop the pipeline: no write, no reload', async () => {
+  const dir = tempDir();
+  const log = path.join(dir, 'reloads');
+  const t = target({ reloadcmd: `echo reloaded >> ${log}`, checkcmd: `echo checked >> ${log}` });
+  writeFileSync(t.dest, 'same\n');
+  const before = statSync(t.dest).ino;
+  assert.deepEqual(await applyTarget(t, 'same\n'), { changed: false, reloaded: false });
+  assert.equal(statSync(t.dest).ino, before);
+  assert.equal(existsSync(log), false);
+});
+
+test('an existing mode is kept; an explicit mode wins', async () => {
+  const t = target();
+  writeFileSync(t.dest, 'old\n');
+  chmodSync(t.dest, 0o600);
+  await applyTarget(t, 'new\n');
+  assert.equal(statSync(t.dest).mode & 0o777, 0o600);
+  await applyTarget({ ...t, mode: 0o640 }, 'newer\n');
+  assert.equal(statSync(t.dest).mode & 0o777, 0o640);
+});
+
+test('checkcmd sees the staged file through {{src}} and RECONFIG_SRC/RECONFIG_DEST', async () => {
+  const dir = tempDir();
+  const seen = path.join(dir, 'seen');
+  const t = target({ checkcmd: `cat {{src}} > ${seen}; echo "$RECONFIG_SRC $RECONFIG_DEST" >> ${seen}; grep -q good {{src}}` });
+  await applyTarget(t, 'good\n');
+  const lines = readFileSync(seen, 'utf8').split('\n');
+  assert.equal(lines[0], 'good');
+  const [src, dest] = lines[1]!.split(' ');
+  assert.equal(path.dirname(src!), path.dirname(t.dest), 'staged next to the target');
+  assert.equal(dest, t.dest);
+});
+
+test('a failed check keeps the bytes, removes the staged file, skips reload and reports code and output', async () => {
+  const dir = tempDir();
+  const log = path.join(dir, 'reloads');
+  const t = target({ checkcmd: 'echo "line 3: bad backend" >&2; exit 3 # {{src}}', reloadcmd: `echo r >> ${log}` });
+  writeFileSync(t.dest, 'good\n');
+  await assert.rejects(applyTarget(t, 'broken\n'), (err: unknown) => {
+    assert.ok(err instanceof TargetError);
+    assert.equal(err.stage, 'check');
+    assert.ok(err.cause instanceof CommandError);
+    assert.equal(err.cause.code, 3);
+    assert.match(err.message, /checkcmd `.*` exited 3: line 3: bad backend/);
+    return true;
+  });
+  assert.equal(readFileSync(t.dest, 'utf8'), 'good\n');
+  assert.deepEqual(staged(t.dest), []);
+  assert.equal(existsSync(log), false);
+  // A failed check never blocks a later good update (confd #178).
+  await applyTarget({ ...t, checkcmd: 'true {{src}}' }, 'fixed\n');
+  assert.equal(readFileSync(t.dest, 'utf8'), 'fixed\n');
+});
+
+test('a check of the live path: swap, check, and restore the old bytes and mode when it fails', async () => {
+  const t = target({ checkcmd: 'grep -q good "$RECONFIG_DEST"' });
+  writeFileSync(t.dest, 'good old\n');
+  chmodSync(t.dest, 0o640);
+  await assert.rejects(applyTarget(t, 'bad\n'), /checkcmd `grep -q good "\$RECONFIG_DEST"` exited 1/);
+  assert.equal(readFileSync(t.dest, 'utf8'), 'good old\n');
+  assert.equal(statSync(t.dest).mode & 0o777, 0o640);
+  await applyTarget(t, 'good new\n');
+  assert.equal(readFileSync(t.dest, 'utf8'), 'good new\n');
+  // With no earlier file, a failed live check leaves no file.
+  const fresh = target({ checkcmd: 'false' });
+  await assert.rejects(applyTarget(fresh, 'x\n'));
+  assert.equal(existsSync(fresh.dest), false);
+});
+
+test('a failed reload is reported; the new file stays; a pending reload runs again on unchanged bytes', async () => {
+  const dir = tempDir();
+  const flag = path.join(dir, 'ok');
+  const t = target({ reloadcmd: `test -e ${flag} || { echo not yet; exit 4; }` });
+  await assert.rejects(applyTarget(t, 'v1\n'), (err: unknown) => err instanceof TargetError && err.stage === 'reload' && /exited 4: not yet/.test(err.message));
+  assert.equal(readFileSync(t.dest, 'utf8'), 'v1\n');
+  writeFileSync(flag, '');
+  assert.deepEqual(await applyTarget(t, 'v1\n', { reloadPending: true }), { changed: false, reloaded: true });
+});
+
+test('a command that runs too long is stopped and reported as timed out', async () => {
+  const t = target({ checkcmd: 'sleep 30 # {{src}}', timeoutMs: 300 });
+  const started = Date.now();
+  await assert.rejects(applyTarget(t, 'x\n'), /checkcmd `sleep 30 # '[^']*out.conf.reconfig-[0-9a-f]+'` timed out/);
+  assert.ok(Date.now() - started < 20_000);
+  assert.equal(existsSync(t.dest), false);
+});
+
+test('a path with spaces and quotes is shell-quoted in {{src}}', async () => {
+  const dir = path.join(tempDir(), "it's a dir");
+  const t = target({ dest: path.join(dir, 'out.conf'), checkcmd: 'grep -q ok {{src}}' });
+  await applyTarget(t, 'ok\n');
+  assert.equal(readFileSync(t.dest, 'utf8'), 'ok\n');
+});
+
+test('rendered values never reach a command line', async () => {
+  const dir = tempDir();
+  const pwned = path.join(dir, 'pwned');
+  const t = target({ checkcmd: 'cat {{src}} > /dev/null', reloadcmd: 'true' });
+  await applyTarget(t, `$(touch ${pwned})\n\`touch ${pwned}\`\n`);
+  assert.equal(existsSync(pwned), false);
+});
+
+test('notreally: a unified diff, nothing written, no command run', async () => {
+  const dir = tempDir();
+  const log = path.join(dir, 'ran');
+  const t = target({ checkcmd: `touch ${log} # {{src}}`, reloadcmd: `touch ${log}` });
+  writeFileSync(t.dest, 'a\nb\n');
+  const res = await applyTarget(t, 'a\nc\n', { notreally: true });
+  assert.equal(res.changed, true);
+  assert.match(res.diff!, /^-b$/m);
+  assert.match(res.diff!, /^\+c$/m);
+  assert.match(res.diff!, /^--- .*out\.conf\tcurrent$/m);
+  assert.equal(readFileSync(t.dest, 'utf8'), 'a\nb\n');
+  assert.equal(existsSync(log), false);
+  assert.deepEqual(await applyTarget(t, 'a\nb\n', { notreally: true }), { changed: false, reloaded: false, diff: undefined });
+});
+
+test('staged files left by a crash are removed; others are not', async () => {
+  const t = target();
+  const dir = path.dirname(t.dest);
+  writeFileSync(path.join(dir, '.out.conf.reconfig-0123456789ab'), 'partial');
+  writeFileSync(path.join(dir, '.out.conf.keep'), 'x');
+  const removed = await removeStale(t.dest);
+  assert.deepEqual(removed, [path.join(dir, '.out.conf.reconfig-0123456789ab')]);
+  assert.ok(existsSync(path.join(dir, '.out.conf.keep')));
+});

@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { loadTargets } from '../../src/config/load';
+import { targetSchema, type TargetSpec } from '../../src/config/schema';
+import { ConfigError } from '../../src/errors';
+import { makeCfgdir } from '../support/util';
+
+const TPL = { 'a.ejs': 'x=<%= get("/a", "none") %>\n' };
+const base = { id: 'a', source: 'a.ejs', target: 'out/a.conf', key: '/a' };
+
+function problems(dir: string): string[] {
+  try {
+    loadTargets({ cfgdir: dir, prefix: '' });
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+    return err.message.split('\n');
+  }
+  assert.fail('expected the configuration to be rejected');
+}
+
+test('a valid target loads with defaults and resolved paths', () => {
+  const dir = makeCfgdir({ a: base }, TPL);
+  const [t] = loadTargets({ cfgdir: dir, prefix: '/prod' });
+  assert.ok(t);
+  assert.equal(t.id, 'a');
+  assert.equal(t.recursive, false);
+  assert.equal(t.etcdKey, '/prod/a');
+  assert.equal(t.key, '/a');
+  assert.equal(t.dest, path.join(dir, 'out/a.conf'));
+  assert.equal(t.source, path.join(dir, 'templates/a.ejs'));
+  assert.equal(t.timeoutMs, 60_000);
+  assert.equal(t.mode, undefined);
+  assert.equal(t.render({}), 'x=none\n');
+});
+
+test('mode, owner and group are parsed; numeric owners need no lookup', () => {
+  const dir = makeCfgdir({ a: { ...base, mode: '0640', owner: 0, group: 'root', timeout: '2s' } }, TPL);
+  const [t] = loadTargets({ cfgdir: dir, prefix: '' });
+  assert.equal(t!.mode, 0o640);
+  assert.equal(t!.uid, 0);
+  assert.equal(t!.gid, 0);
+  assert.equal(t!.timeoutMs, 2000);
+});
+
+test('a wrong type names the file and the path', () => {
+  const dir = makeCfgdir({ web: { ...base, recursive: 'yes' } }, TPL);
+  assert.deepEqual(problems(dir), [`${path.join(dir, 'conf.d/web.json')}: /recursive: must be boolean`]);
+});
+
+test('an unknown field is an error, so a typo cannot pass silently', () => {
+  const dir = makeCfgdir({ web: { ...base, recurisve: true } }, TPL);
+  assert.deepEqual(problems(dir), [`${path.join(dir, 'conf.d/web.json')}: /recurisve: unknown field`]);
+});
+
+test('every bad file is reported in the same run: broken JSON, missing template, bad values, missing fields', () => {
+  const dir = makeCfgdir(
+    {
+      a: base,
+      broken: '{"id": "b",',
+      notemplate: { ...base, id: 'c', key: '/c', target: 'c', source: 'nope.ejs' },
+      badkey: { ...base, id: 'd', key: 'd', target: 'd', mode: '999' },
+      missing: { id: 'e', source: 'a.ejs' },
+    },
+    TPL,
+  );
+  const got = problems(dir);
+  const f = (n: string): string => path.join(dir, 'conf.d', `${n}.json`);
+  assert.ok(got.some((l) => l.startsWith(`${f('broken')}: invalid JSON`)), got.join('\n'));
+  assert.ok(got.includes(`${f('notemplate')}: /source: template not found: ${path.join(dir, 'templates/nope.ejs')}`), got.join('\n'));
+  assert.ok(got.includes(`${f('badkey')}: /key: must begin with /`), got.join('\n'));
+  assert.ok(got.includes(`${f('badkey')}: /mode: must be an octal mode such as "0644"`), got.join('\n'));
+  assert.ok(got.includes(`${f('missing')}: /target: is required`), got.join('\n'));
+  assert.ok(got.includes(`${f('missing')}: /key: is required`), got.join('\n'));
+  assert.ok(!got.some((l) => l.startsWith(`${f('a')}:`)), 'the good file has no problem');
+});
+
+test('ids, keys and targets are unique; the error names both files', () => {
+  const dir = makeCfgdir(
+    {
+      a: base,
+      b: { ...base, target: 'other' },
+      c: { ...base, id: 'c', key: '/c' },
+    },
+    TPL,
+  );
+  const got = problems(dir);
+  const f = (n: string): string => path.join(dir, 'conf.d', `${n}.json`);
+  assert.ok(got.includes(`${f('b')}: /id: "a" is already used by ${f('a')}`), got.join('\n'));
+  assert.ok(got.includes(`${f('b')}: /key: "/a" is already used by ${f('a')}`), got.join('\n'));
+  assert.ok(got.includes(`${f('c')}: /target: ${JSON.stringify(path.join(dir, 'out/a.conf'))} is already used by ${f('a')}`), got.join('\n'));
+});
+
+test('a template syntax error is a configuration error naming the template and line', () => {
+  const dir = makeCfgdir({ a: base }, { 'a.ejs': 'line 1\nline 2\n<% if (true) { %>\nline 4\n<%= reconfigdata[ %>\n' });
+  const got = problems(dir);
+  assert.equal(got.length, 1);
+  assert.match(got[0]!, new RegExp(`/source: ${path.join(dir, 'templates/a.ejs').replace(/[.]/g, '\\.')}:5: `));
+});
+
+test('an unknown user is named', () => {
+  const dir = makeCfgdir({ a: { ...base, owner: 'no-such-user-reconfig' } }, TPL);
+  assert.deepEqual(problems(dir), [`${path.join(dir, 'conf.d/a.json')}: /owner: no such user: no-such-user-reconfig`]);
+});
+
+test('a missing conf.d is named', () => {
+  assert.match(problems('/nonexistent-reconfig')[0]!, /^\/nonexistent-reconfig\/conf\.d: cannot read directory/);
+});
+
+test('the TypeScript type and the schema list the same fields', () => {
+  // A compile-time check: every key of TargetSpec is a schema property and the reverse.
+  const fields: Record<keyof TargetSpec, true> = {
+    id: true, source: true, target: true, key: true, recursive: true, checkcmd: true, reloadcmd: true,
+    mode: true, owner: true, group: true, timeout: true,
+  };
+  assert.deepEqual(Object.keys(targetSchema.properties).sort(), Object.keys(fields).sort());
+});
+
+test('templates are found relative to templates/ or by absolute path', () => {
+  const dir = makeCfgdir({}, {});
+  const abs = path.join(dir, 'elsewhere.ejs');
+  writeFileSync(abs, 'abs\n');
+  makeCfgdir({ a: { ...base, source: abs } }, {}, dir);
+  const [t] = loadTargets({ cfgdir: dir, prefix: '' });
+  assert.equal(t!.source, abs);
+  assert.equal(t!.render({}), 'abs\n');
+});

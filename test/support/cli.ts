@@ -1,0 +1,86 @@
+/** Runs the built CLI as users do: a separate node process on dist/src/cli.js. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { waitFor } from './util';
+
+export const CLI = path.resolve(__dirname, '..', '..', 'src', 'cli.js');
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+export function runCli(args: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliResult> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, ms: Date.now() - started });
+    });
+  });
+}
+
+export interface LogLine {
+  level: string;
+  msg: string;
+  [k: string]: unknown;
+}
+
+/** A long-running agent whose JSON log lines can be awaited. */
+export class AgentProcess {
+  readonly logs: LogLine[] = [];
+  stdout = '';
+  stderr = '';
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  private constructor(readonly child: ChildProcess) {
+    let partial = '';
+    child.stderr!.on('data', (c: Buffer) => {
+      this.stderr += c.toString();
+      partial += c.toString();
+      const lines = partial.split('\n');
+      partial = lines.pop()!;
+      for (const l of lines) {
+        try {
+          this.logs.push(JSON.parse(l) as LogLine);
+        } catch {
+          // not a log line
+        }
+      }
+    });
+    child.stdout!.on('data', (c: Buffer) => (this.stdout += c.toString()));
+    this.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  }
+
+  static start(args: string[], env: Record<string, string> = {}): AgentProcess {
+    return new AgentProcess(
+      spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }),
+    );
+  }
+
+  async waitForLog(pred: (l: LogLine) => boolean, what: string, timeoutMs?: number): Promise<LogLine> {
+    return waitFor(() => this.logs.find(pred), `log line: ${what}\n--- stderr so far:\n${this.stderr.slice(-3000)}`, timeoutMs);
+  }
+
+  count(pred: (l: LogLine) => boolean): number {
+    return this.logs.filter(pred).length;
+  }
+
+  async stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
+    return this.exited;
+  }
+}

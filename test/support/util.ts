@@ -1,0 +1,55 @@
+/** Small helpers for tests: temp dirs, polling with a generous liveness bound, a cfgdir builder. */
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export function tempDir(name = 'reconfig-test-'): string {
+  return mkdtempSync(path.join(os.tmpdir(), name));
+}
+
+/** Polls until `fn` returns a truthy value; fails after `timeoutMs` (a liveness bound, not a speed test). */
+export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 20_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v as NonNullable<T>;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export function readOr(file: string, fallback = ''): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return fallback;
+  }
+}
+
+export interface TargetFile {
+  [field: string]: unknown;
+}
+
+/** Writes a cfgdir with conf.d/<name>.json and templates/<file> for each entry. */
+export function makeCfgdir(
+  targets: Record<string, TargetFile | string>,
+  templates: Record<string, string>,
+  dir = tempDir('reconfig-cfg-'),
+): string {
+  mkdirSync(path.join(dir, 'conf.d'), { recursive: true });
+  mkdirSync(path.join(dir, 'templates'), { recursive: true });
+  for (const [name, t] of Object.entries(targets)) {
+    writeFileSync(path.join(dir, 'conf.d', `${name}.json`), typeof t === 'string' ? t : JSON.stringify(t, null, 2));
+  }
+  for (const [name, body] of Object.entries(templates)) writeFileSync(path.join(dir, 'templates', name), body);
+  return dir;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
