@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { Etcd3 } from 'etcd3';
+import { EtcdStore } from '../../src/etcd/client';
+import { mergeRanges, specWants, type WatchEvent } from '../../src/etcd/store';
+import { EtcdServer, uniquePrefix } from '../support/etcd';
+import { waitFor } from '../support/util';
+
+let etcd: EtcdServer;
+let client: Etcd3;
+
+before(async () => {
+  etcd = await EtcdServer.start();
+  client = etcd.client();
+});
+after(async () => {
+  client.close();
+  await etcd.stop();
+});
+
+test('specWants: a directory never matches a sibling with the same start', () => {
+  const spec = { key: '/app', recursive: true };
+  assert.ok(specWants(spec, '/app'));
+  assert.ok(specWants(spec, '/app/x/y'));
+  assert.ok(!specWants(spec, '/apple'));
+  assert.ok(!specWants(spec, '/app-x'));
+  assert.ok(!specWants({ key: '/app', recursive: false }, '/app/x'));
+});
+
+test('mergeRanges: nested and overlapping specs share a range; too many become one span', () => {
+  const r = mergeRanges([
+    { key: '/a', recursive: true },
+    { key: '/a/b', recursive: false },
+    { key: '/c', recursive: false },
+  ]);
+  assert.deepEqual(r.map((x) => [x.start.toString(), x.end.toString()]), [['/a', '/a0'], ['/c', '/c\0']]);
+  const many = Array.from({ length: 100 }, (_, i) => ({ key: `/k${String(i).padStart(3, '0')}`, recursive: false }));
+  const span = mergeRanges(many, 64);
+  assert.equal(span.length, 1);
+  assert.equal(span[0]!.start.toString(), '/k000');
+  assert.equal(span[0]!.end.toString(), '/k099\0');
+});
+
+test('snapshot reads every spec at one revision and only the keys each wants', async () => {
+  const p = uniquePrefix('snap');
+  for (const [k, v] of [['/app', 'root'], ['/app/a', '1'], ['/app/b/c', '2'], ['/apple', 'no'], ['/app-x', 'no'], ['/one', '1']]) {
+    await client.put(p + k!).value(v!);
+  }
+  const store = new EtcdStore({ endpoints: [etcd.url] });
+  try {
+    const snap = await store.snapshot([{ key: `${p}/app`, recursive: true }, { key: `${p}/one`, recursive: false }, { key: `${p}/none`, recursive: false }]);
+    const rev = Number((await client.get(`${p}/one`).exec()).header.revision);
+    assert.equal(snap.revision, rev);
+    assert.deepEqual(snap.kvs[0]!.map((kv) => kv.key.slice(p.length)), ['/app', '/app/a', '/app/b/c']);
+    assert.deepEqual(snap.kvs[1], [{ key: `${p}/one`, value: '1' }]);
+    assert.deepEqual(snap.kvs[2], []);
+  } finally {
+    store.close();
+  }
+});
+
+test('watch delivers every change after the snapshot, in order, filtered to the specs', async () => {
+  const p = uniquePrefix('watch');
+  const store = new EtcdStore({ endpoints: [etcd.url] });
+  const specs = [{ key: `${p}/app`, recursive: true }];
+  const snap = await store.snapshot(specs);
+  // Written between snapshot and watch: must still arrive.
+  await client.put(`${p}/app/early`).value('e');
+  const events: WatchEvent[] = [];
+  const h = await store.watch(specs, snap.revision + 1, {
+    onEvents: (ev) => events.push(...ev),
+    onBroken: (err) => assert.fail(err),
+  });
+  try {
+    await client.put(`${p}/apple`).value('x');
+    await client.put(`${p}/app/a`).value('1');
+    await client.delete().key(`${p}/app/early`);
+    await waitFor(() => events.length >= 3, 'three events');
+    assert.deepEqual(events.map((e) => [e.type, e.key.slice(p.length), e.value]), [
+      ['put', '/app/early', 'e'],
+      ['put', '/app/a', '1'],
+      ['delete', '/app/early', ''],
+    ]);
+    assert.ok(events[0]!.revision < events[1]!.revision && events[1]!.revision < events[2]!.revision);
+  } finally {
+    await h.cancel();
+    store.close();
+  }
+});
+
+test('a watch from a compacted revision is reported broken, not silently dead', async () => {
+  const p = uniquePrefix('compact');
+  const store = new EtcdStore({ endpoints: [etcd.url] });
+  const r1 = Number((await client.put(`${p}/k`).value('1').exec()).header.revision);
+  const r2 = Number((await client.put(`${p}/k`).value('2').exec()).header.revision);
+  await client.put(`${p}/k`).value('3');
+  await client.kv.compact({ revision: r2 + 1, physical: true });
+  let broken: Error | null = null;
+  const h = await store.watch([{ key: `${p}/k`, recursive: false }], r1, {
+    onEvents: () => undefined,
+    onBroken: (err) => (broken = err),
+  }).catch((err: Error) => {
+    broken = err;
+    return null;
+  });
+  try {
+    await waitFor(() => broken, 'the compacted watch to break');
+    assert.match(String(broken), /127\.0\.0\.1/);
+  } finally {
+    await h?.cancel();
+    store.close();
+  }
+});
+
+test('many specs share one watch stream', async () => {
+  const p = uniquePrefix('streams');
+  const store = new EtcdStore({ endpoints: [etcd.url] });
+  const specs = Array.from({ length: 200 }, (_, i) => ({ key: `${p}/k${i}`, recursive: i % 2 === 0 }));
+  const got = new Set<string>();
+  const h = await store.watch(specs, (await store.snapshot(specs)).revision + 1, {
+    onEvents: (ev) => ev.forEach((e) => got.add(e.key)),
+    onBroken: (err) => assert.fail(err),
+  });
+  try {
+    assert.equal(await etcd.metric('etcd_debugging_mvcc_watch_stream_total'), 1);
+    await client.put(`${p}/k7`).value('x');
+    await client.put(`${p}/k8/sub`).value('y');
+    await client.put(`${p}/k7/sub`).value('not wanted: k7 is not recursive');
+    await waitFor(() => got.size >= 2, 'both events');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual([...got].sort(), [`${p}/k7`, `${p}/k8/sub`]);
+  } finally {
+    await h.cancel();
+    store.close();
+  }
+});
+
+test('a killed etcd breaks the watch and fails reads naming the endpoint', async () => {
+  const own = await EtcdServer.start();
+  const store = new EtcdStore({ endpoints: [own.url], callTimeoutMs: 1000 });
+  let broken: Error | null = null;
+  const specs = [{ key: '/x', recursive: true }];
+  const h = await store.watch(specs, (await store.snapshot(specs)).revision + 1, {
+    onEvents: () => undefined,
+    onBroken: (err) => (broken = err),
+  });
+  try {
+    await own.kill9();
+    await waitFor(() => broken, 'the watch to break');
+    await assert.rejects(store.snapshot(specs), new RegExp(`etcd read failed on ${own.url}`));
+  } finally {
+    await h.cancel();
+    store.close();
+    await own.stop();
+  }
+});

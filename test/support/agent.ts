@@ -1,0 +1,35 @@
+/** Runs the agent in-process against a real etcd, with its log lines captured. */
+import path from 'node:path';
+import { Agent } from '../../src/agent/supervisor';
+import { loadTargets } from '../../src/config/load';
+import { EtcdStore } from '../../src/etcd/client';
+import { createLogger } from '../../src/log';
+import type { LogLine } from './cli';
+
+export interface InProcessAgent {
+  agent: Agent;
+  logs: LogLine[];
+  printed: string[];
+  stop(): Promise<void>;
+}
+
+export async function startAgent(opts: {
+  cfgdir: string;
+  endpoint: string;
+  prefix?: string;
+  notreally?: boolean;
+}): Promise<InProcessAgent> {
+  const logs: LogLine[] = [];
+  const printed: string[] = [];
+  const log = createLogger({ debug: true, destination: { write: (s: string) => void logs.push(JSON.parse(s) as LogLine) } });
+  const prefix = opts.prefix ?? '';
+  const targets = loadTargets({ cfgdir: opts.cfgdir, prefix });
+  const store = new EtcdStore({ endpoints: [opts.endpoint], callTimeoutMs: 2000 });
+  const agent = new Agent(store, targets, { prefix, notreally: opts.notreally ?? false, log, print: (t) => void printed.push(t) });
+  await agent.start();
+  return { agent, logs, printed, stop: () => agent.stop() };
+}
+
+export function reload(cfgdir: string, prefix = ''): ReturnType<typeof loadTargets> {
+  return loadTargets({ cfgdir: path.resolve(cfgdir), prefix });
+}
