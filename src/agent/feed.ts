@@ -70,7 +70,7 @@ export class Feed {
         if (this.stopping || runners !== this.runners) continue;
         this.revision = snap.revision;
         // Load before watching: events that arrive while the watch is being set up build on the snapshot.
-        runners.forEach((r, i) => r.load(snap.kvs[i]!, snap.revision));
+        runners.forEach((r, i) => r.load(snap.kvs[i], snap.revision));
         let onBroken: (err: Error) => void = () => undefined;
         const brokenByWatch = new Promise<Error>((resolve) => (onBroken = resolve));
         this.watch = await this.store.watch(specs, snap.revision + 1, {

@@ -16,13 +16,13 @@ export async function runOnce(store: Store, targets: readonly Target[], ctx: Run
   await cleanStaged(targets, ctx);
   const runners = targets.map((t) => new TargetRunner(t, ctx));
   const snap = await store.snapshot(runners.map((r) => r.spec));
-  runners.forEach((r, i) => r.load(snap.kvs[i]!, snap.revision, false));
+  runners.forEach((r, i) => r.load(snap.kvs[i], snap.revision, false));
   const outcomes = new Array<Outcome>(runners.length);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < runners.length) {
       const i = next++;
-      outcomes[i] = await runners[i]!.applyNow();
+      outcomes[i] = await runners[i].applyNow();
     }
   };
   await Promise.all(Array.from({ length: Math.min(CONCURRENCY, runners.length) }, worker));
@@ -33,7 +33,7 @@ export async function runOnce(store: Store, targets: readonly Target[], ctx: Run
 export function formatReport(report: OnetimeReport, targets: readonly Target[], notreally: boolean): string {
   const width = Math.max(0, ...targets.map((t) => t.id.length));
   const lines = report.outcomes.map((o, i) => {
-    const t = targets[i]!;
+    const t = targets[i];
     let what: string;
     if (!o.ok) what = `FAILED at ${o.error?.stage ?? '?'}: ${firstLine(o.error?.message ?? '')}`;
     else if (notreally) what = o.changed ? 'would change' : 'unchanged';

@@ -76,7 +76,7 @@ export class EtcdStore implements Store {
         return { revision: Number(res.header.revision), kvs: [] };
       }
       // The first read fixes the revision; the others read at that revision, so the whole is consistent.
-      const first = await this.read(specs[0]!, undefined);
+      const first = await this.read(specs[0], undefined);
       const revision = first.revision;
       const kvs: KV[][] = new Array<KV[]>(specs.length);
       kvs[0] = first.kvs;
@@ -84,7 +84,7 @@ export class EtcdStore implements Store {
       const worker = async (): Promise<void> => {
         while (next < specs.length) {
           const i = next++;
-          kvs[i] = (await this.read(specs[i]!, revision)).kvs;
+          kvs[i] = (await this.read(specs[i], revision)).kvs;
         }
       };
       await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, specs.length - 1) }, worker));

@@ -87,6 +87,6 @@ export function mergeRanges(specs: readonly KeySpec[], max = 64): ByteRange[] {
     }
   }
   if (out.length <= max) return out;
-  const end = out.reduce((e, r) => (Buffer.compare(r.end, e) > 0 ? r.end : e), out[0]!.end);
-  return [{ start: out[0]!.start, end }];
+  const end = out.reduce((e, r) => (Buffer.compare(r.end, e) > 0 ? r.end : e), out[0].end);
+  return [{ start: out[0].start, end }];
 }

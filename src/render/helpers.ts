@@ -35,7 +35,7 @@ export function makeHelpers(data: Data): Helpers {
   return {
     get(key, fallback) {
       const k = trim(key);
-      if (has(k)) return data[k]!;
+      if (has(k)) return data[k];
       if (fallback !== undefined) return fallback;
       throw new Error(`key not found: ${k} (give a default: get(${JSON.stringify(k)}, "..."))`);
     },
@@ -45,7 +45,7 @@ export function makeHelpers(data: Data): Helpers {
       const out: Child[] = [];
       for (const k of Object.keys(data)) {
         if (k.startsWith(p) && k.length > p.length && !k.includes('/', p.length)) {
-          out.push({ key: k, name: k.slice(p.length), value: data[k]! });
+          out.push({ key: k, name: k.slice(p.length), value: data[k] });
         }
       }
       return out;
@@ -68,7 +68,7 @@ export function makeHelpers(data: Data): Helpers {
         throw new Error(`key not found: ${k}`);
       }
       try {
-        return JSON.parse(data[k]!) as unknown;
+        return JSON.parse(data[k]) as unknown;
       } catch (err) {
         throw new Error(`value of ${k} is not JSON: ${(err as Error).message}`, { cause: err });
       }

@@ -19,6 +19,8 @@ function options(filename: string): ejs.Options & { async: false; client: false 
     strict: true,
     localsName: 'locals',
     destructuredLocals: LOCALS,
+    // Verbatim, as EJS itself would stringify it; an object prints as [object Object], visibly wrong in a diff.
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string
     escape: (v: unknown) => (v === undefined || v === null ? '' : String(v)),
     compileDebug: true,
   };
@@ -39,7 +41,7 @@ export function compileTemplate(filename: string, text: string): Render {
     } catch (err) {
       // ejs's rethrow prefixes "<file>:<line>\n<context>\n\n" to the message.
       const m = /^[^\n]*:(\d+)\n[\s\S]*?\n\n([\s\S]*)$/.exec(errorMessage(err));
-      throw new TemplateError(filename, m ? Number(m[1]) : undefined, m ? m[2]! : errorMessage(err), { cause: err });
+      throw new TemplateError(filename, m ? Number(m[1]) : undefined, m ? m[2] : errorMessage(err), { cause: err });
     }
   };
 }
@@ -65,7 +67,7 @@ function syntaxErrorLine(filename: string, text: string): number | undefined {
       for (let i = lines.length - 1; i >= 0; i--) {
         const mark = /__line = (\d+)/g;
         let last: RegExpExecArray | null = null;
-        for (let hit = mark.exec(lines[i]!); hit; hit = mark.exec(lines[i]!)) last = hit;
+        for (let hit = mark.exec(lines[i]); hit; hit = mark.exec(lines[i])) last = hit;
         if (last) return Number(last[1]);
       }
       return 1;

@@ -54,8 +54,8 @@ test('checkcmd sees the staged file through {{src}} and RECONFIG_SRC/RECONFIG_DE
   await applyTarget(t, 'good\n');
   const lines = readFileSync(seen, 'utf8').split('\n');
   assert.equal(lines[0], 'good');
-  const [src, dest] = lines[1]!.split(' ');
-  assert.equal(path.dirname(src!), path.dirname(t.dest), 'staged next to the target');
+  const [src, dest] = lines[1].split(' ');
+  assert.equal(path.dirname(src), path.dirname(t.dest), 'staged next to the target');
   assert.equal(dest, t.dest);
 });
 

@@ -38,10 +38,10 @@ test('a valid target loads with defaults and resolved paths', () => {
 test('mode, owner and group are parsed; numeric owners need no lookup', () => {
   const dir = makeCfgdir({ a: { ...base, mode: '0640', owner: 0, group: 'root', timeout: '2s' } }, TPL);
   const [t] = loadTargets({ cfgdir: dir, prefix: '' });
-  assert.equal(t!.mode, 0o640);
-  assert.equal(t!.uid, 0);
-  assert.equal(t!.gid, 0);
-  assert.equal(t!.timeoutMs, 2000);
+  assert.equal(t.mode, 0o640);
+  assert.equal(t.uid, 0);
+  assert.equal(t.gid, 0);
+  assert.equal(t.timeoutMs, 2000);
 });
 
 test('a wrong type names the file and the path', () => {
@@ -96,7 +96,7 @@ test('a template syntax error is a configuration error naming the template and l
   const dir = makeCfgdir({ a: base }, { 'a.ejs': 'line 1\nline 2\n<% if (true) { %>\nline 4\n<%= reconfigdata[ %>\n' });
   const got = problems(dir);
   assert.equal(got.length, 1);
-  assert.match(got[0]!, new RegExp(`/source: ${path.join(dir, 'templates/a.ejs').replace(/[.]/g, '\\.')}:5: `));
+  assert.match(got[0], new RegExp(`/source: ${path.join(dir, 'templates/a.ejs').replace(/[.]/g, '\\.')}:5: `));
 });
 
 test('an unknown user is named', () => {
@@ -105,7 +105,7 @@ test('an unknown user is named', () => {
 });
 
 test('a missing conf.d is named', () => {
-  assert.match(problems('/nonexistent-reconfig')[0]!, /^\/nonexistent-reconfig\/conf\.d: cannot read directory/);
+  assert.match(problems('/nonexistent-reconfig')[0], /^\/nonexistent-reconfig\/conf\.d: cannot read directory/);
 });
 
 test('the TypeScript type and the schema list the same fields', () => {
@@ -114,7 +114,7 @@ test('the TypeScript type and the schema list the same fields', () => {
     id: true, source: true, target: true, key: true, recursive: true, checkcmd: true, reloadcmd: true,
     mode: true, owner: true, group: true, timeout: true,
   };
-  assert.deepEqual(Object.keys(targetSchema.properties).sort(), Object.keys(fields).sort());
+  assert.deepEqual(Object.keys(targetSchema.properties as object).sort(), Object.keys(fields).sort());
 });
 
 test('templates are found relative to templates/ or by absolute path', () => {
@@ -123,6 +123,6 @@ test('templates are found relative to templates/ or by absolute path', () => {
   writeFileSync(abs, 'abs\n');
   makeCfgdir({ a: { ...base, source: abs } }, {}, dir);
   const [t] = loadTargets({ cfgdir: dir, prefix: '' });
-  assert.equal(t!.source, abs);
-  assert.equal(t!.render({}), 'abs\n');
+  assert.equal(t.source, abs);
+  assert.equal(t.render({}), 'abs\n');
 });

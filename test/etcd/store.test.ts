@@ -37,21 +37,21 @@ test('mergeRanges: nested and overlapping specs share a range; too many become o
   const many = Array.from({ length: 100 }, (_, i) => ({ key: `/k${String(i).padStart(3, '0')}`, recursive: false }));
   const span = mergeRanges(many, 64);
   assert.equal(span.length, 1);
-  assert.equal(span[0]!.start.toString(), '/k000');
-  assert.equal(span[0]!.end.toString(), '/k099\0');
+  assert.equal(span[0].start.toString(), '/k000');
+  assert.equal(span[0].end.toString(), '/k099\0');
 });
 
 test('snapshot reads every spec at one revision and only the keys each wants', async () => {
   const p = uniquePrefix('snap');
   for (const [k, v] of [['/app', 'root'], ['/app/a', '1'], ['/app/b/c', '2'], ['/apple', 'no'], ['/app-x', 'no'], ['/one', '1']]) {
-    await client.put(p + k!).value(v!);
+    await client.put(p + k).value(v);
   }
   const store = new EtcdStore({ endpoints: [etcd.url] });
   try {
     const snap = await store.snapshot([{ key: `${p}/app`, recursive: true }, { key: `${p}/one`, recursive: false }, { key: `${p}/none`, recursive: false }]);
     const rev = Number((await client.get(`${p}/one`).exec()).header.revision);
     assert.equal(snap.revision, rev);
-    assert.deepEqual(snap.kvs[0]!.map((kv) => kv.key.slice(p.length)), ['/app', '/app/a', '/app/b/c']);
+    assert.deepEqual(snap.kvs[0].map((kv) => kv.key.slice(p.length)), ['/app', '/app/a', '/app/b/c']);
     assert.deepEqual(snap.kvs[1], [{ key: `${p}/one`, value: '1' }]);
     assert.deepEqual(snap.kvs[2], []);
   } finally {
@@ -81,7 +81,7 @@ test('watch delivers every change after the snapshot, in order, filtered to the 
       ['put', '/app/a', '1'],
       ['delete', '/app/early', ''],
     ]);
-    assert.ok(events[0]!.revision < events[1]!.revision && events[1]!.revision < events[2]!.revision);
+    assert.ok(events[0].revision < events[1].revision && events[1].revision < events[2].revision);
   } finally {
     await h.cancel();
     store.close();
