@@ -125,13 +125,16 @@ test('watch mode: follows etcd, --notreally in watch mode prints diffs, SIGTERM 
   const cfg = simpleCfg();
   const dest = path.join(cfg, 'out/app.conf');
   const agent = AgentProcess.start(['-c', cfg, '--port', port, '-p', p]);
-  const preview = AgentProcess.start(['-c', cfg, '--port', port, '-p', p, '--notreally']);
+  // Its own cfgdir: with the same one, the real agent may write the file before the preview compares.
+  const previewCfg = simpleCfg();
+  const preview = AgentProcess.start(['-c', previewCfg, '--port', port, '-p', p, '--notreally']);
   try {
     await agent.waitForLog((l) => l.msg === 'first sync done', 'first sync');
     await preview.waitForLog((l) => l.msg === 'first sync done', 'first sync (preview)');
     await client.put(`${p}/app/web1`).value('10.0.0.1:80');
     await waitFor(() => readOr(dest) === 'web1 10.0.0.1:80\n', 'the change');
     await waitFor(() => /^\+web1 10\.0\.0\.1:80$/m.test(preview.stdout), 'the preview diff');
+    assert.equal(existsSync(path.join(previewCfg, 'out/app.conf')), false, 'the preview wrote nothing');
     const applied = agent.logs.find((l) => l.msg === 'applied')!;
     assert.equal(applied.target, 'app');
     assert.equal(applied.dest, dest);
