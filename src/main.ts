@@ -132,6 +132,8 @@ async function watch(
         }
         await agent.replace(next);
         log.info({ targets: next.length }, 'SIGHUP: configuration reloaded');
+      }).catch((err: unknown) => {
+        log.error({ err: errorMessage(err) }, `SIGHUP: reload failed: ${errorMessage(err)}`);
       });
     };
     process.on('SIGTERM', stop);
