@@ -1,0 +1,364 @@
+/**
+ * `npm run bench [-- --quick]`: reconfig's latency, CPU and memory against a real etcd, with the built CLI as a
+ * separate process, beside a floor measured in the same run (a bare etcd3 watcher in this process). Prints a
+ * table and writes test/bench/results/latest.json.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, watch, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Etcd3 } from 'etcd3';
+import { etcdBinary } from '../../scripts/etcd-binary';
+import { EtcdServer } from '../../scripts/etcd-server';
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+const CLI = path.join(ROOT, 'dist', 'src', 'cli.js');
+const RESULTS = path.join(ROOT, 'test', 'bench', 'results');
+const quick = process.argv.includes('--quick');
+const workRoot = process.env.RECONFIG_BENCH_DIR ?? os.tmpdir();
+
+const now = (): number => performance.now();
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+const median = (xs: number[]): number => percentile(xs, 50);
+
+function workDir(name: string): string {
+  return mkdtempSync(path.join(workRoot, `reconfig-bench-${name}-`));
+}
+
+function writeCfg(dir: string, targets: Array<Record<string, unknown>>, templates: Record<string, string>): void {
+  mkdirSync(path.join(dir, 'conf.d'), { recursive: true });
+  mkdirSync(path.join(dir, 'templates'), { recursive: true });
+  mkdirSync(path.join(dir, 'out'), { recursive: true });
+  for (const t of targets) writeFileSync(path.join(dir, 'conf.d', `${String(t.id)}.json`), JSON.stringify(t));
+  for (const [n, b] of Object.entries(templates)) writeFileSync(path.join(dir, 'templates', n), b);
+}
+
+function readOr(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** Resolves when `file` satisfies `pred`, checking on every change in its directory (and every 50 ms). */
+function whenFile(file: string, pred: (content: string) => boolean, timeoutMs = 60_000): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const check = (): boolean => {
+      if (!pred(readOr(file))) return false;
+      done(null);
+      return true;
+    };
+    const w = watch(path.dirname(file), () => void check());
+    const poll = setInterval(check, 50);
+    const timer = setTimeout(() => done(new Error(`timed out waiting for ${file}`)), timeoutMs);
+    function done(err: Error | null): void {
+      const t = now();
+      w.close();
+      clearInterval(poll);
+      clearTimeout(timer);
+      if (err) reject(err);
+      else resolve(t);
+    }
+    check();
+  });
+}
+
+/** Every agent started, so that a failed scenario cannot leave one running. */
+const agents: Agent[] = [];
+
+class Agent {
+  readonly proc: ChildProcess;
+  stderr = '';
+  constructor(args: string[]) {
+    agents.push(this);
+    this.proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.proc.stderr!.on('data', (c: Buffer) => (this.stderr += c.toString()));
+  }
+  get pid(): number {
+    return this.proc.pid!;
+  }
+  count(msg: string): number {
+    return this.stderr.split('\n').filter((l) => l.includes(`"msg":"${msg}"`)).length;
+  }
+  async waitLog(msg: string, timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.stderr.includes(`"msg":"${msg}"`)) {
+      if (Date.now() > deadline || this.proc.exitCode !== null) throw new Error(`agent never logged ${msg}: ${this.stderr.slice(-2000)}`);
+      await sleep(5);
+    }
+  }
+  async stop(): Promise<void> {
+    if (this.proc.exitCode !== null) return;
+    const exited = new Promise((r) => this.proc.once('exit', r));
+    this.proc.kill('SIGTERM');
+    await exited;
+  }
+}
+
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the ") " split.
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return round(Number(m![1]) / 1024, 1);
+}
+
+async function putMany(client: Etcd3, kvs: Array<[string, string]>): Promise<void> {
+  // Transactions of 128 puts (etcd's --max-txn-ops default), several in flight.
+  const batches: Array<Array<[string, string]>> = [];
+  for (let i = 0; i < kvs.length; i += 128) batches.push(kvs.slice(i, i + 128));
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < batches.length) {
+      const b = batches[next++]!;
+      await client.if(b[0]![0], 'Version', '>', -1).then(...b.map(([k, v]) => client.put(k).value(v))).commit();
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+async function latency(etcd: EtcdServer, client: Etcd3, n: number): Promise<Record<string, number>> {
+  const dir = workDir('latency');
+  const dest = path.join(dir, 'out', 'lat.conf');
+  writeCfg(dir, [{ id: 'lat', source: 'lat.ejs', target: dest, key: '/lat/k' }], { 'lat.ejs': '<%= get("/lat/k", "none") %>\n' });
+  await client.put('/lat/k').value('start');
+  const agent = new Agent(['-c', dir, '--port', String(etcd.clientPort)]);
+  await agent.waitLog('first sync done');
+  await whenFile(dest, (c) => c === 'start\n');
+  const floorClient = etcd.client();
+  const watcher = await floorClient.watch().key('/lat/k').create();
+  let floorWaiter: ((v: string) => void) | null = null;
+  watcher.on('put', (kv) => floorWaiter?.(kv.value.toString()));
+  const reconfig: number[] = [];
+  const floor: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const value = `v${i}`;
+    const floorSeen = new Promise<number>((resolve) => {
+      floorWaiter = (v) => {
+        if (v === value) resolve(now());
+      };
+    });
+    const fileSeen = whenFile(dest, (c) => c === `${value}\n`);
+    const t0 = now();
+    await client.put('/lat/k').value(value);
+    const [tf, tr] = await Promise.all([floorSeen, fileSeen]);
+    floor.push(tf - t0);
+    reconfig.push(tr - t0);
+    await sleep(5);
+  }
+  await watcher.cancel();
+  floorClient.close();
+  await agent.stop();
+  rmSync(dir, { recursive: true, force: true });
+  return {
+    p50_ms: round(median(reconfig)),
+    p90_ms: round(percentile(reconfig, 90)),
+    p99_ms: round(percentile(reconfig, 99)),
+    floor_p50_ms: round(median(floor)),
+    floor_p99_ms: round(percentile(floor, 99)),
+    n,
+  };
+}
+
+async function burst(etcd: EtcdServer, client: Etcd3): Promise<Record<string, number>> {
+  const dir = workDir('burst');
+  const dest = path.join(dir, 'out', 'burst.conf');
+  const tpl = '<% for (const [k, v] of Object.entries(reconfigdata)) { %><%= k %> <%= v %>\n<% } %>';
+  writeCfg(dir, [{ id: 'burst', source: 'b.ejs', target: dest, key: '/burst', recursive: true }], { 'b.ejs': tpl });
+  const agent = new Agent(['-c', dir, '--port', String(etcd.clientPort)]);
+  await agent.waitLog('first sync done');
+  await whenFile(dest, () => existsSync(dest));
+  const appliesBefore = agent.count('applied');
+  const cpuBefore = cpuSeconds(agent.pid);
+  const puts = 5000;
+  const final = new Map<string, string>();
+  const inflight: Array<Promise<unknown>> = [];
+  for (let i = 0; i < puts; i++) {
+    const k = `/burst/k${String(i % 200).padStart(3, '0')}`;
+    final.set(k, `v${i}`);
+    inflight.push(client.put(k).value(`v${i}`).exec());
+    if (inflight.length >= 64) await Promise.all(inflight.splice(0));
+  }
+  await Promise.all(inflight);
+  const tLast = now();
+  const expected = [...final.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k} ${v}\n`).join('');
+  const tDone = await whenFile(dest, (c) => c === expected);
+  await sleep(300);
+  const cpu = cpuSeconds(agent.pid) - cpuBefore;
+  const applies = agent.count('applied') - appliesBefore;
+  await agent.stop();
+  rmSync(dir, { recursive: true, force: true });
+  return { converge_ms: round(Math.max(0, tDone - tLast)), cpu_s: round(cpu), applies, puts };
+}
+
+async function targets(etcd: EtcdServer, client: Etcd3, count: number): Promise<Record<string, number>> {
+  const dir = workDir('targets');
+  const ts = Array.from({ length: count }, (_, i) => {
+    const id = `t${String(i).padStart(4, '0')}`;
+    return { id, source: 't.ejs', target: path.join(dir, 'out', `${id}.conf`), key: `/targets/${id}` };
+  });
+  writeCfg(dir, ts, { 't.ejs': '<% for (const v of Object.values(reconfigdata)) { %><%= v %>\n<% } %>' });
+  await putMany(client, ts.map((t) => [t.key, `${t.id}-v0`]));
+  const t0 = now();
+  const agent = new Agent(['-c', dir, '--port', String(etcd.clientPort)]);
+  const out = path.join(dir, 'out');
+  for (;;) {
+    if (readdirSync(out).filter((f) => f.endsWith('.conf')).length === count) break;
+    if (agent.proc.exitCode !== null) throw new Error(agent.stderr);
+    await sleep(5);
+  }
+  const startup = now() - t0;
+  await agent.waitLog('first sync done');
+  const streams = await etcd.metric('etcd_debugging_mvcc_watch_stream_total');
+  const changes: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const t = ts[(i * 37) % count]!;
+    const seen = whenFile(t.target, (c) => c === `${t.id}-v${i + 1}\n`);
+    const start = now();
+    await client.put(t.key).value(`${t.id}-v${i + 1}`);
+    changes.push((await seen) - start);
+  }
+  const rss = rssMb(agent.pid);
+  await agent.stop();
+  rmSync(dir, { recursive: true, force: true });
+  return { count, startup_ms: round(startup), rss_mb: rss, watch_streams: streams, change_ms: round(median(changes)) };
+}
+
+async function keys(etcd: EtcdServer, client: Etcd3, count: number): Promise<Record<string, number>> {
+  const dir = workDir('keys');
+  const dest = path.join(dir, 'out', 'keys.conf');
+  const tpl = '<% for (const [k, v] of Object.entries(reconfigdata)) { %><%= k %> <%= v %>\n<% } %>';
+  writeCfg(dir, [{ id: 'keys', source: 'k.ejs', target: dest, key: '/keys', recursive: true }], { 'k.ejs': tpl });
+  await putMany(client, Array.from({ length: count }, (_, i) => [`/keys/k${String(i).padStart(6, '0')}`, `10.0.${i >> 8 & 255}.${i & 255}:80`]));
+  const last = `/keys/k${String(count - 1).padStart(6, '0')}`;
+  const t0 = now();
+  const agent = new Agent(['-c', dir, '--port', String(etcd.clientPort)]);
+  const tInit = await whenFile(dest, (c) => c.endsWith(`${last} 10.0.${(count - 1) >> 8 & 255}.${(count - 1) & 255}:80\n`), 120_000);
+  const rerender: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const seen = whenFile(dest, (c) => c.endsWith(`${last} changed-${i}\n`), 60_000);
+    const start = now();
+    await client.put(last).value(`changed-${i}`);
+    rerender.push((await seen) - start);
+  }
+  const rss = rssMb(agent.pid);
+  await agent.stop();
+  await client.delete().prefix('/keys/');
+  rmSync(dir, { recursive: true, force: true });
+  return { count, initial_ms: round(tInit - t0), rerender_ms: round(median(rerender)), rss_mb: rss };
+}
+
+async function onetime(etcd: EtcdServer, client: Etcd3, runs: number): Promise<Record<string, number>> {
+  const dir = workDir('onetime');
+  const ts = Array.from({ length: 100 }, (_, i) => {
+    const id = `o${String(i).padStart(3, '0')}`;
+    return { id, source: 'o.ejs', target: path.join(dir, 'out', `${id}.conf`), key: `/onetime/${id}`, recursive: true };
+  });
+  writeCfg(dir, ts, { 'o.ejs': '<% for (const c of Object.entries(reconfigdata)) { %><%= c[0] %>=<%= c[1] %>\n<% } %>' });
+  const kvs: Array<[string, string]> = [];
+  for (const t of ts) for (let k = 0; k < 10; k++) kvs.push([`${t.key}/k${k}`, `value-${k}`]);
+  await putMany(client, kvs);
+  const args = [CLI, '-c', dir, '--port', String(etcd.clientPort), '--onetime'];
+  const walls: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    if (i % 2 === 1) rmSync(path.join(dir, 'out'), { recursive: true, force: true }); // alternate: write all / unchanged
+    const t0 = now();
+    const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    walls.push(now() - t0);
+    if (r.status !== 0) throw new Error(`onetime exited ${r.status}: ${r.stderr.toString().slice(-2000)}`);
+  }
+  // Peak RSS from a separate run with a preload that reports the process's own maximum on exit.
+  const hook = path.join(dir, 'maxrss.js');
+  const report = path.join(dir, 'maxrss.txt');
+  writeFileSync(hook, `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(report)}, String(process.resourceUsage().maxRSS)));`);
+  rmSync(path.join(dir, 'out'), { recursive: true, force: true });
+  spawnSync(process.execPath, ['--require', hook, ...args], { stdio: 'ignore' });
+  const peak = Number(readFileSync(report, 'utf8')) / 1024;
+  rmSync(dir, { recursive: true, force: true });
+  return { targets: ts.length, wall_ms: round(median(walls)), peak_rss_mb: round(peak, 1) };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+const TARGETS: Array<[string, string, (s: Record<string, Record<string, number>>) => number, string, (v: number, s: Record<string, Record<string, number>>) => boolean]> = [
+  ['latency', 'p50 (ms)', (s) => s.latency!.p50_ms!, '<= 1.3x floor', (v, s) => v <= 1.3 * s.latency!.floor_p50_ms!],
+  ['latency', 'floor p50 (ms)', (s) => s.latency!.floor_p50_ms!, '', () => true],
+  ['latency', 'p99 (ms)', (s) => s.latency!.p99_ms!, '<= 20', (v) => v <= 20],
+  ['burst', 'last put to exact file (ms)', (s) => s.burst!.converge_ms!, '<= 100', (v) => v <= 100],
+  ['burst', 'agent CPU (s)', (s) => s.burst!.cpu_s!, '<= 0.3', (v) => v <= 0.3],
+  ['burst', 'applies for 5,000 puts', (s) => s.burst!.applies!, '', () => true],
+  ['targets', 'watch streams', (s) => s.targets!.watch_streams!, '1', (v) => v === 1],
+  ['targets', 'start to all rendered (ms)', (s) => s.targets!.startup_ms!, '<= 2000', (v) => v <= 2000],
+  ['targets', 'RSS (MB)', (s) => s.targets!.rss_mb!, '<= 120', (v) => v <= 120],
+  ['targets', 'one change among 1,000 (ms)', (s) => s.targets!.change_ms!, '', () => true],
+  ['keys', 'initial render (ms)', (s) => s.keys!.initial_ms!, '', () => true],
+  ['keys', 're-render after one change (ms)', (s) => s.keys!.rerender_ms!, '<= 300', (v) => v <= 300],
+  ['keys', 'RSS (MB)', (s) => s.keys!.rss_mb!, '<= 300', (v) => v <= 300],
+  ['onetime', 'wall time (ms)', (s) => s.onetime!.wall_ms!, '<= 400', (v) => v <= 400],
+  ['onetime', 'peak RSS (MB)', (s) => s.onetime!.peak_rss_mb!, '<= 80', (v) => v <= 80],
+];
+
+function fsType(dir: string): string {
+  const r = spawnSync('stat', ['-f', '-c', '%T', dir], { encoding: 'utf8' });
+  return r.stdout.trim() || 'unknown';
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(CLI)) throw new Error('run `npm run build` first');
+  const started = Date.now();
+  const etcd = await EtcdServer.start(['--quota-backend-bytes', String(4 * 1024 ** 3)]);
+  const client = etcd.client();
+  const scenarios: Record<string, Record<string, number>> = {};
+  try {
+    const step = async (name: string, fn: () => Promise<Record<string, number>>): Promise<void> => {
+      process.stderr.write(`bench: ${name}...\n`);
+      scenarios[name] = await fn();
+    };
+    await step('latency', () => latency(etcd, client, quick ? 100 : 500));
+    await step('burst', () => burst(etcd, client));
+    await step('targets', () => targets(etcd, client, 1000));
+    await step('keys', () => keys(etcd, client, 100_000));
+    await step('onetime', () => onetime(etcd, client, quick ? 5 : 15));
+  } finally {
+    await Promise.all(agents.map((a) => a.stop()));
+    client.close();
+    await etcd.stop();
+  }
+  const machine = {
+    cpus: os.cpus().length,
+    cpu_model: os.cpus()[0]?.model ?? 'unknown',
+    mem_gb: round(os.totalmem() / 1024 ** 3, 1),
+    node: process.version,
+    etcd: (spawnSync(etcdBinary(), ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? '').replace('etcd Version: ', ''),
+    target_fs: fsType(workRoot),
+    quick,
+    date: new Date().toISOString(),
+    duration_s: round((Date.now() - started) / 1000, 1),
+  };
+  mkdirSync(RESULTS, { recursive: true });
+  writeFileSync(path.join(RESULTS, 'latest.json'), `${JSON.stringify({ machine, scenarios }, null, 2)}\n`);
+  const rows = TARGETS.map(([sc, fig, get, target, ok]) => {
+    const v = get(scenarios);
+    return `| ${sc} | ${fig} | ${v} | ${target} | ${target ? (ok(v, scenarios) ? 'ok' : 'MISSED') : ''} |`;
+  });
+  console.log(`\n${machine.cpus} x ${machine.cpu_model}, ${machine.mem_gb} GB, Node ${machine.node}, etcd ${machine.etcd}, target files on ${machine.target_fs}${quick ? ', --quick' : ''}\n`);
+  console.log(['| scenario | figure | measured | target | |', '|---|---|---|---|---|', ...rows].join('\n'));
+  console.log(`\nwritten to ${path.relative(ROOT, path.join(RESULTS, 'latest.json'))} in ${machine.duration_s} s`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
