@@ -102,7 +102,7 @@ async function watch(
   log: Logger,
 ): Promise<number> {
   const agent = new Agent(store, targets, ctx, () => log.info('first sync done'));
-  await agent.start();
+  agent.start();
   return new Promise<number>((resolve) => {
     let stopping = false;
     let reloading = Promise.resolve();

@@ -13,7 +13,7 @@ export interface OnetimeReport {
 }
 
 export async function runOnce(store: Store, targets: readonly Target[], ctx: RunnerContext): Promise<OnetimeReport> {
-  await cleanStaged(targets, ctx);
+  cleanStaged(targets, ctx);
   const runners = targets.map((t) => new TargetRunner(t, ctx));
   const snap = await store.snapshot(runners.map((r) => r.spec));
   runners.forEach((r, i) => r.load(snap.kvs[i], snap.revision, false));

@@ -23,8 +23,8 @@ export class Agent {
     this.feed = new Feed(store, this.runners, ctx.log, onFirstSync);
   }
 
-  async start(): Promise<void> {
-    await cleanStaged(this.runners.map((r) => r.target), this.ctx);
+  start(): void {
+    cleanStaged(this.runners.map((r) => r.target), this.ctx);
     this.feed.start();
   }
 
@@ -33,7 +33,7 @@ export class Agent {
     const old = this.runners;
     await Promise.all(old.map((r) => r.stop()));
     this.runners = targets.map((t) => new TargetRunner(t, this.ctx));
-    await cleanStaged(targets, this.ctx);
+    cleanStaged(targets, this.ctx);
     this.feed.replace(this.runners);
   }
 
@@ -50,10 +50,10 @@ export class Agent {
 }
 
 /** Removes staged files left next to the targets by a crash. Nothing is touched with --notreally. */
-export async function cleanStaged(targets: readonly Target[], ctx: RunnerContext): Promise<void> {
+export function cleanStaged(targets: readonly Target[], ctx: RunnerContext): void {
   if (ctx.notreally) return;
   for (const t of targets) {
-    const removed = await removeStale(t.dest);
+    const removed = removeStale(t.dest);
     if (removed.length) ctx.log.warn({ target: t.id, removed }, 'removed staged files left by an earlier crash');
   }
 }

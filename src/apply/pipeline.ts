@@ -3,12 +3,11 @@
  * function; this one calls them in order. A failed check leaves the target's bytes as they were, removes
  * the staged file and skips the reload. Reload runs only when the file changed (or a previous reload failed).
  */
-import { promises as fs } from 'node:fs';
 import type { Target } from '../config/target';
 import { TargetError } from '../errors';
 import { runCommand, shellQuote } from './command';
 import { unifiedDiff } from './diff';
-import { readCurrent, restore, stage, swap, type Current } from './files';
+import { discard, readCurrent, restore, stage, swap, type Current } from './files';
 
 export interface ApplyResult {
   /** The file's bytes changed (or, with notreally, would change). */
@@ -34,7 +33,7 @@ const HAS_SRC = /\{\{\s*\.?src\s*\}\}/;
 
 export async function applyTarget(t: T, content: string, opts: ApplyOptions = {}): Promise<ApplyResult> {
   const bytes = Buffer.from(content, 'utf8');
-  const current = await step(t, 'swap', () => readCurrent(t.dest));
+  const current = await step(t, 'read', () => readCurrent(t.dest));
   const changed = !current || !current.bytes.equals(bytes);
   if (opts.notreally) {
     return { changed, reloaded: false, diff: changed ? unifiedDiff(t.dest, current?.bytes.toString('utf8') ?? null, content) : undefined };
@@ -61,7 +60,7 @@ async function write(t: T, bytes: Buffer, current: Current | null, opts: ApplyOp
       }
     }
   } finally {
-    await fs.rm(staged, { force: true });
+    discard(staged);
   }
 }
 
@@ -83,7 +82,7 @@ async function reload(t: T, opts: ApplyOptions): Promise<boolean> {
 }
 
 /** Runs one step, wrapping any failure with the target and the stage it failed in. */
-async function step<R>(t: T, stage: TargetError['stage'], fn: () => Promise<R>): Promise<R> {
+async function step<R>(t: T, stage: TargetError['stage'], fn: () => R | Promise<R>): Promise<R> {
   try {
     return await fn();
   } catch (err) {

@@ -35,7 +35,7 @@ test('a change reaches the file; a delete re-renders; an unrelated sibling key d
     { 'list.ejs': LIST },
   );
   const out = path.join(cfg, 'out/svc.conf');
-  const a = await startAgent({ cfgdir: cfg, endpoint: etcd.url, prefix: p });
+  const a = startAgent({ cfgdir: cfg, endpoint: etcd.url, prefix: p });
   try {
     await waitFor(() => readOr(out) === '/svc/a=1\n', 'initial render');
     await client.put(`${p}/svc/b`).value('2');
@@ -62,7 +62,7 @@ test('a burst of 5,000 puts over 200 keys coalesces into few applies and ends in
     { 'list.ejs': LIST },
   );
   const out = path.join(cfg, 'out/b.conf');
-  const a = await startAgent({ cfgdir: cfg, endpoint: etcd.url, prefix: p });
+  const a = startAgent({ cfgdir: cfg, endpoint: etcd.url, prefix: p });
   try {
     await waitFor(() => existsSync(out), 'initial render');
     const final = new Map<string, string>();
@@ -97,7 +97,7 @@ test('a failed check never blocks later updates, and other targets are unaffecte
   );
   const one = path.join(cfg, 'out/one');
   const two = path.join(cfg, 'out/two');
-  const a = await startAgent({ cfgdir: cfg, endpoint: etcd.url, prefix: p });
+  const a = startAgent({ cfgdir: cfg, endpoint: etcd.url, prefix: p });
   try {
     await waitFor(() => readOr(one) === 'good\n' && readOr(two) === 'x\n', 'initial render');
     await client.put(`${p}/one`).value('bad');
@@ -127,7 +127,7 @@ test('a template that throws on one value holds only its own target, which recov
   );
   const j = path.join(cfg, 'out/j');
   const k = path.join(cfg, 'out/k');
-  const a = await startAgent({ cfgdir: cfg, endpoint: etcd.url, prefix: p });
+  const a = startAgent({ cfgdir: cfg, endpoint: etcd.url, prefix: p });
   try {
     await waitFor(() => readOr(j) === 'port 1\n', 'initial render');
     await client.put(`${p}/j`).value('{not json');
@@ -153,7 +153,7 @@ test('odd data renders: 1 MiB values, newlines, invalid UTF-8', async () => {
   const cfg = makeCfgdir({ d: { id: 'd', source: 'd.ejs', target: 'out/d', key: '/d', recursive: true } }, {
     'd.ejs': '<%= get("/d/big").length %>|<%= get("/d/nl") %>|<%= get("/d/bin") %>\n',
   });
-  const a = await startAgent({ cfgdir: cfg, endpoint: etcd.url, prefix: p });
+  const a = startAgent({ cfgdir: cfg, endpoint: etcd.url, prefix: p });
   try {
     await waitFor(() => readOr(path.join(cfg, 'out/d')) === `${1 << 20}|a\nb|f\uFFFDo\n`, 'the odd render');
   } finally {
@@ -166,7 +166,7 @@ test('after etcd is killed and restarted, the next change still arrives', async 
   const c = own.client();
   const cfg = makeCfgdir({ r: { id: 'r', source: 'list.ejs', target: 'out/r', key: '/r', recursive: true } }, { 'list.ejs': LIST });
   const out = path.join(cfg, 'out/r');
-  const a = await startAgent({ cfgdir: cfg, endpoint: own.url });
+  const a = startAgent({ cfgdir: cfg, endpoint: own.url });
   try {
     await c.put('/r/a').value('1');
     await waitFor(() => readOr(out) === '/r/a=1\n', 'first change');
@@ -191,7 +191,7 @@ test('replacing the set (SIGHUP) adds, removes and changes targets without a res
   await client.put(`${p}/a`).value('A');
   await client.put(`${p}/b`).value('B');
   const cfg = makeCfgdir({ a: { id: 'a', source: 'a.ejs', target: 'out/a', key: '/a' } }, { 'a.ejs': '<%= get("/a") %>\n', 'b.ejs': 'b=<%= get("/b") %>\n' });
-  const a = await startAgent({ cfgdir: cfg, endpoint: etcd.url, prefix: p });
+  const a = startAgent({ cfgdir: cfg, endpoint: etcd.url, prefix: p });
   try {
     await waitFor(() => readOr(path.join(cfg, 'out/a')) === 'A\n', 'a');
     rmSync(path.join(cfg, 'conf.d/a.json'));
@@ -215,7 +215,7 @@ test('stop waits for the apply in flight', async () => {
     { s: { id: 's', source: 's.ejs', target: 'out/s', key: '/s', reloadcmd: `sleep 1; touch ${marker}` } },
     { 's.ejs': '<%= get("/s", "none") %>\n' },
   );
-  const a = await startAgent({ cfgdir: cfg, endpoint: etcd.url, prefix: p });
+  const a = startAgent({ cfgdir: cfg, endpoint: etcd.url, prefix: p });
   await waitFor(() => a.logs.some((l) => l.msg === 'applied'), 'first apply');
   rmSync(marker, { force: true });
   await client.put(`${p}/s`).value('v');

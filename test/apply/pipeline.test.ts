@@ -143,12 +143,12 @@ test('notreally: a unified diff, nothing written, no command run', async () => {
   assert.deepEqual(await applyTarget(t, 'a\nb\n', { notreally: true }), { changed: false, reloaded: false, diff: undefined });
 });
 
-test('staged files left by a crash are removed; others are not', async () => {
+test('staged files left by a crash are removed; others are not', () => {
   const t = target();
   const dir = path.dirname(t.dest);
   writeFileSync(path.join(dir, '.out.conf.reconfig-0123456789ab'), 'partial');
   writeFileSync(path.join(dir, '.out.conf.keep'), 'x');
-  const removed = await removeStale(t.dest);
+  const removed = removeStale(t.dest);
   assert.deepEqual(removed, [path.join(dir, '.out.conf.reconfig-0123456789ab')]);
   assert.ok(existsSync(path.join(dir, '.out.conf.keep')));
 });

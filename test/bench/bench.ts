@@ -23,7 +23,7 @@ const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
 
 function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
 }
 const median = (xs: number[]): number => percentile(xs, 50);
 
@@ -103,7 +103,7 @@ class Agent {
 }
 
 function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the ") " split.
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
@@ -120,8 +120,8 @@ async function putMany(client: Etcd3, kvs: Array<[string, string]>): Promise<voi
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < batches.length) {
-      const b = batches[next++]!;
-      await client.if(b[0]![0], 'Version', '>', -1).then(...b.map(([k, v]) => client.put(k).value(v))).commit();
+      const b = batches[next++];
+      await client.if(b[0][0], 'Version', '>', -1).then(...b.map(([k, v]) => client.put(k).value(v))).commit();
     }
   };
   await Promise.all(Array.from({ length: 8 }, worker));
@@ -224,7 +224,7 @@ async function targets(etcd: EtcdServer, client: Etcd3, count: number): Promise<
   const streams = await etcd.metric('etcd_debugging_mvcc_watch_stream_total');
   const changes: number[] = [];
   for (let i = 0; i < 20; i++) {
-    const t = ts[(i * 37) % count]!;
+    const t = ts[(i * 37) % count];
     const seen = whenFile(t.target, (c) => c === `${t.id}-v${i + 1}\n`);
     const start = now();
     await client.put(t.key).value(`${t.id}-v${i + 1}`);
@@ -293,21 +293,21 @@ async function onetime(etcd: EtcdServer, client: Etcd3, runs: number): Promise<R
 // ---------------------------------------------------------------------------------------------------------
 
 const TARGETS: Array<[string, string, (s: Record<string, Record<string, number>>) => number, string, (v: number, s: Record<string, Record<string, number>>) => boolean]> = [
-  ['latency', 'p50 (ms)', (s) => s.latency!.p50_ms!, '<= 1.3x floor', (v, s) => v <= 1.3 * s.latency!.floor_p50_ms!],
-  ['latency', 'floor p50 (ms)', (s) => s.latency!.floor_p50_ms!, '', () => true],
-  ['latency', 'p99 (ms)', (s) => s.latency!.p99_ms!, '<= 20', (v) => v <= 20],
-  ['burst', 'last put to exact file (ms)', (s) => s.burst!.converge_ms!, '<= 100', (v) => v <= 100],
-  ['burst', 'agent CPU (s)', (s) => s.burst!.cpu_s!, '<= 0.3', (v) => v <= 0.3],
-  ['burst', 'applies for 5,000 puts', (s) => s.burst!.applies!, '', () => true],
-  ['targets', 'watch streams', (s) => s.targets!.watch_streams!, '1', (v) => v === 1],
-  ['targets', 'start to all rendered (ms)', (s) => s.targets!.startup_ms!, '<= 2000', (v) => v <= 2000],
-  ['targets', 'RSS (MB)', (s) => s.targets!.rss_mb!, '<= 120', (v) => v <= 120],
-  ['targets', 'one change among 1,000 (ms)', (s) => s.targets!.change_ms!, '', () => true],
-  ['keys', 'initial render (ms)', (s) => s.keys!.initial_ms!, '', () => true],
-  ['keys', 're-render after one change (ms)', (s) => s.keys!.rerender_ms!, '<= 300', (v) => v <= 300],
-  ['keys', 'RSS (MB)', (s) => s.keys!.rss_mb!, '<= 300', (v) => v <= 300],
-  ['onetime', 'wall time (ms)', (s) => s.onetime!.wall_ms!, '<= 400', (v) => v <= 400],
-  ['onetime', 'peak RSS (MB)', (s) => s.onetime!.peak_rss_mb!, '<= 80', (v) => v <= 80],
+  ['latency', 'p50 (ms)', (s) => s.latency.p50_ms, '<= 1.3x floor', (v, s) => v <= 1.3 * s.latency.floor_p50_ms],
+  ['latency', 'floor p50 (ms)', (s) => s.latency.floor_p50_ms, '', () => true],
+  ['latency', 'p99 (ms)', (s) => s.latency.p99_ms, '<= 20', (v) => v <= 20],
+  ['burst', 'last put to exact file (ms)', (s) => s.burst.converge_ms, '<= 100', (v) => v <= 100],
+  ['burst', 'agent CPU (s)', (s) => s.burst.cpu_s, '<= 0.3', (v) => v <= 0.3],
+  ['burst', 'applies for 5,000 puts', (s) => s.burst.applies, '', () => true],
+  ['targets', 'watch streams', (s) => s.targets.watch_streams, '1', (v) => v === 1],
+  ['targets', 'start to all rendered (ms)', (s) => s.targets.startup_ms, '<= 2000', (v) => v <= 2000],
+  ['targets', 'RSS (MB)', (s) => s.targets.rss_mb, '<= 120', (v) => v <= 120],
+  ['targets', 'one change among 1,000 (ms)', (s) => s.targets.change_ms, '', () => true],
+  ['keys', 'initial render (ms)', (s) => s.keys.initial_ms, '', () => true],
+  ['keys', 're-render after one change (ms)', (s) => s.keys.rerender_ms, '<= 300', (v) => v <= 300],
+  ['keys', 'RSS (MB)', (s) => s.keys.rss_mb, '<= 300', (v) => v <= 300],
+  ['onetime', 'wall time (ms)', (s) => s.onetime.wall_ms, '<= 400', (v) => v <= 400],
+  ['onetime', 'peak RSS (MB)', (s) => s.onetime.peak_rss_mb, '<= 80', (v) => v <= 80],
 ];
 
 function fsType(dir: string): string {

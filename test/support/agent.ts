@@ -13,12 +13,12 @@ export interface InProcessAgent {
   stop(): Promise<void>;
 }
 
-export async function startAgent(opts: {
+export function startAgent(opts: {
   cfgdir: string;
   endpoint: string;
   prefix?: string;
   notreally?: boolean;
-}): Promise<InProcessAgent> {
+}): InProcessAgent {
   const logs: LogLine[] = [];
   const printed: string[] = [];
   const log = createLogger({ debug: true, destination: { write: (s: string) => void logs.push(JSON.parse(s) as LogLine) } });
@@ -26,7 +26,7 @@ export async function startAgent(opts: {
   const targets = loadTargets({ cfgdir: opts.cfgdir, prefix });
   const store = new EtcdStore({ endpoints: [opts.endpoint], callTimeoutMs: 2000 });
   const agent = new Agent(store, targets, { prefix, notreally: opts.notreally ?? false, log, print: (t) => void printed.push(t) });
-  await agent.start();
+  agent.start();
   return { agent, logs, printed, stop: () => agent.stop() };
 }
 
