@@ -2,7 +2,8 @@
  * One runner per target. It holds the target's keys as of the newest revision seen, and turns changes into
  * applies: events are triggers, and every apply renders the whole data at one revision. While an apply runs,
  * further changes only mark the runner dirty, so a burst collapses into a few applies that end in the exact
- * final state. With no burst there is no delay beyond one turn of the event loop.
+ * final state. A lone change is applied on the next turn of the event loop; in a burst the pause between
+ * applies grows from 5 ms to 50 ms.
  */
 import { applyTarget } from '../apply/pipeline';
 import type { Target } from '../config/target';
@@ -11,6 +12,12 @@ import type { KeySpec, KV, WatchEvent } from '../etcd/store';
 import { specWants } from '../etcd/store';
 import type { Logger } from '../log';
 import { buildData } from '../render/data';
+
+/** The first pause between applies in a burst, and the longest. */
+const BURST_GAP_MIN_MS = 5;
+const BURST_GAP_MAX_MS = 50;
+/** Quiet for this long after an apply, the burst is over and the next change applies at once. */
+const BURST_QUIET_MS = 100;
 
 export interface RunnerContext {
   /** The global prefix, removed from keys before templates see them. */
@@ -41,6 +48,10 @@ export class TargetRunner {
   private stopped = false;
   private reloadPending = false;
   private failing = false;
+  private burstGap = 0;
+  /** Changes to the data since the last apply began. */
+  private pending = 0;
+  private lastApplyEnd = 0;
 
   constructor(readonly target: Target, private readonly ctx: RunnerContext) {
     this.spec = { key: target.etcdKey, recursive: target.recursive };
@@ -60,15 +71,18 @@ export class TargetRunner {
 
   /** Folds in watch events; events at or below the revision already held are ignored. */
   update(events: readonly WatchEvent[], revision: number): void {
-    let touched = false;
+    let touched = 0;
     for (const e of events) {
       if (e.revision <= this.revision || !specWants(this.spec, e.key)) continue;
       if (e.type === 'put') this.data.set(e.key, e.value);
       else this.data.delete(e.key);
-      touched = true;
+      touched += 1;
     }
     if (revision > this.revision) this.revision = revision;
-    if (touched) this.trigger();
+    if (touched) {
+      this.pending += touched;
+      this.trigger();
+    }
   }
 
   private trigger(): void {
@@ -82,12 +96,29 @@ export class TargetRunner {
       // One turn of the event loop, so that events delivered together make one apply.
       await new Promise((r) => setImmediate(r));
       while (this.dirty && !this.stopped) {
+        await this.burstPause();
         this.dirty = false;
+        this.pending = 0;
         await this.applyNow();
+        this.lastApplyEnd = performance.now();
       }
     } finally {
       this.running = null;
     }
+  }
+
+  /**
+   * In a burst (several changes piled up since an apply that ended moments ago) wait a little before the next
+   * apply, a little longer each time up to BURST_GAP_MAX_MS, so that a storm of puts costs a few dozen applies
+   * rather than one per etcd commit. The burst ends after BURST_QUIET_MS without an apply. A lone change
+   * outside a burst, however soon after the last one, applies at once.
+   */
+  private async burstPause(): Promise<void> {
+    const since = performance.now() - this.lastApplyEnd;
+    if (since > BURST_QUIET_MS) this.burstGap = 0;
+    if (this.burstGap === 0 && (this.pending < 2 || since > BURST_QUIET_MS)) return;
+    this.burstGap = Math.min(BURST_GAP_MAX_MS, this.burstGap ? this.burstGap * 2 : BURST_GAP_MIN_MS);
+    if (since < this.burstGap) await new Promise((r) => setTimeout(r, this.burstGap - since));
   }
 
   /** Renders the data held now and applies it. Never throws: the outcome says what happened. */
