@@ -2,9 +2,10 @@
  * The file half of an apply: read the current file, stage the new one beside it, swap it in atomically,
  * and clean up what a crash left behind.
  *
- * These use synchronous calls on purpose: an apply is a dozen small syscalls, and a hop through libuv's
- * thread pool for each one costs more than the syscall itself (about 1 ms per apply here). Only fsync can
- * take long, and the agent has nothing better to do than wait for the file it is writing.
+ * The small syscalls are synchronous on purpose: an apply is a dozen of them, and a hop through libuv's thread
+ * pool for each costs more than the syscall itself (about 1 ms per apply here). The two syncs, which wait for
+ * the disk, go through the thread pool, so that many targets applying at once (start-up, SIGHUP) overlap
+ * their flushes.
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -12,9 +13,9 @@ import {
   constants,
   fchmodSync,
   fchownSync,
-  fdatasyncSync,
+  fdatasync,
   fstatSync,
-  fsyncSync,
+  fsync,
   mkdirSync,
   openSync,
   readFileSync,
@@ -25,6 +26,7 @@ import {
   type Stats,
 } from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { ApplyError, errorMessage } from '../errors';
 
 export interface Current {
@@ -33,6 +35,8 @@ export interface Current {
 }
 
 const STAGE_MARK = '.reconfig-';
+const fdatasyncAsync = promisify(fdatasync);
+const fsyncAsync = promisify(fsync);
 
 /** The current file, or null when it does not exist. */
 export function readCurrent(dest: string): Current | null {
@@ -75,7 +79,7 @@ function createExclusive(file: string): number {
  * its mode and owner applied and its data on disk. Missing parent directories are created (0755). Default
  * mode and owner: the current file's, else 0644 and ours.
  */
-export function stage(dest: string, bytes: Buffer, want: Ownership, current: Current | null): string {
+export async function stage(dest: string, bytes: Buffer, want: Ownership, current: Current | null): Promise<string> {
   const staged = path.join(path.dirname(dest), `.${path.basename(dest)}${STAGE_MARK}${randomBytes(6).toString('hex')}`);
   const mode = want.mode ?? (current ? current.stat.mode & 0o7777 : 0o644);
   let fd: number | undefined;
@@ -89,7 +93,7 @@ export function stage(dest: string, bytes: Buffer, want: Ownership, current: Cur
     }
     // After chown, which may clear set-id bits.
     fchmodSync(fd, mode);
-    fdatasyncSync(fd);
+    await fdatasyncAsync(fd);
     return staged;
   } catch (err) {
     rmSync(staged, { force: true });
@@ -100,12 +104,12 @@ export function stage(dest: string, bytes: Buffer, want: Ownership, current: Cur
 }
 
 /** Renames `staged` over `dest` and makes the rename durable by syncing the directory. */
-export function swap(staged: string, dest: string): void {
+export async function swap(staged: string, dest: string): Promise<void> {
   try {
     renameSync(staged, dest);
     const dir = openSync(path.dirname(dest), constants.O_RDONLY);
     try {
-      fsyncSync(dir);
+      await fsyncAsync(dir);
     } finally {
       closeSync(dir);
     }
@@ -115,14 +119,14 @@ export function swap(staged: string, dest: string): void {
 }
 
 /** Puts back what was there before: the old bytes and mode atomically, or no file at all. */
-export function restore(dest: string, previous: Current | null): void {
+export async function restore(dest: string, previous: Current | null): Promise<void> {
   if (!previous) {
     rmSync(dest, { force: true });
     return;
   }
-  const staged = stage(dest, previous.bytes, { mode: previous.stat.mode & 0o7777, uid: previous.stat.uid, gid: previous.stat.gid }, null);
+  const staged = await stage(dest, previous.bytes, { mode: previous.stat.mode & 0o7777, uid: previous.stat.uid, gid: previous.stat.gid }, null);
   try {
-    swap(staged, dest);
+    await swap(staged, dest);
   } finally {
     rmSync(staged, { force: true });
   }

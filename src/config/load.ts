@@ -44,9 +44,10 @@ export function loadTargets(opts: LoadOptions): Target[] {
     throw new ConfigError([{ file: confd, message: `cannot read directory: ${errorMessage(err)}` }]);
   }
   const targets: Target[] = [];
+  const templates = new Map<string, Target['render'] | Error>();
   for (const name of names) {
     const file = path.join(confd, name);
-    const t = loadOne(file, opts, problems);
+    const t = loadOne(file, opts, problems, templates);
     if (t) targets.push(t);
   }
   problems.push(...uniquenessProblems(targets));
@@ -54,7 +55,10 @@ export function loadTargets(opts: LoadOptions): Target[] {
   return targets;
 }
 
-function loadOne(file: string, opts: LoadOptions, problems: ConfigProblem[]): Target | undefined {
+/** Compiled templates by path: targets that share a template compile it once. */
+type TemplateCache = Map<string, Target['render'] | Error>;
+
+function loadOne(file: string, opts: LoadOptions, problems: ConfigProblem[], templates: TemplateCache): Target | undefined {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
@@ -66,22 +70,36 @@ function loadOne(file: string, opts: LoadOptions, problems: ConfigProblem[]): Ta
     for (const e of validate.errors ?? []) problems.push({ file, message: formatSchemaError(e) });
     return undefined;
   }
-  return resolve(raw, file, opts, problems);
+  return resolve(raw, file, opts, problems, templates);
 }
 
-function resolve(spec: TargetSpec, file: string, opts: LoadOptions, problems: ConfigProblem[]): Target | undefined {
+function compileCached(source: string, templates: TemplateCache): Target['render'] | Error {
+  let compiled = templates.get(source);
+  if (!compiled) {
+    try {
+      compiled = existsSync(source)
+        ? compileTemplate(source, readFileSync(source, 'utf8'))
+        : new Error(`template not found: ${source}`);
+    } catch (err) {
+      compiled = err instanceof Error ? err : new Error(errorMessage(err));
+    }
+    templates.set(source, compiled);
+  }
+  return compiled;
+}
+
+function resolve(
+  spec: TargetSpec,
+  file: string,
+  opts: LoadOptions,
+  problems: ConfigProblem[],
+  templates: TemplateCache,
+): Target | undefined {
   const before = problems.length;
   const source = path.resolve(opts.cfgdir, 'templates', spec.source);
-  let render: Target['render'] | undefined;
-  if (!existsSync(source)) {
-    problems.push({ file, message: `/source: template not found: ${source}` });
-  } else {
-    try {
-      render = compileTemplate(source, readFileSync(source, 'utf8'));
-    } catch (err) {
-      problems.push({ file, message: `/source: ${errorMessage(err)}` });
-    }
-  }
+  const compiled = compileCached(source, templates);
+  const render = compiled instanceof Error ? undefined : compiled;
+  if (compiled instanceof Error) problems.push({ file, message: `/source: ${compiled.message}` });
   const uid = spec.owner === undefined ? undefined : lookupId('passwd', spec.owner, file, '/owner', problems);
   const gid = spec.group === undefined ? undefined : lookupId('group', spec.group, file, '/group', problems);
   if (problems.length > before || !render) return undefined;

@@ -27,8 +27,8 @@ export interface ConnectOptions {
   watchCreateTimeoutMs?: number;
 }
 
-/** How many range reads a snapshot keeps in flight at once. */
-const READ_CONCURRENCY = 64;
+/** Ranges per read transaction: etcd's default --max-txn-ops. */
+const TXN_OPS = 128;
 
 export class EtcdStore implements Store {
   readonly endpoints: readonly string[];
@@ -75,35 +75,33 @@ export class EtcdStore implements Store {
         const res = await this.client.get('\0').exec();
         return { revision: Number(res.header.revision), kvs: [] };
       }
-      // The first read fixes the revision; the others read at that revision, so the whole is consistent.
-      const first = await this.read(specs[0], undefined);
-      const revision = first.revision;
-      const kvs: KV[][] = new Array<KV[]>(specs.length);
-      kvs[0] = first.kvs;
-      let next = 1;
-      const worker = async (): Promise<void> => {
-        while (next < specs.length) {
-          const i = next++;
-          kvs[i] = (await this.read(specs[i], revision)).kvs;
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, specs.length - 1) }, worker));
-      return { revision, kvs };
+      // Ranges go in transactions of up to TXN_OPS, one round trip each. The first fixes the revision; the
+      // others read at that revision, so the whole snapshot is consistent.
+      const batches: KeySpec[][] = [];
+      for (let i = 0; i < specs.length; i += TXN_OPS) batches.push(specs.slice(i, i + TXN_OPS));
+      const first = await this.readBatch(batches[0], undefined);
+      const kvs: KV[][] = [...first.kvs];
+      const rest = await Promise.all(batches.slice(1).map((b) => this.readBatch(b, first.revision)));
+      for (const r of rest) kvs.push(...r.kvs);
+      return { revision: first.revision, kvs };
     } catch (err) {
       throw this.wrap('read', err);
     }
   }
 
-  private async read(spec: KeySpec, revision: number | undefined): Promise<{ revision: number; kvs: KV[] }> {
-    const r = specRange(spec);
-    const q = this.client.getAll().inRange(new Range(r.start, r.end));
-    if (revision !== undefined) q.revision(revision);
-    const res = await q.exec();
-    const kvs: KV[] = [];
-    for (const kv of res.kvs) {
-      const key = kv.key.toString('utf8');
-      if (specWants(spec, key)) kvs.push({ key, value: kv.value.toString('utf8') });
-    }
+  private async readBatch(specs: readonly KeySpec[], revision: number | undefined): Promise<{ revision: number; kvs: KV[][] }> {
+    const ranges = specs.map(specRange);
+    const res = await this.client.kv.txn({
+      success: ranges.map((r) => ({ request_range: { key: r.start, range_end: r.end, revision } })),
+    });
+    const kvs = specs.map((spec, i) => {
+      const out: KV[] = [];
+      for (const kv of res.responses[i].response_range.kvs) {
+        const key = kv.key.toString('utf8');
+        if (specWants(spec, key)) out.push({ key, value: kv.value.toString('utf8') });
+      }
+      return out;
+    });
     return { revision: Number(res.header.revision), kvs };
   }
 
