@@ -11,7 +11,7 @@ import { TargetError, errorMessage } from '../errors';
 import type { KeySpec, KV, WatchEvent } from '../etcd/store';
 import { specWants } from '../etcd/store';
 import type { Logger } from '../log';
-import { buildData } from '../render/data';
+import { TargetData } from '../render/data';
 
 /** The first pause between applies in a burst, and the longest. */
 const BURST_GAP_MIN_MS = 5;
@@ -40,7 +40,8 @@ export interface Outcome {
 export class TargetRunner {
   readonly spec: KeySpec;
   private readonly log: Logger;
-  private data = new Map<string, string>();
+  /** Keys with the global prefix removed, as templates see them. */
+  private data = new TargetData();
   private revision = 0;
   private loaded = false;
   private dirty = false;
@@ -63,7 +64,8 @@ export class TargetRunner {
    * matches).
    */
   load(kvs: readonly KV[], revision: number, apply = true): void {
-    this.data = new Map(kvs.map((kv) => [kv.key, kv.value]));
+    const strip = this.ctx.prefix.length;
+    this.data = new TargetData(kvs.map((kv) => [kv.key.slice(strip), kv.value] as const));
     this.revision = revision;
     this.loaded = true;
     if (apply) this.trigger();
@@ -74,8 +76,9 @@ export class TargetRunner {
     let touched = 0;
     for (const e of events) {
       if (e.revision <= this.revision || !specWants(this.spec, e.key)) continue;
-      if (e.type === 'put') this.data.set(e.key, e.value);
-      else this.data.delete(e.key);
+      const key = e.key.slice(this.ctx.prefix.length);
+      if (e.type === 'put') this.data.set(key, e.value);
+      else this.data.delete(key);
       touched += 1;
     }
     if (revision > this.revision) this.revision = revision;
@@ -165,7 +168,7 @@ export class TargetRunner {
 
   private render(): string {
     try {
-      return this.target.render(buildData(this.data, this.ctx.prefix));
+      return this.target.render(this.data.toObject());
     } catch (err) {
       throw new TargetError(this.target.id, 'render', err);
     }

@@ -16,6 +16,12 @@ const CLI = path.join(ROOT, 'dist', 'src', 'cli.js');
 const RESULTS = path.join(ROOT, 'test', 'bench', 'results');
 const quick = process.argv.includes('--quick');
 const workRoot = process.env.RECONFIG_BENCH_DIR ?? os.tmpdir();
+/**
+ * The environment of every reconfig process. NODE_EXTRA_CA_CERTS is dropped: some machines (this one) set it
+ * to the whole system CA bundle, which Node parses at start-up whether or not TLS is used (~100 ms here).
+ */
+const agentEnv = { ...process.env };
+delete agentEnv.NODE_EXTRA_CA_CERTS;
 
 const now = (): number => performance.now();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -78,7 +84,7 @@ class Agent {
   stderr = '';
   constructor(args: string[]) {
     agents.push(this);
-    this.proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: agentEnv });
     this.proc.stderr!.on('data', (c: Buffer) => (this.stderr += c.toString()));
   }
   get pid(): number {
@@ -275,7 +281,7 @@ async function onetime(etcd: EtcdServer, client: Etcd3, runs: number): Promise<R
   for (let i = 0; i < runs; i++) {
     if (i % 2 === 1) rmSync(path.join(dir, 'out'), { recursive: true, force: true }); // alternate: write all / unchanged
     const t0 = now();
-    const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: agentEnv });
     walls.push(now() - t0);
     if (r.status !== 0) throw new Error(`onetime exited ${r.status}: ${r.stderr.toString().slice(-2000)}`);
   }
@@ -284,7 +290,7 @@ async function onetime(etcd: EtcdServer, client: Etcd3, runs: number): Promise<R
   const report = path.join(dir, 'maxrss.txt');
   writeFileSync(hook, `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(report)}, String(process.resourceUsage().maxRSS)));`);
   rmSync(path.join(dir, 'out'), { recursive: true, force: true });
-  spawnSync(process.execPath, ['--require', hook, ...args], { stdio: 'ignore' });
+  spawnSync(process.execPath, ['--require', hook, ...args], { stdio: 'ignore', env: agentEnv });
   const peak = Number(readFileSync(report, 'utf8')) / 1024;
   rmSync(dir, { recursive: true, force: true });
   return { targets: ts.length, wall_ms: round(median(walls)), peak_rss_mb: round(peak, 1) };

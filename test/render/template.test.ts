@@ -1,22 +1,36 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { TemplateError } from '../../src/errors';
-import { buildData } from '../../src/render/data';
+import { TargetData } from '../../src/render/data';
 import { compileTemplate } from '../../src/render/template';
 
-const data = buildData(
-  new Map([
-    ['/p/app/b', '2'],
-    ['/p/app/a', '1'],
-    ['/p/app', 'root'],
-    ['/p/app/sub/x', 'deep'],
-    ['/p/app/cfg', '{"port": 80}'],
-    ['/p/app/html', '<a href="x">&</a>'],
-  ]),
-  '/p',
-);
+const data = new TargetData([
+  ['/app/b', '2'],
+  ['/app/a', '1'],
+  ['/app', 'root'],
+  ['/app/sub/x', 'deep'],
+  ['/app/cfg', '{"port": 80}'],
+  ['/app/html', '<a href="x">&</a>'],
+]).toObject();
 
-test('reconfigdata: prefix removed, iterated in key order', () => {
+test('TargetData keeps keys sorted as they come and go', () => {
+  const d = new TargetData([['/b', '1'], ['/d', '2']]);
+  d.set('/c', '3');
+  d.set('/a', '4');
+  d.set('/e', '5');
+  d.set('/c', '33');
+  d.delete('/b');
+  d.delete('/nope');
+  assert.deepEqual(Object.entries(d.toObject()), [['/a', '4'], ['/c', '33'], ['/d', '2'], ['/e', '5']]);
+  assert.equal(d.size, 4);
+  const big = new TargetData(Array.from({ length: 1000 }, (_, i) => [`/k${(i * 7919) % 1000}`, String(i)] as const));
+  for (let i = 0; i < 1000; i += 3) big.delete(`/k${i}`);
+  const keys = Object.keys(big.toObject());
+  assert.deepEqual(keys, [...keys].sort());
+  assert.equal(keys.length, 666);
+});
+
+test('reconfigdata: iterated in key order', () => {
   assert.deepEqual(Object.keys(data), ['/app', '/app/a', '/app/b', '/app/cfg', '/app/html', '/app/sub/x']);
   const r = compileTemplate('t.ejs', '<% for (const [k, v] of Object.entries(reconfigdata)) { %><%= k %>=<%= v %>;<% } %>');
   assert.equal(r(data), '/app=root;/app/a=1;/app/b=2;/app/cfg={"port": 80};/app/html=<a href="x">&</a>;/app/sub/x=deep;');
