@@ -36,7 +36,8 @@ export async function applyTarget(t: T, content: string, opts: ApplyOptions = {}
   const current = await step(t, 'read', () => readCurrent(t.dest));
   const changed = !current || !current.bytes.equals(bytes);
   if (opts.notreally) {
-    return { changed, reloaded: false, diff: changed ? unifiedDiff(t.dest, current?.bytes.toString('utf8') ?? null, content) : undefined };
+    const diff = changed ? await unifiedDiff(t.dest, current?.bytes.toString('utf8') ?? null, content) : undefined;
+    return { changed, reloaded: false, diff };
   }
   if (changed) await write(t, bytes, current, opts);
   if (!changed && !opts.reloadPending) return { changed, reloaded: false };

@@ -3,14 +3,15 @@
  * and checks that ids, keys and targets are unique. Every problem in every file is collected and thrown
  * together as one ConfigError, before anything connects anywhere.
  */
-import Ajv, { type ErrorObject } from 'ajv';
+import type { ErrorObject } from 'ajv';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, type ConfigProblem, errorMessage } from '../errors';
 import { compileTemplate } from '../render/template';
 import { parseDuration } from './duration';
-import { targetSchema, type TargetSpec } from './schema';
+import type { TargetSpec } from './schema';
+import validate from './target-validator';
 import type { Target } from './target';
 
 export interface LoadOptions {
@@ -19,8 +20,6 @@ export interface LoadOptions {
   prefix: string;
 }
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, allowUnionTypes: true, strict: true });
-const validate = ajv.compile(targetSchema);
 
 /** Formats one ajv error as `/field: message`, naming unknown fields and missing ones. */
 export function formatSchemaError(e: ErrorObject): string {

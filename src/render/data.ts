@@ -42,7 +42,7 @@ export class TargetData {
     let hi = this.keys.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.keys[mid]! < key) lo = mid + 1;
+      if (this.keys[mid] < key) lo = mid + 1;
       else hi = mid;
     }
     return lo;
