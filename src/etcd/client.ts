@@ -29,6 +29,8 @@ export interface ConnectOptions {
 
 /** Ranges per read transaction: etcd's default --max-txn-ops. */
 const TXN_OPS = 128;
+/** Keys per range response; a larger directory is read in pages at the same revision. */
+const PAGE = 5000;
 
 export class EtcdStore implements Store {
   readonly endpoints: readonly string[];
@@ -92,17 +94,26 @@ export class EtcdStore implements Store {
   private async readBatch(specs: readonly KeySpec[], revision: number | undefined): Promise<{ revision: number; kvs: KV[][] }> {
     const ranges = specs.map(specRange);
     const res = await this.client.kv.txn({
-      success: ranges.map((r) => ({ request_range: { key: r.start, range_end: r.end, revision } })),
+      success: ranges.map((r) => ({ request_range: { key: r.start, range_end: r.end, revision, limit: PAGE } })),
     });
-    const kvs = specs.map((spec, i) => {
-      const out: KV[] = [];
-      for (const kv of res.responses[i].response_range.kvs) {
-        const key = kv.key.toString('utf8');
-        if (specWants(spec, key)) out.push({ key, value: kv.value.toString('utf8') });
-      }
-      return out;
-    });
-    return { revision: Number(res.header.revision), kvs };
+    const rev = Number(res.header.revision);
+    const kvs = await Promise.all(
+      specs.map(async (spec, i) => {
+        const out: KV[] = [];
+        let page = res.responses[i].response_range;
+        for (;;) {
+          for (const kv of page.kvs) {
+            const key = kv.key.toString('utf8');
+            if (specWants(spec, key)) out.push({ key, value: kv.value.toString('utf8') });
+          }
+          if (!page.more || page.kvs.length === 0) return out;
+          // Large directories come in pages at the same revision, so the decoded response stays small.
+          const after = Buffer.concat([page.kvs[page.kvs.length - 1].key, Buffer.from([0])]);
+          page = await this.client.kv.range({ key: after, range_end: ranges[i].end, revision: rev, limit: PAGE });
+        }
+      }),
+    );
+    return { revision: rev, kvs };
   }
 
   async watch(specs: readonly KeySpec[], fromRevision: number, handlers: WatchHandlers): Promise<WatchHandle> {

@@ -1,38 +1,46 @@
 /**
- * The data of one target, kept ready to render: values by key, and the keys in sorted order, maintained as
- * keys come and go so that a render of 100,000 keys does not sort them again.
+ * The data of one target, kept ready to render: keys in sorted order with their values beside them,
+ * maintained as keys come and go, so that a render of 100,000 keys neither sorts nor looks anything up.
  */
 import type { Data } from './helpers';
 
 export class TargetData {
-  private readonly values = new Map<string, string>();
   /** Sorted by UTF-16 code unit, which is etcd's byte order for all but astral characters. */
-  private readonly keys: string[] = [];
+  private readonly keys: string[];
+  private readonly values: string[];
 
   constructor(entries: Iterable<readonly [string, string]> = []) {
-    for (const [k, v] of entries) this.values.set(k, v);
-    this.keys.push(...this.values.keys());
-    this.keys.sort();
+    const byKey = new Map(entries);
+    this.keys = [...byKey.keys()].sort();
+    this.values = this.keys.map((k) => byKey.get(k)!);
   }
 
   get size(): number {
-    return this.values.size;
+    return this.keys.length;
   }
 
   set(key: string, value: string): void {
-    if (!this.values.has(key)) this.keys.splice(this.search(key), 0, key);
-    this.values.set(key, value);
+    const i = this.search(key);
+    if (this.keys[i] === key) {
+      this.values[i] = value;
+    } else {
+      this.keys.splice(i, 0, key);
+      this.values.splice(i, 0, value);
+    }
   }
 
   delete(key: string): void {
-    if (!this.values.delete(key)) return;
-    this.keys.splice(this.search(key), 1);
+    const i = this.search(key);
+    if (this.keys[i] !== key) return;
+    this.keys.splice(i, 1);
+    this.values.splice(i, 1);
   }
 
   /** `reconfigdata`: a fresh plain object, iterated in key order. */
   toObject(): Data {
     const out: Record<string, string> = {};
-    for (const k of this.keys) out[k] = this.values.get(k)!;
+    const { keys, values } = this;
+    for (let i = 0; i < keys.length; i++) out[keys[i]] = values[i]!;
     return out;
   }
 

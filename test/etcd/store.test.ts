@@ -154,3 +154,32 @@ test('a killed etcd breaks the watch and fails reads naming the endpoint', async
     await own.stop();
   }
 });
+
+test('a directory larger than one page is read whole, at the snapshot revision', async () => {
+  const p = uniquePrefix('pages');
+  const n = 12_345;
+  for (let i = 0; i < n; i += 128) {
+    const ops = [];
+    for (let j = i; j < Math.min(n, i + 128); j++) ops.push(client.put(`${p}/dir/k${String(j).padStart(6, '0')}`).value(`v${j}`));
+    await client.if(`${p}/none`, 'Version', '>', -1).then(...ops).commit();
+  }
+  const store = new EtcdStore({ endpoints: [etcd.url] });
+  try {
+    const writer = (async () => {
+      for (let j = 0; j < 20; j++) await client.put(`${p}/dir/late${j}`).value('after the snapshot');
+    })();
+    const snap = await store.snapshot([{ key: `${p}/dir`, recursive: true }, { key: `${p}/dir/k000007`, recursive: false }]);
+    await writer;
+    const keys = snap.kvs[0].map((kv) => kv.key);
+    const late = keys.filter((k) => k.includes('/late'));
+    // Whatever the revision, the snapshot holds exactly what etcd held then: every late key written before it.
+    const lateBefore = (await client.getAll().prefix(`${p}/dir/late`).exec()).kvs.filter((kv) => Number(kv.mod_revision) <= snap.revision).length;
+    assert.equal(keys.length, n + lateBefore);
+    assert.equal(late.length, lateBefore);
+    assert.equal(new Set(keys).size, keys.length, 'no key twice across pages');
+    assert.deepEqual(keys, [...keys].sort());
+    assert.deepEqual(snap.kvs[1], [{ key: `${p}/dir/k000007`, value: 'v7' }]);
+  } finally {
+    store.close();
+  }
+});
