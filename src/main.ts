@@ -8,7 +8,7 @@ import type { RunnerContext } from './agent/runner';
 import { loadTargets } from './config/load';
 import type { Target } from './config/target';
 import { ConfigError, ExitCode, ReconfigError, UsageError, errorMessage } from './errors';
-import type { Store } from './etcd/store';
+import type { Reader, Store } from './etcd/store';
 import { createLogger, type Logger } from './log';
 
 export interface Options {
@@ -70,6 +70,12 @@ async function connect(opts: Options): Promise<Store> {
   return new EtcdStore({ endpoints: endpointsOf(opts) });
 }
 
+/** --onetime reads through etcd's JSON gateway: no gRPC stack to load for one read. */
+async function connectOnce(opts: Options): Promise<Reader> {
+  const { GatewayReader } = await import('./etcd/gateway');
+  return new GatewayReader({ endpoints: endpointsOf(opts) });
+}
+
 async function runAgent(opts: Options, log: Logger): Promise<number> {
   const prefix = normalisePrefix(opts.prefix);
   const load = (): Target[] => loadTargets({ cfgdir: opts.cfgdir, prefix });
@@ -81,17 +87,17 @@ async function runAgent(opts: Options, log: Logger): Promise<number> {
     print: (text) => process.stdout.write(text),
   };
   log.info({ targets: targets.length, cfgdir: opts.cfgdir, notreally: opts.notreally }, 'configuration loaded');
-  const store = await connect(opts);
   if (opts.onetime) {
+    const reader = await connectOnce(opts);
     try {
-      const rep = await runOnce(store, targets, ctx);
+      const rep = await runOnce(reader, targets, ctx);
       process.stdout.write(formatReport(rep, targets, opts.notreally));
       return rep.outcomes.every((o) => o.ok) ? ExitCode.ok : ExitCode.targetsFailed;
     } finally {
-      store.close();
+      reader.close();
     }
   }
-  return watch(store, targets, ctx, load, log);
+  return watch(await connect(opts), targets, ctx, load, log);
 }
 
 async function watch(

@@ -1,6 +1,6 @@
 /** --onetime: read every target at one revision, apply each once, and report. */
 import type { Target } from '../config/target';
-import type { Store } from '../etcd/store';
+import type { Reader } from '../etcd/store';
 import { TargetRunner, type Outcome, type RunnerContext } from './runner';
 import { cleanStaged } from './supervisor';
 
@@ -12,7 +12,7 @@ export interface OnetimeReport {
   outcomes: Outcome[];
 }
 
-export async function runOnce(store: Store, targets: readonly Target[], ctx: RunnerContext): Promise<OnetimeReport> {
+export async function runOnce(store: Reader, targets: readonly Target[], ctx: RunnerContext): Promise<OnetimeReport> {
   cleanStaged(targets, ctx);
   const runners = targets.map((t) => new TargetRunner(t, ctx));
   const snap = await store.snapshot(runners.map((r) => r.spec));

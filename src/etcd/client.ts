@@ -6,12 +6,11 @@
 import { noop } from 'cockatiel';
 import { Etcd3, Range, type IOptions, type IKeyValue, type Watcher } from 'etcd3';
 import { EtcdError, errorMessage } from '../errors';
+import { PAGE, readSnapshot } from './snapshot';
 import {
   mergeRanges,
-  specRange,
   specWants,
   type KeySpec,
-  type KV,
   type Snapshot,
   type Store,
   type WatchEvent,
@@ -27,10 +26,6 @@ export interface ConnectOptions {
   watchCreateTimeoutMs?: number;
 }
 
-/** Ranges per read transaction: etcd's default --max-txn-ops. */
-const TXN_OPS = 128;
-/** Keys per range response; a larger directory is read in pages at the same revision. */
-const PAGE = 5000;
 
 export class EtcdStore implements Store {
   readonly endpoints: readonly string[];
@@ -73,47 +68,18 @@ export class EtcdStore implements Store {
 
   async snapshot(specs: readonly KeySpec[]): Promise<Snapshot> {
     try {
-      if (specs.length === 0) {
-        const res = await this.client.get('\0').exec();
-        return { revision: Number(res.header.revision), kvs: [] };
-      }
-      // Ranges go in transactions of up to TXN_OPS, one round trip each. The first fixes the revision; the
-      // others read at that revision, so the whole snapshot is consistent.
-      const batches: KeySpec[][] = [];
-      for (let i = 0; i < specs.length; i += TXN_OPS) batches.push(specs.slice(i, i + TXN_OPS));
-      const first = await this.readBatch(batches[0], undefined);
-      const kvs: KV[][] = [...first.kvs];
-      const rest = await Promise.all(batches.slice(1).map((b) => this.readBatch(b, first.revision)));
-      for (const r of rest) kvs.push(...r.kvs);
-      return { revision: first.revision, kvs };
+      return await readSnapshot(specs, {
+        txnRanges: async (ranges, revision) => {
+          const res = await this.client.kv.txn({
+            success: ranges.map((r) => ({ request_range: { key: r.start, range_end: r.end, revision, limit: PAGE } })),
+          });
+          return { revision: Number(res.header.revision), pages: res.responses.map((r) => r.response_range) };
+        },
+        range: (start, end, revision) => this.client.kv.range({ key: start, range_end: end, revision, limit: PAGE }),
+      });
     } catch (err) {
       throw this.wrap('read', err);
     }
-  }
-
-  private async readBatch(specs: readonly KeySpec[], revision: number | undefined): Promise<{ revision: number; kvs: KV[][] }> {
-    const ranges = specs.map(specRange);
-    const res = await this.client.kv.txn({
-      success: ranges.map((r) => ({ request_range: { key: r.start, range_end: r.end, revision, limit: PAGE } })),
-    });
-    const rev = Number(res.header.revision);
-    const kvs = await Promise.all(
-      specs.map(async (spec, i) => {
-        const out: KV[] = [];
-        let page = res.responses[i].response_range;
-        for (;;) {
-          for (const kv of page.kvs) {
-            const key = kv.key.toString('utf8');
-            if (specWants(spec, key)) out.push({ key, value: kv.value.toString('utf8') });
-          }
-          if (!page.more || page.kvs.length === 0) return out;
-          // Large directories come in pages at the same revision, so the decoded response stays small.
-          const after = Buffer.concat([page.kvs[page.kvs.length - 1].key, Buffer.from([0])]);
-          page = await this.client.kv.range({ key: after, range_end: ranges[i].end, revision: rev, limit: PAGE });
-        }
-      }),
-    );
-    return { revision: rev, kvs };
   }
 
   async watch(specs: readonly KeySpec[], fromRevision: number, handlers: WatchHandlers): Promise<WatchHandle> {

@@ -43,12 +43,17 @@ export interface WatchHandle {
   cancel(): Promise<void>;
 }
 
-export interface Store {
+/** What --onetime needs: one consistent read. */
+export interface Reader {
   /** The endpoints in use, for messages. */
   readonly endpoints: readonly string[];
   snapshot(specs: readonly KeySpec[]): Promise<Snapshot>;
-  watch(specs: readonly KeySpec[], fromRevision: number, handlers: WatchHandlers): Promise<WatchHandle>;
   close(): void;
+}
+
+/** What the watching agent needs: reads and a watch from a revision. */
+export interface Store extends Reader {
+  watch(specs: readonly KeySpec[], fromRevision: number, handlers: WatchHandlers): Promise<WatchHandle>;
 }
 
 /** True when `key` belongs to `spec`. `/app` never matches `/apple`. */

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Etcd3 } from 'etcd3';
 import { EtcdStore } from '../../src/etcd/client';
+import { GatewayReader } from '../../src/etcd/gateway';
 import { mergeRanges, specWants, type WatchEvent } from '../../src/etcd/store';
 import { EtcdServer, uniquePrefix } from '../support/etcd';
 import { waitFor } from '../support/util';
@@ -179,7 +180,63 @@ test('a directory larger than one page is read whole, at the snapshot revision',
     assert.equal(new Set(keys).size, keys.length, 'no key twice across pages');
     assert.deepEqual(keys, [...keys].sort());
     assert.deepEqual(snap.kvs[1], [{ key: `${p}/dir/k000007`, value: 'v7' }]);
+    // The JSON gateway reader (--onetime) returns exactly the same, pages and all.
+    const gateway = new GatewayReader({ endpoints: [etcd.url] });
+    try {
+      const specs = [{ key: `${p}/dir`, recursive: true }, { key: `${p}/dir/k000007`, recursive: false }, { key: `${p}/none`, recursive: false }];
+      const [a, b] = [await store.snapshot(specs), await gateway.snapshot(specs)];
+      assert.equal(b.revision, a.revision);
+      assert.deepEqual(b.kvs, a.kvs);
+      assert.equal(b.kvs[0].length, n + 20);
+    } finally {
+      gateway.close();
+    }
   } finally {
     store.close();
+  }
+});
+
+test('the gateway reader carries odd bytes and empty values, and reads at the snapshot revision', async () => {
+  const p = uniquePrefix('gwodd');
+  await client.put(`${p}/d/empty`).value('');
+  await client.put(`${p}/d/bin`).value(Buffer.from([0x66, 0xff, 0x00, 0x6f]));
+  await client.put(`${p}/d/nl`).value('a\nb');
+  const gateway = new GatewayReader({ endpoints: [etcd.url] });
+  const store = new EtcdStore({ endpoints: [etcd.url] });
+  try {
+    const specs = [{ key: `${p}/d`, recursive: true }];
+    const [a, b] = [await gateway.snapshot(specs), await store.snapshot(specs)];
+    assert.deepEqual(a, b);
+    assert.deepEqual(a.kvs[0].map((kv) => kv.value), ['f\uFFFD\u0000o', '', 'a\nb']);
+  } finally {
+    gateway.close();
+    store.close();
+  }
+});
+
+test('without the JSON gateway, the onetime reader falls back to gRPC', async () => {
+  const own = await EtcdServer.start(['--enable-grpc-gateway=false']);
+  const c = own.client();
+  const gateway = new GatewayReader({ endpoints: [own.url] });
+  try {
+    await c.put('/fb/k').value('v');
+    assert.equal(gateway.transport, 'json');
+    const snap = await gateway.snapshot([{ key: '/fb', recursive: true }]);
+    assert.deepEqual(snap.kvs, [[{ key: '/fb/k', value: 'v' }]]);
+    assert.equal(gateway.transport, 'grpc');
+  } finally {
+    gateway.close();
+    c.close();
+    await own.stop();
+  }
+});
+
+test('the gateway reader names the endpoint when etcd is not there', async () => {
+  const port = await (await import('../support/etcd')).freePort();
+  const gateway = new GatewayReader({ endpoints: [`http://127.0.0.1:${port}`] });
+  try {
+    await assert.rejects(gateway.snapshot([{ key: '/x', recursive: false }]), new RegExp(`etcd read failed on http://127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`));
+  } finally {
+    gateway.close();
   }
 });
