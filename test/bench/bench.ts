@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only keys,latency]`: reconfig's latency, CPU and memory against a real etcd, with the built CLI as a
+ * `npm run bench [-- --quick] [--runs N] [--only keys,latency]`: reconfig's latency, CPU and memory against a real etcd, with the built CLI as a
  * separate process, beside a floor measured in the same run (a bare etcd3 watcher in this process). Prints a
  * table and writes test/bench/results/latest.json.
  */
@@ -343,32 +343,43 @@ async function main(): Promise<void> {
   const started = Date.now();
   const etcd = await EtcdServer.start(['--quota-backend-bytes', String(4 * 1024 ** 3)]);
   const client = etcd.client();
-  const scenarios: Record<string, Record<string, number>> = {};
+  const runsArg = process.argv.includes('--runs') ? Number(process.argv[process.argv.indexOf('--runs') + 1]) : 1;
+  const runs: Array<Record<string, Record<string, number>>> = [];
   try {
-    const step = async (name: string, fn: () => Promise<Record<string, number>>): Promise<void> => {
-      process.stderr.write(`bench: ${name}...\n`);
-      scenarios[name] = await fn();
-    };
-    const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1].split(',') : null;
-    const want = (name: string): boolean => only === null || only.includes(name);
-    // onetime first: the later scenarios leave etcd busy compacting and freeing what they wrote.
-    if (want('onetime')) await step('onetime', () => onetime(etcd, client, quick ? 5 : 15));
-    if (want('latency')) {
-      await step('latency', () => latency(etcd, client, quick ? 100 : 500));
-      // The same on tmpfs, where fsync costs nothing: the difference is the price of a durable write.
-      if (existsSync('/dev/shm') && fsType('/dev/shm') === 'tmpfs') {
-        const shm = await latency(etcd, client, quick ? 100 : 500, '/dev/shm');
-        scenarios.latency.tmpfs_p50_ms = shm.p50_ms!;
-        scenarios.latency.tmpfs_floor_p50_ms = shm.floor_p50_ms!;
+    for (let run = 0; run < runsArg; run++) {
+      const scenarios: Record<string, Record<string, number>> = {};
+      runs.push(scenarios);
+      const step = async (name: string, fn: () => Promise<Record<string, number>>): Promise<void> => {
+        process.stderr.write(`bench: run ${run + 1}/${runsArg}: ${name}...\n`);
+        scenarios[name] = await fn();
+      };
+      const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1].split(',') : null;
+      const want = (name: string): boolean => only === null || only.includes(name);
+      // onetime first: the later scenarios leave etcd busy compacting and freeing what they wrote.
+      if (want('onetime')) await step('onetime', () => onetime(etcd, client, quick ? 5 : 15));
+      if (want('latency')) {
+        await step('latency', () => latency(etcd, client, quick ? 100 : 500));
+        // The same on tmpfs, where fsync costs nothing: the difference is the price of a durable write.
+        if (existsSync('/dev/shm') && fsType('/dev/shm') === 'tmpfs') {
+          const shm = await latency(etcd, client, quick ? 100 : 500, '/dev/shm');
+          scenarios.latency.tmpfs_p50_ms = shm.p50_ms!;
+          scenarios.latency.tmpfs_floor_p50_ms = shm.floor_p50_ms!;
+        }
       }
+      if (want('burst')) await step('burst', () => burst(etcd, client));
+      if (want('targets')) await step('targets', () => targets(etcd, client, 1000));
+      if (want('keys')) await step('keys', () => keys(etcd, client, 100_000));
     }
-    if (want('burst')) await step('burst', () => burst(etcd, client));
-    if (want('targets')) await step('targets', () => targets(etcd, client, 1000));
-    if (want('keys')) await step('keys', () => keys(etcd, client, 100_000));
   } finally {
     await Promise.all(agents.map((a) => a.stop()));
     client.close();
     await etcd.stop();
+  }
+  // With --runs N, every figure is the median over the runs.
+  const scenarios: Record<string, Record<string, number>> = {};
+  for (const [name, first] of Object.entries(runs[0])) {
+    scenarios[name] = {};
+    for (const key of Object.keys(first)) scenarios[name][key] = median(runs.map((r) => r[name][key]));
   }
   const machine = {
     cpus: os.cpus().length,
@@ -380,6 +391,7 @@ async function main(): Promise<void> {
     quick,
     date: new Date().toISOString(),
     duration_s: round((Date.now() - started) / 1000, 1),
+    runs: runsArg,
   };
   mkdirSync(RESULTS, { recursive: true });
   writeFileSync(path.join(RESULTS, 'latest.json'), `${JSON.stringify({ machine, scenarios }, null, 2)}\n`);
@@ -387,7 +399,7 @@ async function main(): Promise<void> {
     const v = get(scenarios);
     return `| ${sc} | ${fig} | ${v} | ${target} | ${target ? (ok(v, scenarios) ? 'ok' : 'MISSED') : ''} |`;
   });
-  console.log(`\n${machine.cpus} x ${machine.cpu_model}, ${machine.mem_gb} GB, Node ${machine.node}, etcd ${machine.etcd}, target files on ${machine.target_fs}${quick ? ', --quick' : ''}\n`);
+  console.log(`\n${machine.cpus} x ${machine.cpu_model}, ${machine.mem_gb} GB, Node ${machine.node}, etcd ${machine.etcd}, target files on ${machine.target_fs}${quick ? ', --quick' : ''}, median of ${runsArg} run(s)\n`);
   console.log(['| scenario | figure | measured | target | |', '|---|---|---|---|---|', ...rows].join('\n'));
   console.log(`\nwritten to ${path.relative(ROOT, path.join(RESULTS, 'latest.json'))} in ${machine.duration_s} s`);
 }
