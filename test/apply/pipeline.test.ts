@@ -47,6 +47,19 @@ test('an existing mode is kept; an explicit mode wins', async () => {
   assert.equal(statSync(t.dest).mode & 0o777, 0o640);
 });
 
+test('owner and group are applied to the staged file, and kept from the existing file by default', { skip: process.getuid?.() !== 0 && 'needs root to chown' }, async () => {
+  const t = target({ uid: 65534, gid: 65534, mode: 0o640 });
+  await applyTarget(t, 'owned\n');
+  assert.equal(statSync(t.dest).uid, 65534);
+  assert.equal(statSync(t.dest).gid, 65534);
+  assert.equal(statSync(t.dest).mode & 0o777, 0o640);
+  // Without owner/group/mode in the target, the next write keeps what the file has.
+  await applyTarget({ ...t, uid: undefined, gid: undefined, mode: undefined }, 'still owned\n');
+  assert.equal(statSync(t.dest).uid, 65534);
+  assert.equal(statSync(t.dest).gid, 65534);
+  assert.equal(statSync(t.dest).mode & 0o777, 0o640);
+});
+
 test('checkcmd sees the staged file through {{src}} and RECONFIG_SRC/RECONFIG_DEST', async () => {
   const dir = tempDir();
   const seen = path.join(dir, 'seen');
