@@ -1,23 +1,12 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
-import type { Etcd3 } from 'etcd3';
-import { EtcdServer, uniquePrefix } from '../support/etcd';
+import { test } from 'node:test';
+import { EtcdServer, sharedEtcd, uniquePrefix } from '../support/etcd';
 import { reload, startAgent } from '../support/agent';
 import { makeCfgdir, readOr, sleep, tempDir, waitFor } from '../support/util';
 
-let etcd: EtcdServer;
-let client: Etcd3;
-
-before(async () => {
-  etcd = await EtcdServer.start();
-  client = etcd.client();
-});
-after(async () => {
-  client.close();
-  await etcd.stop();
-});
+const shared = sharedEtcd();
 
 const LIST = '<% for (const [k, v] of Object.entries(reconfigdata)) { %><%= k %>=<%= v %>\n<% } %>';
 
@@ -29,23 +18,23 @@ test('a change reaches the file; a delete re-renders; an unrelated sibling key d
   const p = uniquePrefix('basic');
   const dir = tempDir();
   const reloads = path.join(dir, 'reloads');
-  await client.put(`${p}/svc/a`).value('1');
+  await shared.client.put(`${p}/svc/a`).value('1');
   const cfg = makeCfgdir(
     { svc: { id: 'svc', source: 'list.ejs', target: 'out/svc.conf', key: '/svc', recursive: true, reloadcmd: `echo r >> ${reloads}` } },
     { 'list.ejs': LIST },
   );
   const out = path.join(cfg, 'out/svc.conf');
-  const a = startAgent({ cfgdir: cfg, endpoint: etcd.url, prefix: p });
+  const a = startAgent({ cfgdir: cfg, endpoint: shared.etcd.url, prefix: p });
   try {
     await waitFor(() => readOr(out) === '/svc/a=1\n', 'initial render');
-    await client.put(`${p}/svc/b`).value('2');
+    await shared.client.put(`${p}/svc/b`).value('2');
     await waitFor(() => readOr(out) === '/svc/a=1\n/svc/b=2\n', 'the put');
-    await client.delete().key(`${p}/svc/a`);
+    await shared.client.delete().key(`${p}/svc/a`);
     await waitFor(() => readOr(out) === '/svc/b=2\n', 'the delete');
     // The reload runs after the swap: wait for the third one (initial, put, delete).
     await waitFor(() => lines(reloads).length === 3, 'three reloads');
-    await client.put(`${p}/svcx`).value('unrelated');
-    await client.put(`${p}/svc/b`).value('2'); // same value: same bytes, no reload
+    await shared.client.put(`${p}/svcx`).value('unrelated');
+    await shared.client.put(`${p}/svc/b`).value('2'); // same value: same bytes, no reload
     await sleep(300);
     assert.equal(lines(reloads).length, 3);
   } finally {
@@ -62,7 +51,7 @@ test('a burst of 5,000 puts over 200 keys coalesces into few applies and ends in
     { 'list.ejs': LIST },
   );
   const out = path.join(cfg, 'out/b.conf');
-  const a = startAgent({ cfgdir: cfg, endpoint: etcd.url, prefix: p });
+  const a = startAgent({ cfgdir: cfg, endpoint: shared.etcd.url, prefix: p });
   try {
     await waitFor(() => existsSync(out), 'initial render');
     const final = new Map<string, string>();
@@ -70,7 +59,7 @@ test('a burst of 5,000 puts over 200 keys coalesces into few applies and ends in
     for (let i = 0; i < 5000; i++) {
       const k = `/b/k${String(i % 200).padStart(3, '0')}`;
       final.set(k, String(i));
-      puts.push(client.put(p + k).value(String(i)).exec());
+      puts.push(shared.client.put(p + k).value(String(i)).exec());
       if (puts.length >= 100) await Promise.all(puts.splice(0));
     }
     await Promise.all(puts);
@@ -86,8 +75,8 @@ test('a burst of 5,000 puts over 200 keys coalesces into few applies and ends in
 
 test('a failed check never blocks later updates, and other targets are unaffected', async () => {
   const p = uniquePrefix('check');
-  await client.put(`${p}/one`).value('good');
-  await client.put(`${p}/two`).value('x');
+  await shared.client.put(`${p}/one`).value('good');
+  await shared.client.put(`${p}/two`).value('x');
   const cfg = makeCfgdir(
     {
       one: { id: 'one', source: 'v.ejs', target: 'out/one', key: '/one', checkcmd: 'grep -q good {{src}}' },
@@ -97,17 +86,17 @@ test('a failed check never blocks later updates, and other targets are unaffecte
   );
   const one = path.join(cfg, 'out/one');
   const two = path.join(cfg, 'out/two');
-  const a = startAgent({ cfgdir: cfg, endpoint: etcd.url, prefix: p });
+  const a = startAgent({ cfgdir: cfg, endpoint: shared.etcd.url, prefix: p });
   try {
     await waitFor(() => readOr(one) === 'good\n' && readOr(two) === 'x\n', 'initial render');
-    await client.put(`${p}/one`).value('bad');
+    await shared.client.put(`${p}/one`).value('bad');
     await waitFor(() => a.logs.find((l) => l.target === 'one' && l.stage === 'check'), 'the check failure log');
     const failure = a.logs.find((l) => l.target === 'one' && l.stage === 'check')!;
     assert.equal(failure.exitCode, 1);
     assert.equal(readOr(one), 'good\n');
-    await client.put(`${p}/two`).value('y');
+    await shared.client.put(`${p}/two`).value('y');
     await waitFor(() => readOr(two) === 'y\n', 'the other target');
-    await client.put(`${p}/one`).value('good again');
+    await shared.client.put(`${p}/one`).value('good again');
     await waitFor(() => readOr(one) === 'good again\n', 'the fixed value');
   } finally {
     await a.stop();
@@ -116,8 +105,8 @@ test('a failed check never blocks later updates, and other targets are unaffecte
 
 test('a template that throws on one value holds only its own target, which recovers when the value is fixed', async () => {
   const p = uniquePrefix('throw');
-  await client.put(`${p}/j`).value('{"port": 1}');
-  await client.put(`${p}/k`).value('k1');
+  await shared.client.put(`${p}/j`).value('{"port": 1}');
+  await shared.client.put(`${p}/k`).value('k1');
   const cfg = makeCfgdir(
     {
       j: { id: 'j', source: 'j.ejs', target: 'out/j', key: '/j' },
@@ -127,17 +116,17 @@ test('a template that throws on one value holds only its own target, which recov
   );
   const j = path.join(cfg, 'out/j');
   const k = path.join(cfg, 'out/k');
-  const a = startAgent({ cfgdir: cfg, endpoint: etcd.url, prefix: p });
+  const a = startAgent({ cfgdir: cfg, endpoint: shared.etcd.url, prefix: p });
   try {
     await waitFor(() => readOr(j) === 'port 1\n', 'initial render');
-    await client.put(`${p}/j`).value('{not json');
+    await shared.client.put(`${p}/j`).value('{not json');
     await waitFor(() => a.logs.find((l) => l.target === 'j' && l.stage === 'render'), 'the render failure');
     const failure = a.logs.find((l) => l.target === 'j' && l.stage === 'render')!;
     assert.match(String(failure.err), /j\.ejs:1: value of \/j is not JSON/);
-    await client.put(`${p}/k`).value('k2');
+    await shared.client.put(`${p}/k`).value('k2');
     await waitFor(() => readOr(k) === 'k2\n', 'the other target');
     assert.equal(readOr(j), 'port 1\n');
-    await client.put(`${p}/j`).value('{"port": 2}');
+    await shared.client.put(`${p}/j`).value('{"port": 2}');
     await waitFor(() => readOr(j) === 'port 2\n', 'recovery');
   } finally {
     await a.stop();
@@ -147,13 +136,13 @@ test('a template that throws on one value holds only its own target, which recov
 test('odd data renders: 1 MiB values, newlines, invalid UTF-8', async () => {
   const p = uniquePrefix('odd');
   const big = 'x'.repeat(1 << 20);
-  await client.put(`${p}/d/big`).value(big);
-  await client.put(`${p}/d/nl`).value('a\nb');
-  await client.put(`${p}/d/bin`).value(Buffer.from([0x66, 0xff, 0x6f]));
+  await shared.client.put(`${p}/d/big`).value(big);
+  await shared.client.put(`${p}/d/nl`).value('a\nb');
+  await shared.client.put(`${p}/d/bin`).value(Buffer.from([0x66, 0xff, 0x6f]));
   const cfg = makeCfgdir({ d: { id: 'd', source: 'd.ejs', target: 'out/d', key: '/d', recursive: true } }, {
     'd.ejs': '<%= get("/d/big").length %>|<%= get("/d/nl") %>|<%= get("/d/bin") %>\n',
   });
-  const a = startAgent({ cfgdir: cfg, endpoint: etcd.url, prefix: p });
+  const a = startAgent({ cfgdir: cfg, endpoint: shared.etcd.url, prefix: p });
   try {
     await waitFor(() => readOr(path.join(cfg, 'out/d')) === `${1 << 20}|a\nb|f\uFFFDo\n`, 'the odd render');
   } finally {
@@ -188,18 +177,18 @@ test('after etcd is killed and restarted, the next change still arrives', async 
 
 test('replacing the set (SIGHUP) adds, removes and changes targets without a restart', async () => {
   const p = uniquePrefix('hup');
-  await client.put(`${p}/a`).value('A');
-  await client.put(`${p}/b`).value('B');
+  await shared.client.put(`${p}/a`).value('A');
+  await shared.client.put(`${p}/b`).value('B');
   const cfg = makeCfgdir({ a: { id: 'a', source: 'a.ejs', target: 'out/a', key: '/a' } }, { 'a.ejs': '<%= get("/a") %>\n', 'b.ejs': 'b=<%= get("/b") %>\n' });
-  const a = startAgent({ cfgdir: cfg, endpoint: etcd.url, prefix: p });
+  const a = startAgent({ cfgdir: cfg, endpoint: shared.etcd.url, prefix: p });
   try {
     await waitFor(() => readOr(path.join(cfg, 'out/a')) === 'A\n', 'a');
     rmSync(path.join(cfg, 'conf.d/a.json'));
     writeFileSync(path.join(cfg, 'conf.d/b.json'), JSON.stringify({ id: 'b', source: 'b.ejs', target: 'out/b', key: '/b' }));
     await a.agent.replace(reload(cfg, p));
     await waitFor(() => readOr(path.join(cfg, 'out/b')) === 'b=B\n', 'the new target');
-    await client.put(`${p}/a`).value('A2');
-    await client.put(`${p}/b`).value('B2');
+    await shared.client.put(`${p}/a`).value('A2');
+    await shared.client.put(`${p}/b`).value('B2');
     await waitFor(() => readOr(path.join(cfg, 'out/b')) === 'b=B2\n', 'the new target follows etcd');
     assert.equal(readOr(path.join(cfg, 'out/a')), 'A\n', 'the removed target is no longer written');
   } finally {
@@ -215,10 +204,10 @@ test('stop waits for the apply in flight', async () => {
     { s: { id: 's', source: 's.ejs', target: 'out/s', key: '/s', reloadcmd: `sleep 1; touch ${marker}` } },
     { 's.ejs': '<%= get("/s", "none") %>\n' },
   );
-  const a = startAgent({ cfgdir: cfg, endpoint: etcd.url, prefix: p });
+  const a = startAgent({ cfgdir: cfg, endpoint: shared.etcd.url, prefix: p });
   await waitFor(() => a.logs.some((l) => l.msg === 'applied'), 'first apply');
   rmSync(marker, { force: true });
-  await client.put(`${p}/s`).value('v');
+  await shared.client.put(`${p}/s`).value('v');
   await waitFor(() => readOr(path.join(cfg, 'out/s')) === 'v\n', 'the swap');
   await a.stop();
   assert.ok(existsSync(marker), 'the reload finished before stop returned');

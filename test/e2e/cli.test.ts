@@ -2,25 +2,13 @@ import assert from 'node:assert/strict';
 import { chmodSync, cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
-import type { Etcd3 } from 'etcd3';
+import { test } from 'node:test';
 import { AgentProcess, runCli } from '../support/cli';
-import { EtcdServer, freePort, uniquePrefix } from '../support/etcd';
+import { freePort, sharedEtcd, uniquePrefix } from '../support/etcd';
 import { makeCfgdir, readOr, tempDir, waitFor } from '../support/util';
 
-let etcd: EtcdServer;
-let client: Etcd3;
-let port: string;
-
-before(async () => {
-  etcd = await EtcdServer.start();
-  client = etcd.client();
-  port = String(etcd.clientPort);
-});
-after(async () => {
-  client.close();
-  await etcd.stop();
-});
+const shared = sharedEtcd();
+const port = (): string => String(shared.etcd.clientPort);
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 
@@ -32,23 +20,23 @@ function simpleCfg(extra: Record<string, unknown> = {}): string {
 
 test('--onetime applies every target, prints a summary and exits 0', async () => {
   const p = uniquePrefix('once');
-  await client.put(`${p}/app/web1`).value('10.0.0.1:80');
+  await shared.client.put(`${p}/app/web1`).value('10.0.0.1:80');
   const cfg = simpleCfg();
-  const res = await runCli(['-c', cfg, '--port', port, '-p', p, '--onetime']);
+  const res = await runCli(['-c', cfg, '--port', port(), '-p', p, '--onetime']);
   assert.equal(res.code, 0, res.stderr);
   assert.equal(readFileSync(path.join(cfg, 'out/app.conf'), 'utf8'), 'web1 10.0.0.1:80\n');
   assert.match(res.stdout, /^reconfig --onetime: 1 target\(s\) at revision \d+: 1 changed, 0 unchanged, 0 failed$/m);
   assert.match(res.stdout, /app .*out\/app\.conf {2}changed$/m);
-  const again = await runCli(['-c', cfg, '--port', port, '-p', p, '--onetime']);
+  const again = await runCli(['-c', cfg, '--port', port(), '-p', p, '--onetime']);
   assert.match(again.stdout, /0 changed, 1 unchanged, 0 failed/);
 });
 
 test('--onetime exits 1 when a check fails, and the file keeps its bytes', async () => {
   const p = uniquePrefix('oncefail');
-  await client.put(`${p}/app/web1`).value('bad');
+  await shared.client.put(`${p}/app/web1`).value('bad');
   const cfg = simpleCfg({ checkcmd: 'if grep -q bad {{src}}; then echo "found bad backend" >&2; exit 2; fi' });
   writeFileSync(path.join(tempDir(), 'x'), '');
-  const res = await runCli(['-c', cfg, '--port', port, '-p', p, '--onetime']);
+  const res = await runCli(['-c', cfg, '--port', port(), '-p', p, '--onetime']);
   assert.equal(res.code, 1);
   assert.match(res.stdout, /FAILED at check: .*exited 2: found bad backend/);
   assert.match(res.stderr, /"exitCode":2/);
@@ -58,9 +46,9 @@ test('--onetime exits 1 when a check fails, and the file keeps its bytes', async
 
 test('--onetime exits 1 when the reload fails; the new file stays', async () => {
   const p = uniquePrefix('reloadfail');
-  await client.put(`${p}/app/web1`).value('ok');
+  await shared.client.put(`${p}/app/web1`).value('ok');
   const cfg = simpleCfg({ reloadcmd: 'echo cannot reload; exit 7' });
-  const res = await runCli(['-c', cfg, '--port', port, '-p', p, '--onetime']);
+  const res = await runCli(['-c', cfg, '--port', port(), '-p', p, '--onetime']);
   assert.equal(res.code, 1);
   assert.match(res.stdout, /FAILED at reload: .*exited 7: cannot reload/);
   assert.equal(readFileSync(path.join(cfg, 'out/app.conf'), 'utf8'), 'web1 ok\n');
@@ -105,13 +93,13 @@ test('--onetime against a port that accepts TCP and never answers exits 3 within
 
 test('--notreally prints a diff, writes nothing and runs no command', async () => {
   const p = uniquePrefix('noop');
-  await client.put(`${p}/app/web1`).value('new');
+  await shared.client.put(`${p}/app/web1`).value('new');
   const marker = path.join(tempDir(), 'ran');
   const cfg = simpleCfg({ checkcmd: `touch ${marker} # {{src}}`, reloadcmd: `touch ${marker}` });
   const dest = path.join(cfg, 'out/app.conf');
   cpSync(path.join(cfg, 'templates/app.ejs'), dest);
   writeFileSync(dest, 'web1 old\n');
-  const res = await runCli(['-c', cfg, '--port', port, '-p', p, '--onetime', '--notreally']);
+  const res = await runCli(['-c', cfg, '--port', port(), '-p', p, '--onetime', '--notreally']);
   assert.equal(res.code, 0, res.stderr);
   assert.match(res.stdout, /^-web1 old$/m);
   assert.match(res.stdout, /^\+web1 new$/m);
@@ -124,14 +112,14 @@ test('watch mode: follows etcd, --notreally in watch mode prints diffs, SIGTERM 
   const p = uniquePrefix('watch');
   const cfg = simpleCfg();
   const dest = path.join(cfg, 'out/app.conf');
-  const agent = AgentProcess.start(['-c', cfg, '--port', port, '-p', p]);
+  const agent = AgentProcess.start(['-c', cfg, '--port', port(), '-p', p]);
   // Its own cfgdir: with the same one, the real agent may write the file before the preview compares.
   const previewCfg = simpleCfg();
-  const preview = AgentProcess.start(['-c', previewCfg, '--port', port, '-p', p, '--notreally']);
+  const preview = AgentProcess.start(['-c', previewCfg, '--port', port(), '-p', p, '--notreally']);
   try {
     await agent.waitForLog((l) => l.msg === 'first sync done', 'first sync');
     await preview.waitForLog((l) => l.msg === 'first sync done', 'first sync (preview)');
-    await client.put(`${p}/app/web1`).value('10.0.0.1:80');
+    await shared.client.put(`${p}/app/web1`).value('10.0.0.1:80');
     await waitFor(() => readOr(dest) === 'web1 10.0.0.1:80\n', 'the change');
     await waitFor(() => /^\+web1 10\.0\.0\.1:80$/m.test(preview.stdout), 'the preview diff');
     assert.equal(existsSync(path.join(previewCfg, 'out/app.conf')), false, 'the preview wrote nothing');
@@ -149,21 +137,21 @@ test('SIGHUP re-reads conf.d; an invalid one is logged and the old set keeps run
   const p = uniquePrefix('hup');
   const cfg = simpleCfg();
   const dest = path.join(cfg, 'out/app.conf');
-  const agent = AgentProcess.start(['-c', cfg, '--port', port, '-p', p]);
+  const agent = AgentProcess.start(['-c', cfg, '--port', port(), '-p', p]);
   try {
     await agent.waitForLog((l) => l.msg === 'first sync done', 'first sync');
     writeFileSync(path.join(cfg, 'conf.d/bad.json'), JSON.stringify({ id: 'bad', source: 'app.ejs', target: 'y', key: 'nope' }));
     agent.child.kill('SIGHUP');
     await agent.waitForLog((l) => /new configuration is invalid; still running the old set of 1/.test(l.msg), 'the refusal');
     assert.ok(agent.logs.some((l) => /bad\.json: \/key: must begin with \//.test(l.msg)));
-    await client.put(`${p}/app/x`).value('1');
+    await shared.client.put(`${p}/app/x`).value('1');
     await waitFor(() => readOr(dest) === 'x 1\n', 'the old set still works');
     rmSync(path.join(cfg, 'conf.d/bad.json'));
     writeFileSync(path.join(cfg, 'templates/two.ejs'), '<% for (const c of children("/two")) { %><%= c.name %> <%= c.value %>\n<% } %>');
     writeFileSync(path.join(cfg, 'conf.d/two.json'), JSON.stringify({ id: 'two', source: 'two.ejs', target: 'out/two.conf', key: '/two', recursive: true }));
     agent.child.kill('SIGHUP');
     await agent.waitForLog((l) => l.msg === 'SIGHUP: configuration reloaded', 'the reload');
-    await client.put(`${p}/two/y`).value('2');
+    await shared.client.put(`${p}/two/y`).value('2');
     await waitFor(() => readOr(path.join(cfg, 'out/two.conf')) === 'y 2\n', 'the added target');
   } finally {
     assert.equal((await agent.stop()).code, 0);
@@ -172,14 +160,14 @@ test('SIGHUP re-reads conf.d; an invalid one is logged and the old set keeps run
 
 test('the repo examples render and pass their real checks (haproxy -c, varnishd -C)', async () => {
   const p = uniquePrefix('examples');
-  await client.put(`${p}/services/web/backends/web1`).value('10.0.0.1:80');
-  await client.put(`${p}/services/cache/backends/c1`).value('{"host": "10.0.1.1", "port": 6081}');
+  await shared.client.put(`${p}/services/web/backends/web1`).value('10.0.0.1:80');
+  await shared.client.put(`${p}/services/cache/backends/c1`).value('{"host": "10.0.1.1", "port": 6081}');
   const cfg = tempDir();
   // varnishd -C drops root to its own user, which must be able to reach the staged file.
   chmodSync(cfg, 0o755);
   cpSync(path.join(REPO, 'conf.d'), path.join(cfg, 'conf.d'), { recursive: true });
   cpSync(path.join(REPO, 'templates'), path.join(cfg, 'templates'), { recursive: true });
-  const res = await runCli(['-c', cfg, '--port', port, '-p', p, '--onetime']);
+  const res = await runCli(['-c', cfg, '--port', port(), '-p', p, '--onetime']);
   assert.equal(res.code, 0, res.stdout + res.stderr);
   assert.match(readFileSync(path.join(cfg, 'out/haproxy.cfg'), 'utf8'), /server web1 10\.0\.0\.1:80 check/);
   assert.match(readFileSync(path.join(cfg, 'out/backends.vcl'), 'utf8'), /\.host = "10\.0\.1\.1";/);

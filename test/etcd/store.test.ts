@@ -1,23 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import type { Etcd3 } from 'etcd3';
+import { test } from 'node:test';
 import { EtcdStore } from '../../src/etcd/client';
 import { GatewayReader } from '../../src/etcd/gateway';
 import { mergeRanges, specWants, type WatchEvent } from '../../src/etcd/store';
-import { EtcdServer, uniquePrefix } from '../support/etcd';
+import { EtcdServer, sharedEtcd, uniquePrefix } from '../support/etcd';
 import { waitFor } from '../support/util';
 
-let etcd: EtcdServer;
-let client: Etcd3;
-
-before(async () => {
-  etcd = await EtcdServer.start();
-  client = etcd.client();
-});
-after(async () => {
-  client.close();
-  await etcd.stop();
-});
+const shared = sharedEtcd();
 
 test('specWants: a directory never matches a sibling with the same start', () => {
   const spec = { key: '/app', recursive: true };
@@ -45,12 +34,12 @@ test('mergeRanges: nested and overlapping specs share a range; too many become o
 test('snapshot reads every spec at one revision and only the keys each wants', async () => {
   const p = uniquePrefix('snap');
   for (const [k, v] of [['/app', 'root'], ['/app/a', '1'], ['/app/b/c', '2'], ['/apple', 'no'], ['/app-x', 'no'], ['/one', '1']]) {
-    await client.put(p + k).value(v);
+    await shared.client.put(p + k).value(v);
   }
-  const store = new EtcdStore({ endpoints: [etcd.url] });
+  const store = new EtcdStore({ endpoints: [shared.etcd.url] });
   try {
     const snap = await store.snapshot([{ key: `${p}/app`, recursive: true }, { key: `${p}/one`, recursive: false }, { key: `${p}/none`, recursive: false }]);
-    const rev = Number((await client.get(`${p}/one`).exec()).header.revision);
+    const rev = Number((await shared.client.get(`${p}/one`).exec()).header.revision);
     assert.equal(snap.revision, rev);
     assert.deepEqual(snap.kvs[0].map((kv) => kv.key.slice(p.length)), ['/app', '/app/a', '/app/b/c']);
     assert.deepEqual(snap.kvs[1], [{ key: `${p}/one`, value: '1' }]);
@@ -62,20 +51,20 @@ test('snapshot reads every spec at one revision and only the keys each wants', a
 
 test('watch delivers every change after the snapshot, in order, filtered to the specs', async () => {
   const p = uniquePrefix('watch');
-  const store = new EtcdStore({ endpoints: [etcd.url] });
+  const store = new EtcdStore({ endpoints: [shared.etcd.url] });
   const specs = [{ key: `${p}/app`, recursive: true }];
   const snap = await store.snapshot(specs);
   // Written between snapshot and watch: must still arrive.
-  await client.put(`${p}/app/early`).value('e');
+  await shared.client.put(`${p}/app/early`).value('e');
   const events: WatchEvent[] = [];
   const h = await store.watch(specs, snap.revision + 1, {
     onEvents: (ev) => events.push(...ev),
     onBroken: (err) => assert.fail(err),
   });
   try {
-    await client.put(`${p}/apple`).value('x');
-    await client.put(`${p}/app/a`).value('1');
-    await client.delete().key(`${p}/app/early`);
+    await shared.client.put(`${p}/apple`).value('x');
+    await shared.client.put(`${p}/app/a`).value('1');
+    await shared.client.delete().key(`${p}/app/early`);
     await waitFor(() => events.length >= 3, 'three events');
     assert.deepEqual(events.map((e) => [e.type, e.key.slice(p.length), e.value]), [
       ['put', '/app/early', 'e'],
@@ -91,11 +80,11 @@ test('watch delivers every change after the snapshot, in order, filtered to the 
 
 test('a watch from a compacted revision is reported broken, not silently dead', async () => {
   const p = uniquePrefix('compact');
-  const store = new EtcdStore({ endpoints: [etcd.url] });
-  const r1 = Number((await client.put(`${p}/k`).value('1').exec()).header.revision);
-  const r2 = Number((await client.put(`${p}/k`).value('2').exec()).header.revision);
-  await client.put(`${p}/k`).value('3');
-  await client.kv.compact({ revision: r2 + 1, physical: true });
+  const store = new EtcdStore({ endpoints: [shared.etcd.url] });
+  const r1 = Number((await shared.client.put(`${p}/k`).value('1').exec()).header.revision);
+  const r2 = Number((await shared.client.put(`${p}/k`).value('2').exec()).header.revision);
+  await shared.client.put(`${p}/k`).value('3');
+  await shared.client.kv.compact({ revision: r2 + 1, physical: true });
   let broken: Error | null = null;
   const h = await store.watch([{ key: `${p}/k`, recursive: false }], r1, {
     onEvents: () => undefined,
@@ -115,7 +104,7 @@ test('a watch from a compacted revision is reported broken, not silently dead', 
 
 test('many specs share one watch stream', async () => {
   const p = uniquePrefix('streams');
-  const store = new EtcdStore({ endpoints: [etcd.url] });
+  const store = new EtcdStore({ endpoints: [shared.etcd.url] });
   const specs = Array.from({ length: 200 }, (_, i) => ({ key: `${p}/k${i}`, recursive: i % 2 === 0 }));
   const got = new Set<string>();
   const h = await store.watch(specs, (await store.snapshot(specs)).revision + 1, {
@@ -123,10 +112,10 @@ test('many specs share one watch stream', async () => {
     onBroken: (err) => assert.fail(err),
   });
   try {
-    assert.equal(await etcd.metric('etcd_debugging_mvcc_watch_stream_total'), 1);
-    await client.put(`${p}/k7`).value('x');
-    await client.put(`${p}/k8/sub`).value('y');
-    await client.put(`${p}/k7/sub`).value('not wanted: k7 is not recursive');
+    assert.equal(await shared.etcd.metric('etcd_debugging_mvcc_watch_stream_total'), 1);
+    await shared.client.put(`${p}/k7`).value('x');
+    await shared.client.put(`${p}/k8/sub`).value('y');
+    await shared.client.put(`${p}/k7/sub`).value('not wanted: k7 is not recursive');
     await waitFor(() => got.size >= 2, 'both events');
     await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual([...got].sort(), [`${p}/k7`, `${p}/k8/sub`]);
@@ -161,27 +150,27 @@ test('a directory larger than one page is read whole, at the snapshot revision',
   const n = 12_345;
   for (let i = 0; i < n; i += 128) {
     const ops = [];
-    for (let j = i; j < Math.min(n, i + 128); j++) ops.push(client.put(`${p}/dir/k${String(j).padStart(6, '0')}`).value(`v${j}`));
-    await client.if(`${p}/none`, 'Version', '>', -1).then(...ops).commit();
+    for (let j = i; j < Math.min(n, i + 128); j++) ops.push(shared.client.put(`${p}/dir/k${String(j).padStart(6, '0')}`).value(`v${j}`));
+    await shared.client.if(`${p}/none`, 'Version', '>', -1).then(...ops).commit();
   }
-  const store = new EtcdStore({ endpoints: [etcd.url] });
+  const store = new EtcdStore({ endpoints: [shared.etcd.url] });
   try {
     const writer = (async () => {
-      for (let j = 0; j < 20; j++) await client.put(`${p}/dir/late${j}`).value('after the snapshot');
+      for (let j = 0; j < 20; j++) await shared.client.put(`${p}/dir/late${j}`).value('after the snapshot');
     })();
     const snap = await store.snapshot([{ key: `${p}/dir`, recursive: true }, { key: `${p}/dir/k000007`, recursive: false }]);
     await writer;
     const keys = snap.kvs[0].map((kv) => kv.key);
     const late = keys.filter((k) => k.includes('/late'));
     // Whatever the revision, the snapshot holds exactly what etcd held then: every late key written before it.
-    const lateBefore = (await client.getAll().prefix(`${p}/dir/late`).exec()).kvs.filter((kv) => Number(kv.mod_revision) <= snap.revision).length;
+    const lateBefore = (await shared.client.getAll().prefix(`${p}/dir/late`).exec()).kvs.filter((kv) => Number(kv.mod_revision) <= snap.revision).length;
     assert.equal(keys.length, n + lateBefore);
     assert.equal(late.length, lateBefore);
     assert.equal(new Set(keys).size, keys.length, 'no key twice across pages');
     assert.deepEqual(keys, [...keys].sort());
     assert.deepEqual(snap.kvs[1], [{ key: `${p}/dir/k000007`, value: 'v7' }]);
     // The JSON gateway reader (--onetime) returns exactly the same, pages and all.
-    const gateway = new GatewayReader({ endpoints: [etcd.url] });
+    const gateway = new GatewayReader({ endpoints: [shared.etcd.url] });
     try {
       const specs = [{ key: `${p}/dir`, recursive: true }, { key: `${p}/dir/k000007`, recursive: false }, { key: `${p}/none`, recursive: false }];
       const [a, b] = [await store.snapshot(specs), await gateway.snapshot(specs)];
@@ -198,11 +187,11 @@ test('a directory larger than one page is read whole, at the snapshot revision',
 
 test('the gateway reader carries odd bytes and empty values, and reads at the snapshot revision', async () => {
   const p = uniquePrefix('gwodd');
-  await client.put(`${p}/d/empty`).value('');
-  await client.put(`${p}/d/bin`).value(Buffer.from([0x66, 0xff, 0x00, 0x6f]));
-  await client.put(`${p}/d/nl`).value('a\nb');
-  const gateway = new GatewayReader({ endpoints: [etcd.url] });
-  const store = new EtcdStore({ endpoints: [etcd.url] });
+  await shared.client.put(`${p}/d/empty`).value('');
+  await shared.client.put(`${p}/d/bin`).value(Buffer.from([0x66, 0xff, 0x00, 0x6f]));
+  await shared.client.put(`${p}/d/nl`).value('a\nb');
+  const gateway = new GatewayReader({ endpoints: [shared.etcd.url] });
+  const store = new EtcdStore({ endpoints: [shared.etcd.url] });
   try {
     const specs = [{ key: `${p}/d`, recursive: true }];
     const [a, b] = [await gateway.snapshot(specs), await store.snapshot(specs)];
