@@ -4,7 +4,7 @@
  * is lost across disconnects, compaction or restarts. State changes are logged once, not once per retry.
  */
 import { errorMessage } from '../errors';
-import type { Store, WatchHandle } from '../etcd/store';
+import { SpecIndex, type Store, type WatchEvent, type WatchHandle } from '../etcd/store';
 import type { Logger } from '../log';
 import type { TargetRunner } from './runner';
 
@@ -61,6 +61,7 @@ export class Feed {
     while (!this.stopping) {
       const runners = this.runners;
       const specs = runners.map((r) => r.spec);
+      const index = new SpecIndex(runners, (r) => r.spec);
       const broken = new Promise<Error | null>((resolve) => {
         this.wake = () => resolve(null);
       });
@@ -75,7 +76,16 @@ export class Feed {
         const brokenByWatch = new Promise<Error>((resolve) => (onBroken = resolve));
         this.watch = await this.store.watch(specs, snap.revision + 1, {
           onEvents: (events, rev) => {
-            for (const r of runners) r.update(events, rev);
+            // Hand each runner only its own events.
+            const mine = new Map<TargetRunner, WatchEvent[]>();
+            for (const e of events) {
+              for (const r of index.lookup(e.key)) {
+                const list = mine.get(r);
+                if (list) list.push(e);
+                else mine.set(r, [e]);
+              }
+            }
+            for (const [r, evs] of mine) r.update(evs, rev);
           },
           onBroken: (err) => onBroken(err),
         });

@@ -99,6 +99,11 @@ function resolve(
   const compiled = compileCached(source, templates);
   const render = compiled instanceof Error ? undefined : compiled;
   if (compiled instanceof Error) problems.push({ file, message: `/source: ${compiled.message}` });
+  // "/app/" means "/app"; "/" alone means everything under the global prefix.
+  const key = spec.key.replace(/\/+$/, '');
+  if (key === '' && opts.prefix === '') {
+    problems.push({ file, message: '/key: "/" would watch the whole keyspace; give a narrower key or a --prefix' });
+  }
   const uid = spec.owner === undefined ? undefined : lookupId('passwd', spec.owner, file, '/owner', problems);
   const gid = spec.group === undefined ? undefined : lookupId('group', spec.group, file, '/group', problems);
   if (problems.length > before || !render) return undefined;
@@ -108,8 +113,8 @@ function resolve(
     source,
     render,
     dest: path.resolve(opts.cfgdir, spec.target),
-    key: spec.key,
-    etcdKey: opts.prefix + spec.key,
+    key: key || '/',
+    etcdKey: opts.prefix + key,
     recursive: spec.recursive,
     checkcmd: spec.checkcmd,
     reloadcmd: spec.reloadcmd,

@@ -9,7 +9,7 @@ import { EtcdError, errorMessage } from '../errors';
 import { PAGE, readSnapshot } from './snapshot';
 import {
   mergeRanges,
-  specWants,
+  SpecIndex,
   type KeySpec,
   type Snapshot,
   type Store,
@@ -84,6 +84,7 @@ export class EtcdStore implements Store {
 
   async watch(specs: readonly KeySpec[], fromRevision: number, handlers: WatchHandlers): Promise<WatchHandle> {
     const watchers: Watcher[] = [];
+    const index = new SpecIndex(specs, (s) => s);
     let broken = false;
     const cancelAll = async (): Promise<void> => {
       await Promise.allSettled(watchers.map((w) => w.cancel()));
@@ -103,7 +104,7 @@ export class EtcdStore implements Store {
           const events: WatchEvent[] = [];
           for (const e of res.events) {
             const key = e.kv.key.toString('utf8');
-            if (!specs.some((s) => specWants(s, key))) continue;
+            if (index.lookup(key).length === 0) continue;
             events.push(toEvent(e.type === 'Delete' ? 'delete' : 'put', e.kv, key));
           }
           handlers.onEvents(events, Number(res.header.revision));

@@ -95,3 +95,36 @@ export function mergeRanges(specs: readonly KeySpec[], max = 64): ByteRange[] {
   const end = out.reduce((e, r) => (Buffer.compare(r.end, e) > 0 ? r.end : e), out[0].end);
   return [{ start: out[0].start, end }];
 }
+
+/**
+ * Finds, for an etcd key, the items whose spec wants it, in time proportional to the key's depth rather than
+ * to the number of items: an exact-key map, and a map of recursive keys looked up at each `/` of the key.
+ */
+export class SpecIndex<T> {
+  private readonly exact = new Map<string, T[]>();
+  private readonly dirs = new Map<string, T[]>();
+
+  constructor(items: readonly T[], spec: (item: T) => KeySpec) {
+    for (const item of items) {
+      const s = spec(item);
+      push(this.exact, s.key, item);
+      if (s.recursive) push(this.dirs, s.key, item);
+    }
+  }
+
+  lookup(key: string): T[] {
+    const found = [...(this.exact.get(key) ?? [])];
+    if (this.dirs.size === 0) return found;
+    for (let i = key.indexOf('/', 1); i > 0; i = key.indexOf('/', i + 1)) {
+      const hit = this.dirs.get(key.slice(0, i));
+      if (hit) found.push(...hit);
+    }
+    return found;
+  }
+}
+
+function push<T>(map: Map<string, T[]>, key: string, item: T): void {
+  const list = map.get(key);
+  if (list) list.push(item);
+  else map.set(key, [item]);
+}

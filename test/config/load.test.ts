@@ -104,6 +104,15 @@ test('an unknown user is named', () => {
   assert.deepEqual(problems(dir), [`${path.join(dir, 'conf.d/a.json')}: /owner: no such user: no-such-user-reconfig`]);
 });
 
+test('a trailing slash is dropped; "/" means everything under the prefix, and needs one', () => {
+  const dir = makeCfgdir({ a: { ...base, key: '/a/', recursive: true }, all: { ...base, id: 'all', key: '/', target: 'all', recursive: true } }, TPL);
+  const [a, all] = loadTargets({ cfgdir: dir, prefix: '/prod' });
+  assert.equal(a.etcdKey, '/prod/a');
+  assert.equal(all.etcdKey, '/prod');
+  assert.equal(all.key, '/');
+  assert.deepEqual(problems(dir), [`${path.join(dir, 'conf.d/all.json')}: /key: "/" would watch the whole keyspace; give a narrower key or a --prefix`]);
+});
+
 test('a missing conf.d is named', () => {
   assert.match(problems('/nonexistent-reconfig')[0], /^\/nonexistent-reconfig\/conf\.d: cannot read directory/);
 });

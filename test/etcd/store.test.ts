@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EtcdStore } from '../../src/etcd/client';
 import { GatewayReader } from '../../src/etcd/gateway';
-import { mergeRanges, specWants, type WatchEvent } from '../../src/etcd/store';
+import { mergeRanges, SpecIndex, specWants, type WatchEvent } from '../../src/etcd/store';
 import { EtcdServer, sharedEtcd, uniquePrefix } from '../support/etcd';
 import { waitFor } from '../support/util';
 
@@ -15,6 +15,21 @@ test('specWants: a directory never matches a sibling with the same start', () =>
   assert.ok(!specWants(spec, '/apple'));
   assert.ok(!specWants(spec, '/app-x'));
   assert.ok(!specWants({ key: '/app', recursive: false }, '/app/x'));
+});
+
+test('SpecIndex finds every spec that wants a key, and only those', () => {
+  const specs = [
+    { key: '/a', recursive: true },
+    { key: '/a/b', recursive: false },
+    { key: '/a/b', recursive: true },
+    { key: '/ab', recursive: true },
+    { key: '/c', recursive: false },
+  ];
+  const index = new SpecIndex(specs, (s) => s);
+  for (const key of ['/a', '/a/b', '/a/b/c', '/ab', '/ab/x', '/abc', '/c', '/c/d', '/z']) {
+    const ids = (list: typeof specs): number[] => list.map((s) => specs.indexOf(s)).sort((x, y) => x - y);
+    assert.deepEqual(ids(index.lookup(key)), ids(specs.filter((s) => specWants(s, key))), key);
+  }
 });
 
 test('mergeRanges: nested and overlapping specs share a range; too many become one span', () => {
