@@ -2,22 +2,17 @@
  * One runner per target. It holds the target's keys as of the newest revision seen, and turns changes into
  * applies: events are triggers, and every apply renders the whole data at one revision. While an apply runs,
  * further changes only mark the runner dirty, so a burst collapses into a few applies that end in the exact
- * final state. A lone change is applied on the next turn of the event loop; in a burst the pause between
- * applies grows from 5 ms to 50 ms.
+ * final state. When to apply is the Pacer's decision (pace.ts): at once for a lone change, paced in a burst,
+ * or debounced by the target's `wait`.
  */
 import { applyTarget } from '../apply/pipeline';
 import type { Target } from '../config/target';
-import { TargetError, errorMessage } from '../errors';
+import { HoldError, TargetError, errorMessage } from '../errors';
 import type { KeySpec, KV, WatchEvent } from '../etcd/store';
 import { specWants } from '../etcd/store';
 import type { Logger } from '../log';
 import { TargetData } from '../render/data';
-
-/** The first pause between applies in a burst, and the longest. */
-const BURST_GAP_MIN_MS = 5;
-const BURST_GAP_MAX_MS = 50;
-/** Quiet for this long after an apply, the burst is over and the next change applies at once. */
-const BURST_QUIET_MS = 100;
+import { Pacer } from './pace';
 
 export interface RunnerContext {
   /** The global prefix, removed from keys before templates see them. */
@@ -49,14 +44,13 @@ export class TargetRunner {
   private stopped = false;
   private reloadPending = false;
   private failing = false;
-  private burstGap = 0;
-  /** Changes to the data since the last apply began. */
-  private pending = 0;
-  private lastApplyEnd = 0;
+  private readonly pace: Pacer;
+  private everLoaded = false;
 
   constructor(readonly target: Target, private readonly ctx: RunnerContext) {
     this.spec = { key: target.etcdKey, recursive: target.recursive };
     this.log = ctx.log.child({ target: target.id, key: target.key, dest: target.dest });
+    this.pace = new Pacer(target.wait);
   }
 
   /**
@@ -68,6 +62,9 @@ export class TargetRunner {
     this.data = new TargetData(kvs.map((kv) => [kv.key.slice(strip), kv.value] as const));
     this.revision = revision;
     this.loaded = true;
+    // The first snapshot renders at once; a resync after an outage waits like any change.
+    this.pace.changed(this.data.size, this.everLoaded);
+    this.everLoaded = true;
     if (apply) this.trigger();
   }
 
@@ -83,7 +80,7 @@ export class TargetRunner {
     }
     if (revision > this.revision) this.revision = revision;
     if (touched) {
-      this.pending += touched;
+      this.pace.changed(touched);
       this.trigger();
     }
   }
@@ -99,29 +96,15 @@ export class TargetRunner {
       // One turn of the event loop, so that events delivered together make one apply.
       await new Promise((r) => setImmediate(r));
       while (this.dirty && !this.stopped) {
-        await this.burstPause();
+        await this.pace.beforeApply();
+        if (this.stopped) break;
         this.dirty = false;
-        this.pending = 0;
         await this.applyNow();
-        this.lastApplyEnd = performance.now();
+        this.pace.applied();
       }
     } finally {
       this.running = null;
     }
-  }
-
-  /**
-   * In a burst (several changes piled up since an apply that ended moments ago) wait a little before the next
-   * apply, a little longer each time up to BURST_GAP_MAX_MS, so that a storm of puts costs a few dozen applies
-   * rather than one per etcd commit. The burst ends after BURST_QUIET_MS without an apply. A lone change
-   * outside a burst, however soon after the last one, applies at once.
-   */
-  private async burstPause(): Promise<void> {
-    const since = performance.now() - this.lastApplyEnd;
-    if (since > BURST_QUIET_MS) this.burstGap = 0;
-    if (this.burstGap === 0 && (this.pending < 2 || since > BURST_QUIET_MS)) return;
-    this.burstGap = Math.min(BURST_GAP_MAX_MS, this.burstGap ? this.burstGap * 2 : BURST_GAP_MIN_MS);
-    if (since < this.burstGap) await new Promise((r) => setTimeout(r, this.burstGap - since));
   }
 
   /** Renders the data held now and applies it. Never throws: the outcome says what happened. */
@@ -131,6 +114,7 @@ export class TargetRunner {
     const log = this.log.child({ revision });
     const started = performance.now();
     try {
+      this.checkMinkeys();
       const content = this.render();
       const res = await applyTarget(t, content, {
         notreally: this.ctx.notreally,
@@ -158,12 +142,24 @@ export class TargetRunner {
       if (error.stage === 'reload') this.reloadPending = true;
       this.failing = true;
       const cause = error.cause as { output?: string; code?: number | null } | undefined;
+      const what = error.stage === 'hold' ? 'held' : `${error.stage} failed`;
       log.error(
         { stage: error.stage, err: errorMessage(error.cause), exitCode: cause?.code, output: cause?.output },
-        `${error.stage} failed; ${error.stage === 'reload' ? 'the new file stays' : 'the target keeps its bytes'}`,
+        `${what}; ${error.stage === 'reload' ? 'the new file stays' : 'the target keeps its bytes'}`,
       );
       return { id: t.id, ok: false, changed: false, reloaded: false, revision, error };
     }
+  }
+
+  /** The guard against an emptied backend wiping a config (consul-template #727, #21, #1713). */
+  private checkMinkeys(): void {
+    const min = this.target.minkeys;
+    if (min === undefined || this.data.size >= min) return;
+    throw new TargetError(
+      this.target.id,
+      'hold',
+      new HoldError(`${this.target.key} holds ${this.data.size} key(s), fewer than minkeys ${min}; left untouched`),
+    );
   }
 
   private render(): string {
@@ -177,6 +173,7 @@ export class TargetRunner {
   /** Stops scheduling applies and waits for the one in flight, if any. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.pace.cancel();
     await this.running;
   }
 

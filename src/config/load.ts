@@ -30,6 +30,7 @@ export function formatSchemaError(e: ErrorObject): string {
   if (e.keyword === 'pattern' && e.instancePath === '/mode') return '/mode: must be an octal mode such as "0644"';
   if (e.keyword === 'pattern' && e.instancePath === '/key') return '/key: must begin with /';
   if (e.keyword === 'pattern') return `${e.instancePath}: must be a duration such as "500ms" or "30s"`;
+  if (e.keyword === 'type' && e.instancePath === '/minkeys') return '/minkeys: must be a whole number';
   return `${e.instancePath || '/'}: ${e.message ?? 'is invalid'}`;
 }
 
@@ -104,6 +105,8 @@ function resolve(
   if (key === '' && opts.prefix === '') {
     problems.push({ file, message: '/key: "/" would watch the whole keyspace; give a narrower key or a --prefix' });
   }
+  const wait = spec.wait ? waitWindow(spec.wait) : undefined;
+  if (wait && wait.maxMs < wait.minMs) problems.push({ file, message: '/wait/max: must not be shorter than /wait/min' });
   const uid = spec.owner === undefined ? undefined : lookupId('passwd', spec.owner, file, '/owner', problems);
   const gid = spec.group === undefined ? undefined : lookupId('group', spec.group, file, '/group', problems);
   if (problems.length > before || !render) return undefined;
@@ -122,7 +125,15 @@ function resolve(
     uid,
     gid,
     timeoutMs: parseDuration(spec.timeout),
+    minkeys: spec.minkeys,
+    wait,
   };
+}
+
+/** consul-template's wait: max defaults to four times min. */
+function waitWindow(w: NonNullable<TargetSpec['wait']>): NonNullable<Target['wait']> {
+  const minMs = parseDuration(w.min);
+  return { minMs, maxMs: w.max === undefined ? 4 * minMs : parseDuration(w.max) };
 }
 
 /** Resolves a user or group name through NSS (`getent`), so LDAP and sssd names work too. */

@@ -17,6 +17,8 @@ export interface TargetSpec {
   owner?: string | number;
   group?: string | number;
   timeout: string;
+  minkeys?: number;
+  wait?: { min: string; max?: string };
 }
 
 const nameOrId = {
@@ -73,6 +75,23 @@ export const targetSchema: JSONSchemaType<TargetSpec> = {
       pattern: DURATION_PATTERN,
       default: '60s',
       description: 'Time limit for checkcmd and reloadcmd, such as "30s".',
+    },
+    minkeys: {
+      type: 'integer',
+      minimum: 0,
+      nullable: true,
+      description: 'Hold the target (leave it untouched, log an error) while its data has fewer keys than this.',
+    },
+    wait: {
+      type: 'object',
+      nullable: true,
+      additionalProperties: false,
+      required: ['min'],
+      properties: {
+        min: { type: 'string', pattern: DURATION_PATTERN },
+        max: { type: 'string', pattern: DURATION_PATTERN, nullable: true },
+      },
+      description: 'Debounce: apply once changes have been quiet for min, but no later than max (default 4 x min).',
     },
   },
 };

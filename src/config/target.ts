@@ -21,5 +21,9 @@ export interface Target {
   uid?: number;
   gid?: number;
   timeoutMs: number;
+  /** Hold the target while its data has fewer keys than this. */
+  minkeys?: number;
+  /** Debounce window in ms: quiet for min, at most max after the first change. */
+  wait?: { minMs: number; maxMs: number };
 }
 

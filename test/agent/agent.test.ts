@@ -213,3 +213,62 @@ test('stop waits for the apply in flight', async () => {
   assert.ok(existsSync(marker), 'the reload finished before stop returned');
   assert.equal(readFileSync(path.join(cfg, 'out/s'), 'utf8'), 'v\n');
 });
+
+test('minkeys holds the target while its data has too few keys, and lets go when it has enough', async () => {
+  const p = uniquePrefix('minkeys');
+  for (const k of ['a', 'b', 'c']) await shared.client.put(`${p}/m/${k}`).value(k);
+  const cfg = makeCfgdir({ m: { id: 'm', source: 'list.ejs', target: 'out/m', key: '/m', recursive: true, minkeys: 2 } }, { 'list.ejs': LIST });
+  const out = path.join(cfg, 'out/m');
+  const a = startAgent({ cfgdir: cfg, endpoint: shared.etcd.url, prefix: p });
+  try {
+    await waitFor(() => readOr(out) === '/m/a=a\n/m/b=b\n/m/c=c\n', 'initial render');
+    await shared.client.delete().prefix(`${p}/m/`);
+    await waitFor(() => a.logs.find((l) => l.stage === 'hold'), 'the hold');
+    const held = a.logs.find((l) => l.stage === 'hold')!;
+    assert.equal(held.level, 'error');
+    assert.match(String(held.err), /\/m holds 0 key\(s\), fewer than minkeys 2; left untouched/);
+    assert.equal(readOr(out), '/m/a=a\n/m/b=b\n/m/c=c\n', 'the empty backend did not wipe the file');
+    await shared.client.put(`${p}/m/x`).value('x');
+    await sleep(200);
+    assert.equal(readOr(out), '/m/a=a\n/m/b=b\n/m/c=c\n', 'one key is still too few');
+    await shared.client.put(`${p}/m/y`).value('y');
+    await waitFor(() => readOr(out) === '/m/x=x\n/m/y=y\n', 'two keys are enough');
+  } finally {
+    await a.stop();
+  }
+});
+
+test('wait: changes apply once quiet for min, and no later than max after the first', async () => {
+  const p = uniquePrefix('wait');
+  const dir = tempDir();
+  const reloads = path.join(dir, 'reloads');
+  await shared.client.put(`${p}/w/k`).value('0');
+  const cfg = makeCfgdir(
+    { w: { id: 'w', source: 'list.ejs', target: 'out/w', key: '/w', recursive: true, wait: { min: '400ms', max: '1200ms' }, reloadcmd: `echo r >> ${reloads}` } },
+    { 'list.ejs': LIST },
+  );
+  const out = path.join(cfg, 'out/w');
+  const a = startAgent({ cfgdir: cfg, endpoint: shared.etcd.url, prefix: p });
+  try {
+    await waitFor(() => readOr(out) === '/w/k=0\n', 'the first render, which does not wait');
+    // Five quick changes: one apply, after the quiet period.
+    for (let i = 1; i <= 5; i++) await shared.client.put(`${p}/w/k`).value(String(i));
+    await sleep(100);
+    assert.equal(readOr(out), '/w/k=0\n', 'nothing applied before min of quiet');
+    await waitFor(() => readOr(out) === '/w/k=5\n', 'the debounced apply');
+    await waitFor(() => lines(reloads).length === 2, 'its reload');
+    await sleep(600);
+    assert.equal(lines(reloads).length, 2, 'one reload for the five changes');
+    // A steady stream never quiet for min: max forces an apply while it goes on.
+    const streamEnd = Date.now() + 2500;
+    let i = 100;
+    while (Date.now() < streamEnd) {
+      await shared.client.put(`${p}/w/k`).value(String(i++));
+      await sleep(150);
+    }
+    assert.ok(lines(reloads).length >= 3, 'max applied during the stream');
+    await waitFor(() => readOr(out) === `/w/k=${i - 1}\n`, 'the final state');
+  } finally {
+    await a.stop();
+  }
+});

@@ -44,6 +44,21 @@ test('mode, owner and group are parsed; numeric owners need no lookup', () => {
   assert.equal(t.timeoutMs, 2000);
 });
 
+test('minkeys and wait are parsed; wait.max defaults to four times min and may not be shorter', () => {
+  const dir = makeCfgdir({ a: { ...base, minkeys: 2, wait: { min: '500ms' } }, b: { ...base, id: 'b', key: '/b', target: 'b', wait: { min: '1s', max: '3s' } } }, TPL);
+  const [a, b] = loadTargets({ cfgdir: dir, prefix: '' });
+  assert.equal(a.minkeys, 2);
+  assert.deepEqual(a.wait, { minMs: 500, maxMs: 2000 });
+  assert.deepEqual(b.wait, { minMs: 1000, maxMs: 3000 });
+  const bad = makeCfgdir({ a: { ...base, minkeys: 1.5, wait: { min: '2s', max: '1s' } }, c: { ...base, id: 'c', key: '/c', target: 'c', wait: { max: '1s' } } }, TPL);
+  const got = problems(bad);
+  const f = (n: string): string => path.join(bad, 'conf.d', `${n}.json`);
+  assert.ok(got.includes(`${f('a')}: /minkeys: must be a whole number`), got.join('\n'));
+  assert.ok(got.includes(`${f('c')}: /wait/min: is required`), got.join('\n'));
+  const short = makeCfgdir({ a: { ...base, wait: { min: '2s', max: '1s' } } }, TPL);
+  assert.deepEqual(problems(short), [`${path.join(short, 'conf.d/a.json')}: /wait/max: must not be shorter than /wait/min`]);
+});
+
 test('a wrong type names the file and the path', () => {
   const dir = makeCfgdir({ web: { ...base, recursive: 'yes' } }, TPL);
   assert.deepEqual(problems(dir), [`${path.join(dir, 'conf.d/web.json')}: /recursive: must be boolean`]);
@@ -121,7 +136,7 @@ test('the TypeScript type and the schema list the same fields', () => {
   // A compile-time check: every key of TargetSpec is a schema property and the reverse.
   const fields: Record<keyof TargetSpec, true> = {
     id: true, source: true, target: true, key: true, recursive: true, checkcmd: true, reloadcmd: true,
-    mode: true, owner: true, group: true, timeout: true,
+    mode: true, owner: true, group: true, timeout: true, minkeys: true, wait: true,
   };
   assert.deepEqual(Object.keys(targetSchema.properties as object).sort(), Object.keys(fields).sort());
 });

@@ -54,6 +54,16 @@ test('--onetime exits 1 when the reload fails; the new file stays', async () => 
   assert.equal(readFileSync(path.join(cfg, 'out/app.conf'), 'utf8'), 'web1 ok\n');
 });
 
+test('--onetime exits 1 when minkeys holds a target, and leaves the file alone', async () => {
+  const p = uniquePrefix('oncemin');
+  await shared.client.put(`${p}/app/web1`).value('only one');
+  const cfg = simpleCfg({ minkeys: 2 });
+  const res = await runCli(['-c', cfg, '--port', port(), '-p', p, '--onetime']);
+  assert.equal(res.code, 1);
+  assert.match(res.stdout, /FAILED at hold: .*\/app holds 1 key\(s\), fewer than minkeys 2/);
+  assert.equal(existsSync(path.join(cfg, 'out/app.conf')), false);
+});
+
 test('an invalid conf.d exits 2 before connecting, listing every problem', async () => {
   const cfg = makeCfgdir(
     { web: { id: 'web', source: 'nope.ejs', target: 'x', key: '/x', recursive: 'yes' }, broken: '{' },

@@ -1,0 +1,85 @@
+/**
+ * When a runner applies. Without a `wait`, a lone change applies at once and a burst is paced (5 ms between
+ * applies, doubling up to 50 ms, until 100 ms pass without an apply). With a `wait` {min, max}, consul-template's
+ * and docker-gen's rule: apply once changes have been quiet for min, but no later than max after the first.
+ */
+
+/** The first pause between applies in a burst, and the longest. */
+const BURST_GAP_MIN_MS = 5;
+const BURST_GAP_MAX_MS = 50;
+/** Quiet for this long after an apply, the burst is over and the next change applies at once. */
+const BURST_QUIET_MS = 100;
+
+export class Pacer {
+  private burstGap = 0;
+  /** Changes since the last apply began. */
+  private pending = 0;
+  private lastApplyEnd = 0;
+  private firstChange: number | undefined;
+  private lastChange = 0;
+  private wake: (() => void) | null = null;
+
+  constructor(private readonly wait: { minMs: number; maxMs: number } | undefined) {}
+
+  /** `count` keys changed. `debounce` false for changes that should not wait (the first snapshot). */
+  changed(count: number, debounce = true): void {
+    this.pending += count;
+    if (!debounce) return;
+    const now = performance.now();
+    this.firstChange ??= now;
+    this.lastChange = now;
+  }
+
+  /** Resolves when the next apply may start (at once after cancel()). */
+  async beforeApply(): Promise<void> {
+    if (this.wait) await this.debounce(this.wait);
+    else await this.burstPause();
+    this.pending = 0;
+    this.firstChange = undefined;
+  }
+
+  applied(): void {
+    this.lastApplyEnd = performance.now();
+  }
+
+  /** Ends any pause now: the runner is stopping. */
+  cancel(): void {
+    this.wake?.();
+  }
+
+  private async debounce(w: { minMs: number; maxMs: number }): Promise<void> {
+    while (this.firstChange !== undefined) {
+      const due = Math.min(this.lastChange + w.minMs, this.firstChange + w.maxMs);
+      const left = due - performance.now();
+      if (left <= 0 || !(await this.sleep(left))) return;
+    }
+  }
+
+  /**
+   * In a burst (several changes piled up since an apply that ended moments ago) wait a little before the next
+   * apply, a little longer each time, so that a storm of puts costs a few dozen applies rather than one per
+   * etcd commit. A lone change outside a burst, however soon after the last one, applies at once.
+   */
+  private async burstPause(): Promise<void> {
+    const since = performance.now() - this.lastApplyEnd;
+    if (since > BURST_QUIET_MS) this.burstGap = 0;
+    if (this.burstGap === 0 && (this.pending < 2 || since > BURST_QUIET_MS)) return;
+    this.burstGap = Math.min(BURST_GAP_MAX_MS, this.burstGap ? this.burstGap * 2 : BURST_GAP_MIN_MS);
+    if (since < this.burstGap) await this.sleep(this.burstGap - since);
+  }
+
+  /** Sleeps `ms`; resolves false if cancelled. */
+  private sleep(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = null;
+        resolve(true);
+      }, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = null;
+        resolve(false);
+      };
+    });
+  }
+}
