@@ -29,6 +29,7 @@ const program = new Command()
   .option('-o, --onetime', 'apply every target once, print a summary and exit', false)
   .option('-n, --notreally', 'print diffs instead of writing; run no commands', false)
   .option('-d, --debug', 'log at debug level', false)
+  .option('--resync <duration>', 're-read everything and re-render this often, as well as on every reconnect ("0": never)', '1h')
   .exitOverride()
   .configureOutput({ writeErr: (s) => process.stderr.write(s) })
   .addHelpText(

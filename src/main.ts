@@ -6,6 +6,7 @@ import { Agent } from './agent/supervisor';
 import { formatReport, runOnce } from './agent/onetime';
 import type { RunnerContext } from './agent/runner';
 import { loadTargets } from './config/load';
+import { parseDuration } from './config/duration';
 import type { Target } from './config/target';
 import { ConfigError, ExitCode, ReconfigError, UsageError, errorMessage } from './errors';
 import type { Reader, Store } from './etcd/store';
@@ -19,6 +20,8 @@ export interface Options {
   onetime: boolean;
   notreally: boolean;
   debug: boolean;
+  /** A duration such as "1h"; "0" turns the periodic resync off. */
+  resync: string;
 }
 
 /** Runs reconfig and exits the process with the right code. */
@@ -59,6 +62,15 @@ export function normalisePrefix(prefix: string): string {
   return prefix.replace(/\/+$/, '');
 }
 
+function parseResync(text: string): number {
+  if (text === '0') return 0;
+  try {
+    return parseDuration(text);
+  } catch (err) {
+    throw new UsageError(`--resync: ${errorMessage(err)}`);
+  }
+}
+
 function endpointsOf(opts: Options): string[] {
   const host = opts.host.includes(':') && !opts.host.startsWith('[') ? `[${opts.host}]` : opts.host;
   return [`http://${host}:${opts.port}`];
@@ -78,6 +90,7 @@ async function connectOnce(opts: Options): Promise<Reader> {
 
 async function runAgent(opts: Options, log: Logger): Promise<number> {
   const prefix = normalisePrefix(opts.prefix);
+  const resyncMs = parseResync(opts.resync);
   const load = (): Target[] => loadTargets({ cfgdir: opts.cfgdir, prefix });
   const targets = load();
   const ctx: RunnerContext = {
@@ -97,7 +110,7 @@ async function runAgent(opts: Options, log: Logger): Promise<number> {
       reader.close();
     }
   }
-  return watch(await connect(opts), targets, ctx, load, log);
+  return watch(await connect(opts), targets, ctx, load, log, resyncMs);
 }
 
 async function watch(
@@ -106,8 +119,9 @@ async function watch(
   ctx: RunnerContext,
   load: () => Target[],
   log: Logger,
+  resyncMs: number,
 ): Promise<number> {
-  const agent = new Agent(store, targets, ctx, () => log.info('first sync done'));
+  const agent = new Agent(store, targets, ctx, { onFirstSync: () => log.info('first sync done'), resyncMs });
   agent.start();
   return new Promise<number>((resolve) => {
     let stopping = false;

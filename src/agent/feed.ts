@@ -28,7 +28,7 @@ export class Feed {
     private readonly store: Store,
     private runners: readonly TargetRunner[],
     private readonly log: Logger,
-    private readonly onFirstSync?: () => void,
+    private readonly opts: { onFirstSync?: () => void; resyncMs?: number } = {},
   ) {}
 
   start(): void {
@@ -92,10 +92,13 @@ export class Feed {
         this.connected(snap.revision);
         if (first) {
           first = false;
-          this.onFirstSync?.();
+          this.opts.onFirstSync?.();
         }
         backoff = BACKOFF_MIN_MS;
+        // Belt and braces: a fresh snapshot now and then, which also puts back a hand-edited file.
+        const resync = this.opts.resyncMs ? setTimeout(() => this.wake?.(), this.opts.resyncMs) : undefined;
         reason = await Promise.race([broken, brokenByWatch]);
+        clearTimeout(resync);
       } catch (err) {
         reason = err instanceof Error ? err : new Error(errorMessage(err));
       } finally {

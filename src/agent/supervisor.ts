@@ -17,10 +17,10 @@ export class Agent {
     private readonly store: Store,
     targets: readonly Target[],
     private readonly ctx: RunnerContext,
-    onFirstSync?: () => void,
+    feedOpts: { onFirstSync?: () => void; resyncMs?: number } = {},
   ) {
     this.runners = targets.map((t) => new TargetRunner(t, ctx));
-    this.feed = new Feed(store, this.runners, ctx.log, onFirstSync);
+    this.feed = new Feed(store, this.runners, ctx.log, feedOpts);
   }
 
   start(): void {

@@ -272,3 +272,25 @@ test('wait: changes apply once quiet for min, and no later than max after the fi
     await a.stop();
   }
 });
+
+test('the periodic resync re-reads everything: a hand-edited file is put back, an unchanged one is not reloaded', async () => {
+  const p = uniquePrefix('resync');
+  const dir = tempDir();
+  const reloads = path.join(dir, 'reloads');
+  await shared.client.put(`${p}/r/k`).value('v');
+  const cfg = makeCfgdir(
+    { r: { id: 'r', source: 'list.ejs', target: 'out/r', key: '/r', recursive: true, reloadcmd: `echo r >> ${reloads}` } },
+    { 'list.ejs': LIST },
+  );
+  const out = path.join(cfg, 'out/r');
+  const a = startAgent({ cfgdir: cfg, endpoint: shared.etcd.url, prefix: p, resyncMs: 300 });
+  try {
+    await waitFor(() => readOr(out) === '/r/k=v\n' && lines(reloads).length === 1, 'initial render');
+    await waitFor(() => a.logs.filter((l) => /^resynced at revision \d+$/.test(l.msg)).length >= 2, 'two resyncs');
+    assert.equal(lines(reloads).length, 1, 'resyncs of unchanged data reload nothing');
+    writeFileSync(out, 'edited by hand\n');
+    await waitFor(() => readOr(out) === '/r/k=v\n', 'the file put back');
+  } finally {
+    await a.stop();
+  }
+});

@@ -18,6 +18,7 @@ export function startAgent(opts: {
   endpoint: string;
   prefix?: string;
   notreally?: boolean;
+  resyncMs?: number;
 }): InProcessAgent {
   const logs: LogLine[] = [];
   const printed: string[] = [];
@@ -25,7 +26,8 @@ export function startAgent(opts: {
   const prefix = opts.prefix ?? '';
   const targets = loadTargets({ cfgdir: opts.cfgdir, prefix });
   const store = new EtcdStore({ endpoints: [opts.endpoint], callTimeoutMs: 2000 });
-  const agent = new Agent(store, targets, { prefix, notreally: opts.notreally ?? false, log, print: (t) => void printed.push(t) });
+  const ctx = { prefix, notreally: opts.notreally ?? false, log, print: (t: string) => void printed.push(t) };
+  const agent = new Agent(store, targets, ctx, { resyncMs: opts.resyncMs });
   agent.start();
   return { agent, logs, printed, stop: () => agent.stop() };
 }
