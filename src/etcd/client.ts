@@ -18,6 +18,9 @@ import {
   type WatchHandlers,
 } from './store';
 
+/** How long cancelling a watch may take before the client is rebuilt. */
+const CANCEL_TIMEOUT_MS = 1000;
+
 export interface ConnectOptions {
   endpoints: string[];
   /** Deadline for each unary call (get, range). */
@@ -86,8 +89,17 @@ export class EtcdStore implements Store {
     const watchers: Watcher[] = [];
     const index = new SpecIndex(specs, (s) => s);
     let broken = false;
+    // A cancel goes through the client's watch stream; on a broken or silent stream it may never be answered,
+    // and the client's queue is then stuck (notes, 5). Give it a moment, then start a fresh client.
     const cancelAll = async (): Promise<void> => {
-      await Promise.allSettled(watchers.map((w) => w.cancel()));
+      if (watchers.length === 0) return;
+      const cancelled = Promise.allSettled(watchers.map((w) => w.cancel())).then(() => true);
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), CANCEL_TIMEOUT_MS)));
+      const ok = await Promise.race([cancelled, late]);
+      clearTimeout(timer);
+      watchers.length = 0;
+      if (!ok) this.rebuild();
     };
     const breakOnce = (reason: Error): void => {
       if (broken) return;

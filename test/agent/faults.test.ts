@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { test } from 'node:test';
+import { sharedEtcd, uniquePrefix } from '../support/etcd';
+import { startAgent } from '../support/agent';
+import { TcpProxy } from '../support/proxy';
+import { makeCfgdir, readOr, sleep, waitFor } from '../support/util';
+
+const shared = sharedEtcd();
+const LIST = '<% for (const [k, v] of Object.entries(reconfigdata)) { %><%= k %>=<%= v %>\n<% } %>';
+
+async function expected(prefix: string): Promise<string> {
+  const res = await shared.client.getAll().prefix(`${prefix}/f/`).exec();
+  return res.kvs.map((kv) => `${kv.key.toString().slice(prefix.length)}=${kv.value.toString()}\n`).join('');
+}
+
+function target(): string {
+  return makeCfgdir({ f: { id: 'f', source: 'list.ejs', target: 'out/f', key: '/f', recursive: true } }, { 'list.ejs': LIST });
+}
+
+test('the link is cut at random moments during a steady stream of writes: the file converges', async () => {
+  const p = uniquePrefix('cut');
+  const proxy = await TcpProxy.start(shared.etcd.clientPort);
+  const cfg = target();
+  const out = path.join(cfg, 'out/f');
+  const a = startAgent({ cfgdir: cfg, endpoint: proxy.url, prefix: p });
+  try {
+    await waitFor(() => a.logs.some((l) => l.msg === 'connected; watching'), 'connected');
+    let cuts = 0;
+    const writer = (async () => {
+      for (let i = 0; i < 400; i++) {
+        await shared.client.put(`${p}/f/k${i % 37}`).value(String(i));
+        if (i % 3 === 0) await shared.client.delete().key(`${p}/f/k${(i * 7) % 37}`);
+      }
+    })();
+    let done = false;
+    void writer.then(() => (done = true));
+    while (!done) {
+      await sleep(20 + Math.random() * 120);
+      proxy.cut();
+      cuts++;
+    }
+    await writer;
+    const want = await expected(p);
+    await waitFor(() => readOr(out) === want, `convergence after ${cuts} cuts`, 30_000);
+    assert.ok(cuts >= 3, `only ${cuts} cuts`);
+  } finally {
+    await a.stop();
+    await proxy.stop();
+  }
+});
+
+test('etcd is compacted past the agent while it is cut off, and more than 1,000 revisions pass: it resyncs', async () => {
+  const p = uniquePrefix('compact');
+  const proxy = await TcpProxy.start(shared.etcd.clientPort);
+  const cfg = target();
+  const out = path.join(cfg, 'out/f');
+  await shared.client.put(`${p}/f/start`).value('0');
+  const a = startAgent({ cfgdir: cfg, endpoint: proxy.url, prefix: p });
+  try {
+    await waitFor(() => readOr(out) === '/f/start=0\n', 'initial render');
+    proxy.freeze();
+    for (let i = 0; i < 1200; i++) await shared.client.put(`${p}/f/k${i % 50}`).value(String(i));
+    const rev = Number((await shared.client.put(`${p}/f/last`).value('x').exec()).header.revision);
+    await shared.client.kv.compact({ revision: rev, physical: true });
+    proxy.cut();
+    const want = await expected(p);
+    await waitFor(() => readOr(out) === want, 'convergence after compaction', 40_000);
+  } finally {
+    await a.stop();
+    await proxy.stop();
+  }
+});
+
+test('a half-open link (peer silent, TCP up) is noticed and the agent reconnects and converges within 30 s', async () => {
+  const p = uniquePrefix('halfopen');
+  const proxy = await TcpProxy.start(shared.etcd.clientPort);
+  const cfg = target();
+  const out = path.join(cfg, 'out/f');
+  await shared.client.put(`${p}/f/a`).value('1');
+  const a = startAgent({ cfgdir: cfg, endpoint: proxy.url, prefix: p });
+  try {
+    await waitFor(() => readOr(out) === '/f/a=1\n', 'initial render');
+    await waitFor(() => a.logs.some((l) => l.msg === 'connected; watching'), 'the watch');
+    proxy.freeze();
+    const frozenAt = Date.now();
+    await shared.client.put(`${p}/f/a`).value('2');
+    await waitFor(() => readOr(out) === '/f/a=2\n', 'the change made while the link was silent', 45_000);
+    const took = Date.now() - frozenAt;
+    assert.ok(took < 30_000, `took ${took} ms`);
+    assert.ok(a.logs.some((l) => l.msg === 'disconnected from etcd; retrying'), 'the silence was noticed as a disconnect');
+  } finally {
+    await a.stop();
+    await proxy.stop();
+  }
+});

@@ -1,0 +1,69 @@
+/**
+ * A TCP proxy in front of etcd that a test can cut (destroy every connection) or freeze (stop forwarding on
+ * the connections open now while TCP stays up: a half-open peer). New connections after a freeze pass.
+ */
+import net from 'node:net';
+
+export class TcpProxy {
+  private readonly server: net.Server;
+  private readonly pairs = new Set<{ client: net.Socket; upstream: net.Socket; frozen: boolean }>();
+  port = 0;
+
+  private constructor(private readonly target: number) {
+    this.server = net.createServer((client) => {
+      const upstream = net.connect(this.target, '127.0.0.1');
+      const pair = { client, upstream, frozen: false };
+      this.pairs.add(pair);
+      const forward = (from: net.Socket, to: net.Socket): void => {
+        from.on('data', (chunk: Buffer) => {
+          if (!pair.frozen) to.write(chunk);
+        });
+      };
+      forward(client, upstream);
+      forward(upstream, client);
+      const close = (): void => {
+        this.pairs.delete(pair);
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('error', close).on('close', close);
+      upstream.on('error', close).on('close', close);
+    });
+  }
+
+  static async start(targetPort: number): Promise<TcpProxy> {
+    const p = new TcpProxy(targetPort);
+    await new Promise<void>((r) => p.server.listen(0, '127.0.0.1', r));
+    p.port = (p.server.address() as net.AddressInfo).port;
+    return p;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get connections(): number {
+    return this.pairs.size;
+  }
+
+  /** Destroys every open connection, as a network cut would. */
+  cut(): void {
+    for (const p of this.pairs) {
+      p.client.destroy();
+      p.upstream.destroy();
+    }
+    this.pairs.clear();
+  }
+
+  /** Stops forwarding on every open connection; the sockets stay open and silent. */
+  freeze(): void {
+    for (const p of this.pairs) p.frozen = true;
+  }
+
+  async stop(): Promise<void> {
+    // Stop accepting first, so no connection slips in after the cut and keeps close() waiting.
+    const closed = new Promise<void>((r) => this.server.close(() => r()));
+    this.cut();
+    await closed;
+  }
+}
