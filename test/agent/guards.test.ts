@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { sharedEtcd, uniquePrefix } from '../support/etcd';
+import { startAgent } from '../support/agent';
+import { makeCfgdir, readOr, sleep, tempDir, waitFor } from '../support/util';
+
+const shared = sharedEtcd();
+const LIST = '<% for (const [k, v] of Object.entries(reconfigdata)) { %><%= k %>=<%= v %>\n<% } %>';
+
+function lines(file: string): string[] {
+  return readOr(file).split('\n').filter(Boolean);
+}
+
+test('minkeys holds the target while its data has too few keys, and lets go when it has enough', async () => {
+  const p = uniquePrefix('minkeys');
+  for (const k of ['a', 'b', 'c']) await shared.client.put(`${p}/m/${k}`).value(k);
+  const cfg = makeCfgdir({ m: { id: 'm', source: 'list.ejs', target: 'out/m', key: '/m', recursive: true, minkeys: 2 } }, { 'list.ejs': LIST });
+  const out = path.join(cfg, 'out/m');
+  const a = startAgent({ cfgdir: cfg, endpoint: shared.etcd.url, prefix: p });
+  try {
+    await waitFor(() => readOr(out) === '/m/a=a\n/m/b=b\n/m/c=c\n', 'initial render');
+    await shared.client.delete().prefix(`${p}/m/`);
+    await waitFor(() => a.logs.find((l) => l.stage === 'hold'), 'the hold');
+    const held = a.logs.find((l) => l.stage === 'hold')!;
+    assert.equal(held.level, 'error');
+    assert.match(String(held.err), /\/m holds 0 key\(s\), fewer than minkeys 2; left untouched/);
+    assert.equal(readOr(out), '/m/a=a\n/m/b=b\n/m/c=c\n', 'the empty backend did not wipe the file');
+    await shared.client.put(`${p}/m/x`).value('x');
+    await sleep(200);
+    assert.equal(readOr(out), '/m/a=a\n/m/b=b\n/m/c=c\n', 'one key is still too few');
+    await shared.client.put(`${p}/m/y`).value('y');
+    await waitFor(() => readOr(out) === '/m/x=x\n/m/y=y\n', 'two keys are enough');
+  } finally {
+    await a.stop();
+  }
+});
+
+test('wait: changes apply once quiet for min, and no later than max after the first', async () => {
+  const p = uniquePrefix('wait');
+  const dir = tempDir();
+  const reloads = path.join(dir, 'reloads');
+  await shared.client.put(`${p}/w/k`).value('0');
+  const cfg = makeCfgdir(
+    { w: { id: 'w', source: 'list.ejs', target: 'out/w', key: '/w', recursive: true, wait: { min: '400ms', max: '1200ms' }, reloadcmd: `echo r >> ${reloads}` } },
+    { 'list.ejs': LIST },
+  );
+  const out = path.join(cfg, 'out/w');
+  const a = startAgent({ cfgdir: cfg, endpoint: shared.etcd.url, prefix: p });
+  try {
+    await waitFor(() => readOr(out) === '/w/k=0\n', 'the first render, which does not wait');
+    // Five quick changes: one apply, after the quiet period.
+    for (let i = 1; i <= 5; i++) await shared.client.put(`${p}/w/k`).value(String(i));
+    await sleep(100);
+    assert.equal(readOr(out), '/w/k=0\n', 'nothing applied before min of quiet');
+    await waitFor(() => readOr(out) === '/w/k=5\n', 'the debounced apply');
+    await waitFor(() => lines(reloads).length === 2, 'its reload');
+    await sleep(600);
+    assert.equal(lines(reloads).length, 2, 'one reload for the five changes');
+    // A steady stream never quiet for min: max forces an apply while it goes on.
+    const streamEnd = Date.now() + 2500;
+    let i = 100;
+    while (Date.now() < streamEnd) {
+      await shared.client.put(`${p}/w/k`).value(String(i++));
+      await sleep(150);
+    }
+    assert.ok(lines(reloads).length >= 3, 'max applied during the stream');
+    await waitFor(() => readOr(out) === `/w/k=${i - 1}\n`, 'the final state');
+  } finally {
+    await a.stop();
+  }
+});
+
+test('the periodic resync re-reads everything: a hand-edited file is put back, an unchanged one is not reloaded', async () => {
+  const p = uniquePrefix('resync');
+  const dir = tempDir();
+  const reloads = path.join(dir, 'reloads');
+  await shared.client.put(`${p}/r/k`).value('v');
+  const cfg = makeCfgdir(
+    { r: { id: 'r', source: 'list.ejs', target: 'out/r', key: '/r', recursive: true, reloadcmd: `echo r >> ${reloads}` } },
+    { 'list.ejs': LIST },
+  );
+  const out = path.join(cfg, 'out/r');
+  const a = startAgent({ cfgdir: cfg, endpoint: shared.etcd.url, prefix: p, resyncMs: 300 });
+  try {
+    await waitFor(() => readOr(out) === '/r/k=v\n' && lines(reloads).length === 1, 'initial render');
+    await waitFor(() => a.logs.filter((l) => /^resynced at revision \d+$/.test(l.msg)).length >= 2, 'two resyncs');
+    assert.equal(lines(reloads).length, 1, 'resyncs of unchanged data reload nothing');
+    writeFileSync(out, 'edited by hand\n');
+    await waitFor(() => readOr(out) === '/r/k=v\n', 'the file put back');
+  } finally {
+    await a.stop();
+  }
+});
