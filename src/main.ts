@@ -27,6 +27,10 @@ export interface Options {
 /** Runs reconfig and exits the process with the right code. */
 export async function run(opts: Options): Promise<never> {
   const log = createLogger({ debug: opts.debug });
+  // SIGHUP's default is to terminate: a reload sent while reconfig is still starting (systemd's ExecReload,
+  // say) must not kill it. conf.d is being read at start-up anyway.
+  const earlyHup = (): void => log.info('SIGHUP during start-up: conf.d is being read now anyway');
+  process.on('SIGHUP', earlyHup);
   let code: number;
   try {
     code = await runAgent(opts, log);
@@ -158,6 +162,7 @@ async function watch(
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
+    process.removeAllListeners('SIGHUP');
     process.on('SIGHUP', hup);
   });
 }
