@@ -24,13 +24,16 @@ export interface Options {
   resync: string;
 }
 
+let earlyHup = false;
+
 /** Runs reconfig and exits the process with the right code. */
 export async function run(opts: Options): Promise<never> {
   const log = createLogger({ debug: opts.debug });
   // SIGHUP's default is to terminate: a reload sent while reconfig is still starting (systemd's ExecReload,
-  // say) must not kill it. conf.d is being read at start-up anyway.
-  const earlyHup = (): void => log.info('SIGHUP during start-up: conf.d is being read now anyway');
-  process.on('SIGHUP', earlyHup);
+  // say) must not kill it. It is remembered and carried out once the agent runs.
+  process.on('SIGHUP', () => {
+    earlyHup = true;
+  });
   let code: number;
   try {
     code = await runAgent(opts, log);
@@ -164,5 +167,6 @@ async function watch(
     process.on('SIGINT', stop);
     process.removeAllListeners('SIGHUP');
     process.on('SIGHUP', hup);
+    if (earlyHup) hup();
   });
 }
