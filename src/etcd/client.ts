@@ -91,16 +91,18 @@ export class EtcdStore implements Store {
     let broken = false;
     // A cancel goes through the client's watch stream; on a broken or silent stream it may never be answered,
     // and the client's queue is then stuck (notes, 5). Give it a moment, then start a fresh client.
-    const cancelAll = async (): Promise<void> => {
+    let cancelling: Promise<void> | null = null;
+    const cancelOnce = async (): Promise<void> => {
       if (watchers.length === 0) return;
       const cancelled = Promise.allSettled(watchers.map((w) => w.cancel())).then(() => true);
       let timer: NodeJS.Timeout | undefined;
       const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), CANCEL_TIMEOUT_MS)));
       const ok = await Promise.race([cancelled, late]);
       clearTimeout(timer);
-      watchers.length = 0;
       if (!ok) this.rebuild();
     };
+    // However often it is asked (the break, then the feed's own cancel), the watchers are cancelled once.
+    const cancelAll = (): Promise<void> => (cancelling ??= cancelOnce());
     const breakOnce = (reason: Error): void => {
       if (broken) return;
       broken = true;
