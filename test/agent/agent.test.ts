@@ -4,15 +4,9 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { EtcdServer, sharedEtcd, uniquePrefix } from '../support/etcd';
 import { reload, startAgent } from '../support/agent';
-import { makeCfgdir, readOr, sleep, tempDir, waitFor } from '../support/util';
+import { lines, LIST, makeCfgdir, readOr, sleep, tempDir, waitFor } from '../support/util';
 
 const shared = sharedEtcd();
-
-const LIST = '<% for (const [k, v] of Object.entries(reconfigdata)) { %><%= k %>=<%= v %>\n<% } %>';
-
-function lines(file: string): string[] {
-  return readOr(file).split('\n').filter(Boolean);
-}
 
 test('a change reaches the file; a delete re-renders; an unrelated sibling key does not trigger', async () => {
   const p = uniquePrefix('basic');

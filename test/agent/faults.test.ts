@@ -4,10 +4,9 @@ import { test } from 'node:test';
 import { sharedEtcd, uniquePrefix } from '../support/etcd';
 import { startAgent } from '../support/agent';
 import { TcpProxy } from '../support/proxy';
-import { makeCfgdir, readOr, sleep, waitFor } from '../support/util';
+import { LIST, makeCfgdir, readOr, sleep, waitFor } from '../support/util';
 
 const shared = sharedEtcd();
-const LIST = '<% for (const [k, v] of Object.entries(reconfigdata)) { %><%= k %>=<%= v %>\n<% } %>';
 
 async function expected(prefix: string): Promise<string> {
   const res = await shared.client.getAll().prefix(`${prefix}/f/`).exec();

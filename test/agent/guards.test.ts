@@ -4,14 +4,9 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { sharedEtcd, uniquePrefix } from '../support/etcd';
 import { startAgent } from '../support/agent';
-import { makeCfgdir, readOr, sleep, tempDir, waitFor } from '../support/util';
+import { lines, LIST, makeCfgdir, readOr, sleep, tempDir, waitFor } from '../support/util';
 
 const shared = sharedEtcd();
-const LIST = '<% for (const [k, v] of Object.entries(reconfigdata)) { %><%= k %>=<%= v %>\n<% } %>';
-
-function lines(file: string): string[] {
-  return readOr(file).split('\n').filter(Boolean);
-}
 
 test('minkeys holds the target while its data has too few keys, and lets go when it has enough', async () => {
   const p = uniquePrefix('minkeys');

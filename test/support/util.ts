@@ -53,3 +53,11 @@ export function makeCfgdir(
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A template that lists every key=value of reconfigdata, one per line. */
+export const LIST = '<% for (const [k, v] of Object.entries(reconfigdata)) { %><%= k %>=<%= v %>\n<% } %>';
+
+/** The non-empty lines of a file ('' if it is absent): counts reloads that append a line each. */
+export function lines(file: string): string[] {
+  return readOr(file).split('\n').filter(Boolean);
+}
