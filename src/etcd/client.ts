@@ -135,21 +135,27 @@ export class EtcdStore implements Store {
     return { cancel: async () => { broken = true; await cancelAll(); } };
   }
 
-  private async createWatcher(start: Buffer, end: Buffer, fromRevision: number): Promise<Watcher> {
-    const pending = this.client.watch().inRange(new Range(start, end)).startRevision(String(fromRevision)).create();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+  private createWatcher(start: Buffer, end: Buffer, fromRevision: number): Promise<Watcher> {
+    // watcher() rather than create(): on a time-out the pending watcher must be detached, or the closed
+    // client's watch manager would keep trying to re-establish its stream, forever.
+    const w = this.client.watch().inRange(new Range(start, end)).startRevision(String(fromRevision)).watcher();
+    return new Promise<Watcher>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        w.removeAllListeners();
+        void w.cancel().catch(() => undefined);
         // A create that never answers jams the client's queue (notes, 5): start a new client.
         this.rebuild();
         reject(new Error(`watch was not created within ${this.watchCreateTimeoutMs} ms`));
       }, this.watchCreateTimeoutMs);
+      w.once('connected', () => {
+        clearTimeout(timer);
+        resolve(w);
+      });
+      w.once('error', (err: Error) => {
+        clearTimeout(timer);
+        reject(err);
+      });
     });
-    try {
-      return await Promise.race([pending, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   private wrap(what: 'read' | 'watch', err: unknown): EtcdError {

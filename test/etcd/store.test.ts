@@ -4,6 +4,7 @@ import { EtcdStore } from '../../src/etcd/client';
 import { GatewayReader } from '../../src/etcd/gateway';
 import { mergeRanges, SpecIndex, specWants, type WatchEvent } from '../../src/etcd/store';
 import { EtcdServer, sharedEtcd, uniquePrefix } from '../support/etcd';
+import { TcpProxy } from '../support/proxy';
 import { waitFor } from '../support/util';
 
 const shared = sharedEtcd();
@@ -242,5 +243,28 @@ test('the gateway reader names the endpoint when etcd is not there', async () =>
     await assert.rejects(gateway.snapshot([{ key: '/x', recursive: false }]), new RegExp(`etcd read failed on http://127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`));
   } finally {
     gateway.close();
+  }
+});
+
+test('a watch whose creation is never answered is given up, and a fresh client works afterwards', async () => {
+  const proxy = await TcpProxy.start(shared.etcd.clientPort);
+  const store = new EtcdStore({ endpoints: [proxy.url], watchCreateTimeoutMs: 500, callTimeoutMs: 2000 });
+  const specs = [{ key: uniquePrefix('create'), recursive: true }];
+  try {
+    const snap = await store.snapshot(specs);
+    proxy.freeze();
+    const started = Date.now();
+    await assert.rejects(
+      store.watch(specs, snap.revision + 1, { onEvents: () => undefined, onBroken: () => undefined }),
+      /watch was not created within 500 ms/,
+    );
+    assert.ok(Date.now() - started < 10_000);
+    proxy.cut();
+    const again = await store.snapshot(specs);
+    const h = await store.watch(specs, again.revision + 1, { onEvents: () => undefined, onBroken: () => undefined });
+    await h.cancel();
+  } finally {
+    store.close();
+    await proxy.stop();
   }
 });
