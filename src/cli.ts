@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /** Commander wiring only: flags -> Options -> run(). */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { exitUsage, run, type Options } from './main';
+import { ExitCode } from './errors';
+import { exitEarly, run, type Options } from './main';
 
 // Read at run time rather than imported, so the build layout stays src/ -> dist/src/.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -46,9 +47,9 @@ try {
 } catch (err) {
   if (err instanceof CommanderError) {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
-      process.exit(0);
+      exitEarly(ExitCode.ok);
     }
-    exitUsage(err.message.replace(/^error: /, ''));
+    exitEarly(ExitCode.config, err.message.replace(/^error: /, ''));
   }
   throw err;
 }

@@ -43,10 +43,10 @@ export async function run(opts: Options): Promise<never> {
   process.exit(code);
 }
 
-/** Exits for errors found before main() ran (bad flags). */
-export function exitUsage(message: string): never {
-  process.stderr.write(`reconfig: ${message}\n`);
-  process.exit(ExitCode.config);
+/** Exits before run(): 0 after --help or --version, ExitCode.config for bad flags (with the message). */
+export function exitEarly(code: number, message?: string): never {
+  if (message) process.stderr.write(`reconfig: ${message}\n`);
+  process.exit(code);
 }
 
 function report(err: unknown, log: Logger): number {

@@ -21,8 +21,6 @@ export class Feed {
   private wake: (() => void) | null = null;
   private loopDone: Promise<void> | null = null;
   private sleepTimer: NodeJS.Timeout | null = null;
-  /** The revision of the last snapshot, for logs and tests. */
-  revision = 0;
 
   constructor(
     private readonly store: Store,
@@ -69,7 +67,6 @@ export class Feed {
       try {
         const snap = await this.store.snapshot(specs);
         if (this.stopping || runners !== this.runners) continue;
-        this.revision = snap.revision;
         // Load before watching: events that arrive while the watch is being set up build on the snapshot.
         runners.forEach((r, i) => r.load(snap.kvs[i], snap.revision));
         let onBroken: (err: Error) => void = () => undefined;

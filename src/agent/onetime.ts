@@ -2,7 +2,7 @@
 import type { Target } from '../config/target';
 import type { Reader } from '../etcd/store';
 import { TargetRunner, type Outcome, type RunnerContext } from './runner';
-import { cleanStaged } from './supervisor';
+import { cleanStaged } from './cleanup';
 
 /** How many targets apply at once (each may run a check and a reload). */
 const CONCURRENCY = 8;

@@ -176,9 +176,4 @@ export class TargetRunner {
     this.pace.cancel();
     await this.running;
   }
-
-  /** Resolves when no apply is running or pending. */
-  async settled(): Promise<void> {
-    while (this.running) await this.running;
-  }
 }

@@ -3,9 +3,9 @@
  * the old runners finish their in-flight apply, then the new set starts from a fresh snapshot. Stopping
  * waits for every in-flight apply.
  */
-import { removeStale } from '../apply/files';
 import type { Target } from '../config/target';
 import type { Store } from '../etcd/store';
+import { cleanStaged } from './cleanup';
 import { Feed } from './feed';
 import { TargetRunner, type RunnerContext } from './runner';
 
@@ -46,14 +46,5 @@ export class Agent {
     await this.feed.stop();
     await Promise.all(this.runners.map((r) => r.stop()));
     this.store.close();
-  }
-}
-
-/** Removes staged files left next to the targets by a crash. Nothing is touched with --notreally. */
-export function cleanStaged(targets: readonly Target[], ctx: RunnerContext): void {
-  if (ctx.notreally) return;
-  for (const t of targets) {
-    const removed = removeStale(t.dest);
-    if (removed.length) ctx.log.warn({ target: t.id, removed }, 'removed staged files left by an earlier crash');
   }
 }

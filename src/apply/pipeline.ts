@@ -28,8 +28,8 @@ export interface ApplyOptions {
 
 type T = Pick<Target, 'id' | 'dest' | 'checkcmd' | 'reloadcmd' | 'mode' | 'uid' | 'gid' | 'timeoutMs'>;
 
+/** `{{src}}`, or confd's `{{.src}}`. */
 const SRC = /\{\{\s*\.?src\s*\}\}/g;
-const HAS_SRC = /\{\{\s*\.?src\s*\}\}/;
 
 export async function applyTarget(t: T, content: string, opts: ApplyOptions = {}): Promise<ApplyResult> {
   const bytes = Buffer.from(content, 'utf8');
@@ -48,8 +48,9 @@ export async function applyTarget(t: T, content: string, opts: ApplyOptions = {}
 async function write(t: T, bytes: Buffer, current: Current | null, opts: ApplyOptions): Promise<void> {
   const staged = await step(t, 'stage', () => stage(t.dest, bytes, t, current));
   try {
-    const checksStaged = t.checkcmd !== undefined && HAS_SRC.test(t.checkcmd);
-    if (t.checkcmd && checksStaged) await check(t, t.checkcmd.replace(SRC, shellQuote(staged)), staged, opts);
+    const stagedCheck = t.checkcmd?.replace(SRC, shellQuote(staged));
+    const checksStaged = stagedCheck !== t.checkcmd;
+    if (stagedCheck && checksStaged) await check(t, stagedCheck, staged, opts);
     await step(t, 'swap', () => swap(staged, t.dest));
     if (t.checkcmd && !checksStaged) {
       // The check reads the live path: it is already in place, so put the old bytes back if it fails.

@@ -22,7 +22,7 @@ export interface LoadOptions {
 
 
 /** Formats one ajv error as `/field: message`, naming unknown fields and missing ones. */
-export function formatSchemaError(e: ErrorObject): string {
+function formatSchemaError(e: ErrorObject): string {
   if (e.keyword === 'additionalProperties') {
     return `${e.instancePath}/${String(e.params.additionalProperty)}: unknown field`;
   }
@@ -43,6 +43,7 @@ export function loadTargets(opts: LoadOptions): Target[] {
   } catch (err) {
     throw new ConfigError([{ file: confd, message: `cannot read directory: ${errorMessage(err)}` }]);
   }
+  ids.clear();
   const targets: Target[] = [];
   const templates = new Map<string, Target['render'] | Error>();
   for (const name of names) {
@@ -136,6 +137,25 @@ function waitWindow(w: NonNullable<TargetSpec['wait']>): NonNullable<Target['wai
   return { minMs, maxMs: w.max === undefined ? 4 * minMs : parseDuration(w.max) };
 }
 
+/** One getent process per name and load, however many targets share the owner (cleared by each load). */
+const ids = new Map<string, number | undefined>();
+
+function getent(db: 'passwd' | 'group', name: string): number | undefined {
+  const k = `${db}:${name}`;
+  if (!ids.has(k)) {
+    let id: number | undefined;
+    try {
+      const line = execFileSync('getent', [db, name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      id = Number(line.split(':')[2]);
+      if (!Number.isInteger(id)) id = undefined;
+    } catch {
+      // getent exits 2 when the name is unknown.
+    }
+    ids.set(k, id);
+  }
+  return ids.get(k);
+}
+
 /** Resolves a user or group name through NSS (`getent`), so LDAP and sssd names work too. */
 function lookupId(
   db: 'passwd' | 'group',
@@ -146,19 +166,14 @@ function lookupId(
 ): number | undefined {
   if (typeof value === 'number') return value;
   if (/^[0-9]+$/.test(value)) return Number(value);
-  try {
-    const line = execFileSync('getent', [db, value], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    const id = Number(line.split(':')[2]);
-    if (Number.isInteger(id)) return id;
-  } catch {
-    // getent exits 2 when the name is unknown; reported below.
-  }
+  const id = getent(db, value);
+  if (id !== undefined) return id;
   problems.push({ file, message: `${field}: no such ${db === 'passwd' ? 'user' : 'group'}: ${value}` });
   return undefined;
 }
 
 /** No two targets may share an id, a key or a target file; each clash names both files. */
-export function uniquenessProblems(targets: Target[]): ConfigProblem[] {
+function uniquenessProblems(targets: Target[]): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const fields: Array<[string, (t: Target) => string]> = [
     ['id', (t) => t.id],

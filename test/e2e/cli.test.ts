@@ -35,7 +35,6 @@ test('--onetime exits 1 when a check fails, and the file keeps its bytes', async
   const p = uniquePrefix('oncefail');
   await shared.client.put(`${p}/app/web1`).value('bad');
   const cfg = simpleCfg({ checkcmd: 'if grep -q bad {{src}}; then echo "found bad backend" >&2; exit 2; fi' });
-  writeFileSync(path.join(tempDir(), 'x'), '');
   const res = await runCli(['-c', cfg, '--port', port(), '-p', p, '--onetime']);
   assert.equal(res.code, 1);
   assert.match(res.stdout, /FAILED at check: .*exited 2: found bad backend/);
