@@ -32,7 +32,8 @@ const program = new Command()
   .option('-d, --debug', 'log at debug level', false)
   .option('--resync <duration>', 're-read everything and re-render this often, as well as on every reconnect ("0": never)', '1h')
   .exitOverride()
-  .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+  // Errors are printed once, by exitEarly, with the program's name.
+  .configureOutput({ outputError: () => undefined })
   .addHelpText(
     'after',
     `
