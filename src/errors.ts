@@ -77,9 +77,25 @@ export class ApplyError extends ReconfigError {}
 /** The data did not pass a guard, so the target was held on purpose. */
 export class HoldError extends ReconfigError {}
 
+/**
+ * What went wrong with etcd. `unreachable` and `other` may pass (a restart, a moved member); `tls`, `auth` and
+ * `dns` are misconfigurations that retrying will not fix, so a start-up that meets one of them gives up.
+ */
+export type EtcdFailure = 'unreachable' | 'tls' | 'auth' | 'dns' | 'other';
+
 /** etcd could not be reached, or refused a request; names the endpoint(s). */
 export class EtcdError extends ReconfigError {
   override readonly exitCode = ExitCode.etcd;
+  readonly kind: EtcdFailure;
+  constructor(message: string, options: { cause?: unknown; kind?: EtcdFailure } = {}) {
+    super(message, options);
+    this.kind = options.kind ?? 'other';
+  }
+
+  /** A misconfiguration rather than an outage. */
+  get misconfigured(): boolean {
+    return this.kind === 'tls' || this.kind === 'auth' || this.kind === 'dns';
+  }
 }
 
 /** Wraps an error with the target it belongs to, keeping the original as cause. */

@@ -10,12 +10,11 @@ import { parseDuration } from './config/duration';
 import type { Target } from './config/target';
 import { ConfigError, ExitCode, ReconfigError, UsageError, errorMessage } from './errors';
 import type { Reader, Store } from './etcd/store';
+import { connectionSettings, type ConnectionFlags, type ConnectionSettings } from './etcd/settings';
 import { createLogger, type Logger } from './log';
 
-export interface Options {
+export interface Options extends ConnectionFlags {
   cfgdir: string;
-  host: string;
-  port: number;
   prefix: string;
   onetime: boolean;
   notreally: boolean;
@@ -78,26 +77,22 @@ function parseResync(text: string): number {
   }
 }
 
-function endpointsOf(opts: Options): string[] {
-  const host = opts.host.includes(':') && !opts.host.startsWith('[') ? `[${opts.host}]` : opts.host;
-  return [`http://${host}:${opts.port}`];
-}
-
-async function connect(opts: Options): Promise<Store> {
+async function connect(settings: ConnectionSettings, log: Logger): Promise<Store> {
   // Loaded only once conf.d is valid: a bad config fails fast without paying for the gRPC stack.
   const { EtcdStore } = await import('./etcd/client');
-  return new EtcdStore({ endpoints: endpointsOf(opts) });
+  return new EtcdStore(settings, { warn: (msg) => log.warn(msg) });
 }
 
 /** --onetime reads through etcd's JSON gateway: no gRPC stack to load for one read. */
-async function connectOnce(opts: Options): Promise<Reader> {
+async function connectOnce(settings: ConnectionSettings, log: Logger): Promise<Reader> {
   const { GatewayReader } = await import('./etcd/gateway');
-  return new GatewayReader({ endpoints: endpointsOf(opts) });
+  return new GatewayReader(settings, { warn: (msg) => log.warn(msg) });
 }
 
 async function runAgent(opts: Options, log: Logger): Promise<number> {
   const prefix = normalisePrefix(opts.prefix);
   const resyncMs = parseResync(opts.resync);
+  const settings = connectionSettings(opts, process.env, (msg) => log.warn(msg));
   const load = (): Target[] => loadTargets({ cfgdir: opts.cfgdir, prefix });
   const targets = load();
   const ctx: RunnerContext = {
@@ -108,7 +103,7 @@ async function runAgent(opts: Options, log: Logger): Promise<number> {
   };
   log.info({ targets: targets.length, cfgdir: opts.cfgdir, notreally: opts.notreally }, 'configuration loaded');
   if (opts.onetime) {
-    const reader = await connectOnce(opts);
+    const reader = await connectOnce(settings, log);
     try {
       const rep = await runOnce(reader, targets, ctx);
       process.stdout.write(formatReport(rep, targets, opts.notreally));
@@ -117,7 +112,7 @@ async function runAgent(opts: Options, log: Logger): Promise<number> {
       reader.close();
     }
   }
-  return watch(await connect(opts), targets, ctx, load, log, resyncMs);
+  return watch(await connect(settings, log), targets, ctx, load, log, resyncMs);
 }
 
 async function watch(
@@ -128,10 +123,21 @@ async function watch(
   log: Logger,
   resyncMs: number,
 ): Promise<number> {
-  const agent = new Agent(store, targets, ctx, { onFirstSync: () => log.info('first sync done'), resyncMs });
+  let giveUp: (err: Error) => void = () => undefined;
+  const agent = new Agent(store, targets, ctx, {
+    onFirstSync: () => log.info('first sync done'),
+    // A wrong certificate, password or SRV name at start-up: retrying will not help, so say so and exit.
+    onMisconfigured: (err) => giveUp(err),
+    resyncMs,
+  });
   agent.start();
   return new Promise<number>((resolve) => {
     let stopping = false;
+    giveUp = (err) => {
+      if (stopping) return;
+      stopping = true;
+      void agent.stop().finally(() => resolve(report(err, log)));
+    };
     let reloading = Promise.resolve();
     const stop = (signal: NodeJS.Signals): void => {
       if (stopping) return;

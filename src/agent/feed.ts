@@ -3,7 +3,7 @@
  * -> on any break, back off and start again from a fresh snapshot. Never trusts a resumed watch, so no update
  * is lost across disconnects, compaction or restarts. State changes are logged once, not once per retry.
  */
-import { errorMessage } from '../errors';
+import { EtcdError, errorMessage } from '../errors';
 import { SpecIndex, type Store, type WatchEvent, type WatchHandle } from '../etcd/store';
 import type { Logger } from '../log';
 import type { TargetRunner } from './runner';
@@ -12,6 +12,16 @@ type State = 'starting' | 'connected' | 'disconnected';
 
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5000;
+
+export interface FeedOptions {
+  onFirstSync?: () => void;
+  /**
+   * Before the first sync, an error that retrying will not fix (TLS, auth, DNS) stops the feed and is handed
+   * here. Once running, the same errors are logged and retried: an agent never exits because etcd changed.
+   */
+  onMisconfigured?: (err: EtcdError) => void;
+  resyncMs?: number;
+}
 
 export class Feed {
   private state: State = 'starting';
@@ -26,7 +36,7 @@ export class Feed {
     private readonly store: Store,
     private runners: readonly TargetRunner[],
     private readonly log: Logger,
-    private readonly opts: { onFirstSync?: () => void; resyncMs?: number } = {},
+    private readonly opts: FeedOptions = {},
   ) {}
 
   start(): void {
@@ -105,6 +115,11 @@ export class Feed {
         await w?.cancel().catch(() => undefined);
       }
       if (reason === null || this.stopping) continue;
+      if (first && reason instanceof EtcdError && reason.misconfigured && this.opts.onMisconfigured) {
+        this.stopping = true;
+        this.opts.onMisconfigured(reason);
+        return;
+      }
       this.disconnected(reason);
       await this.sleep(backoff);
       backoff = Math.min(BACKOFF_MAX_MS, backoff * 2);

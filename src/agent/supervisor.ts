@@ -6,7 +6,7 @@
 import type { Target } from '../config/target';
 import type { Store } from '../etcd/store';
 import { cleanStaged } from './cleanup';
-import { Feed } from './feed';
+import { Feed, type FeedOptions } from './feed';
 import { TargetRunner, type RunnerContext } from './runner';
 
 export class Agent {
@@ -17,7 +17,7 @@ export class Agent {
     private readonly store: Store,
     targets: readonly Target[],
     private readonly ctx: RunnerContext,
-    feedOpts: { onFirstSync?: () => void; resyncMs?: number } = {},
+    feedOpts: FeedOptions = {},
   ) {
     this.runners = targets.map((t) => new TargetRunner(t, ctx));
     this.feed = new Feed(store, this.runners, ctx.log, feedOpts);

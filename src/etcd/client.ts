@@ -4,8 +4,12 @@
  * any disconnect or watcher error is reported once as broken, and the agent re-reads and re-watches.
  */
 import { noop } from 'cockatiel';
-import { Etcd3, Range, type IOptions, type IKeyValue, type Watcher } from 'etcd3';
-import { EtcdError, errorMessage } from '../errors';
+import { Etcd3, EtcdInvalidAuthTokenError, Range, type IOptions, type IKeyValue, type Watcher } from 'etcd3';
+import { EtcdError } from '../errors';
+import { classify } from './classify';
+import { endpointLabel, type Endpoint } from './endpoints';
+import { Members } from './members';
+import type { ConnectionSettings } from './settings';
 import { PAGE, readSnapshot } from './snapshot';
 import {
   mergeRanges,
@@ -21,31 +25,60 @@ import {
 /** How long cancelling a watch may take before the client is rebuilt. */
 const CANCEL_TIMEOUT_MS = 1000;
 
-export interface ConnectOptions {
-  endpoints: string[];
+export interface StoreOptions {
   /** Deadline for each unary call (get, range). */
   callTimeoutMs?: number;
   /** How long a watch may take to be created before the client is rebuilt. */
   watchCreateTimeoutMs?: number;
+  /** Where to report a changed SRV answer or a member list that could not be refreshed. */
+  warn?: (message: string) => void;
 }
 
-
 export class EtcdStore implements Store {
-  readonly endpoints: readonly string[];
-  private client: Etcd3;
+  private client: Etcd3 | null = null;
+  /** The member `client` talks to. */
+  private endpoint: Endpoint | null = null;
+  private readonly members: Members;
   private readonly callTimeoutMs: number;
   private readonly watchCreateTimeoutMs: number;
 
-  constructor(private readonly opts: ConnectOptions) {
-    this.endpoints = opts.endpoints;
+  constructor(
+    private readonly settings: ConnectionSettings,
+    opts: StoreOptions = {},
+  ) {
+    this.members = new Members(settings.source, opts.warn);
     this.callTimeoutMs = opts.callTimeoutMs ?? 5000;
     this.watchCreateTimeoutMs = opts.watchCreateTimeoutMs ?? 10_000;
-    this.client = this.newClient();
   }
 
-  private newClient(): Etcd3 {
+  get endpoints(): readonly string[] {
+    return this.members.labels;
+  }
+
+  /** The client for the member to use now, built afresh when that member changed. */
+  private async use(): Promise<{ client: Etcd3; at: string }> {
+    let endpoint: Endpoint;
+    try {
+      endpoint = await this.members.current();
+    } catch (err) {
+      throw classify(err, this.settings.source.describe, 'resolve');
+    }
+    if (!this.client || this.endpoint !== endpoint) {
+      this.client?.close();
+      this.client = this.newClient(endpoint);
+      this.endpoint = endpoint;
+    }
+    return { client: this.client, at: endpointLabel(endpoint) };
+  }
+
+  private newClient(endpoint: Endpoint): Etcd3 {
+    const { tls, auth } = this.settings;
     const options: IOptions = {
-      hosts: this.opts.endpoints,
+      // One member per client: the store chooses the member, in order, and moves on when it fails.
+      hosts: [endpoint.url],
+      // Without a CA file, gRPC's createSsl takes null as "the system's CAs"; the library's type does not say so.
+      ...(tls ? { credentials: { rootCertificate: tls.ca ?? (null as unknown as Buffer), certChain: tls.cert, privateKey: tls.key } } : {}),
+      ...(auth ? { auth: { username: auth.username, password: auth.password } } : {}),
       // Deadlines on unary calls; the library never reads dialTimeout (notes, 7).
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + this.callTimeoutMs }),
       // One attempt per call: the agent retries with its own backoff and re-reads, so the library's three
@@ -58,34 +91,51 @@ export class EtcdStore implements Store {
         'grpc.keepalive_permit_without_calls': 1,
         // A recursive key with 100,000 values is larger than gRPC's 4 MB default.
         'grpc.max_receive_message_length': -1,
+        // An SRV target reached by its address still has its certificate checked against its name.
+        ...(endpoint.serverName
+          ? { 'grpc.ssl_target_name_override': endpoint.serverName, 'grpc.default_authority': endpoint.serverName }
+          : {}),
       },
     };
     return new Etcd3(options);
   }
 
-  /** Closes the client and starts a fresh one: the way out of a jammed watch queue or a dead auth token. */
+  /** Closes the client; the next call starts a fresh one. The way out of a jammed watch queue or a dead token. */
   private rebuild(): void {
-    this.client.close();
-    this.client = this.newClient();
+    this.client?.close();
+    this.client = null;
+  }
+
+  /** A call on the current member failed: unless the fault is ours (auth), the next call tries the next one. */
+  private failed(err: EtcdError): EtcdError {
+    if (err.kind !== 'auth') {
+      this.members.failed();
+      this.rebuild();
+    }
+    return err;
   }
 
   async snapshot(specs: readonly KeySpec[]): Promise<Snapshot> {
+    const { client, at } = await this.use();
     try {
-      return await readSnapshot(specs, {
+      const snap = await readSnapshot(specs, {
         txnRanges: async (ranges, revision) => {
-          const res = await this.client.kv.txn({
+          const res = await client.kv.txn({
             success: ranges.map((r) => ({ request_range: { key: r.start, range_end: r.end, revision, limit: PAGE } })),
           });
           return { revision: Number(res.header.revision), pages: res.responses.map((r) => r.response_range) };
         },
-        range: (start, end, revision) => this.client.kv.range({ key: start, range_end: end, revision, limit: PAGE }),
+        range: (start, end, revision) => client.kv.range({ key: start, range_end: end, revision, limit: PAGE }),
       });
+      this.members.succeeded();
+      return snap;
     } catch (err) {
-      throw this.wrap('read', err);
+      throw this.failed(classify(err, at, 'read'));
     }
   }
 
   async watch(specs: readonly KeySpec[], fromRevision: number, handlers: WatchHandlers): Promise<WatchHandle> {
+    const { client, at } = await this.use();
     const watchers: Watcher[] = [];
     const index = new SpecIndex(specs, (s) => s);
     let broken = false;
@@ -99,19 +149,21 @@ export class EtcdStore implements Store {
       const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), CANCEL_TIMEOUT_MS)));
       const ok = await Promise.race([cancelled, late]);
       clearTimeout(timer);
-      if (!ok) this.rebuild();
+      if (!ok && this.client === client) this.rebuild();
     };
     // However often it is asked (the break, then the feed's own cancel), the watchers are cancelled once.
     const cancelAll = (): Promise<void> => (cancelling ??= cancelOnce());
-    const breakOnce = (reason: Error): void => {
+    const breakOnce = (reason: Error, cause?: unknown): void => {
       if (broken) return;
       broken = true;
+      // A watcher killed by an expired token leaves a client whose next watch may hang (notes, 4).
+      if (cause instanceof EtcdInvalidAuthTokenError && this.client === client) this.rebuild();
       void cancelAll();
       handlers.onBroken(reason);
     };
     try {
       for (const r of mergeRanges(specs)) {
-        const w = await this.createWatcher(r.start, r.end, fromRevision);
+        const w = await this.createWatcher(client, r.start, r.end, fromRevision);
         watchers.push(w);
         w.on('data', (res) => {
           if (broken) return;
@@ -123,28 +175,28 @@ export class EtcdStore implements Store {
           }
           handlers.onEvents(events, Number(res.header.revision));
         });
-        w.on('disconnected', (err) => breakOnce(this.wrap('watch', err)));
-        w.on('error', (err) => breakOnce(this.wrap('watch', err)));
-        w.on('end', () => breakOnce(new EtcdError(`watch on ${this.endpoints.join(',')} ended`)));
+        w.on('disconnected', (err) => breakOnce(classify(err, at, 'watch'), err));
+        w.on('error', (err) => breakOnce(classify(err, at, 'watch'), err));
+        w.on('end', () => breakOnce(new EtcdError(`etcd watch on ${at} ended`, { kind: 'unreachable' })));
       }
     } catch (err) {
       broken = true;
       await cancelAll();
-      throw this.wrap('watch', err);
+      throw this.failed(classify(err, at, 'watch'));
     }
     return { cancel: async () => { broken = true; await cancelAll(); } };
   }
 
-  private createWatcher(start: Buffer, end: Buffer, fromRevision: number): Promise<Watcher> {
+  private createWatcher(client: Etcd3, start: Buffer, end: Buffer, fromRevision: number): Promise<Watcher> {
     // watcher() rather than create(): on a time-out the pending watcher must be detached, or the closed
     // client's watch manager would keep trying to re-establish its stream, forever.
-    const w = this.client.watch().inRange(new Range(start, end)).startRevision(String(fromRevision)).watcher();
+    const w = client.watch().inRange(new Range(start, end)).startRevision(String(fromRevision)).watcher();
     return new Promise<Watcher>((resolve, reject) => {
       const timer = setTimeout(() => {
         w.removeAllListeners();
         void w.cancel().catch(() => undefined);
         // A create that never answers jams the client's queue (notes, 5): start a new client.
-        this.rebuild();
+        if (this.client === client) this.rebuild();
         reject(new Error(`watch was not created within ${this.watchCreateTimeoutMs} ms`));
       }, this.watchCreateTimeoutMs);
       w.once('connected', () => {
@@ -158,13 +210,8 @@ export class EtcdStore implements Store {
     });
   }
 
-  private wrap(what: 'read' | 'watch', err: unknown): EtcdError {
-    if (err instanceof EtcdError) return err;
-    return new EtcdError(`etcd ${what} failed on ${this.endpoints.join(',')}: ${errorMessage(err)}`, { cause: err });
-  }
-
   close(): void {
-    this.client.close();
+    this.rebuild();
   }
 }
 

@@ -1,10 +1,15 @@
 /**
  * A one-shot Reader over etcd's JSON gateway (`/v3/kv/txn` on the client port): the same transactions and pages
  * as the gRPC client, without loading gRPC and protobuf, which cost ~0.2 s of a --onetime run's start here.
- * If the gateway is switched off (`--enable-grpc-gateway=false`), it falls back to the gRPC client.
+ * It speaks TLS with client certificates and password auth (a token from `/v3/auth/authenticate`), and tries
+ * the members in order. If the gateway is switched off (`--enable-grpc-gateway=false`), it falls back to gRPC.
  */
-import http from 'node:http';
-import { EtcdError, errorMessage } from '../errors';
+import { EtcdError } from '../errors';
+import { classify } from './classify';
+import { endpointLabel, type Endpoint } from './endpoints';
+import { GatewayError, GatewayMissing, JsonHttp } from './json-http';
+import { Members } from './members';
+import type { ConnectionSettings } from './settings';
 import { PAGE, readSnapshot, type Page } from './snapshot';
 import type { KeySpec, Reader, Snapshot } from './store';
 
@@ -16,19 +21,30 @@ interface JsonRange {
   kvs?: JsonKv[];
   more?: boolean;
 }
-
-/** The gateway answered 404: it is not enabled on this etcd. */
-class GatewayMissing extends Error {}
+interface JsonTxn {
+  header: { revision: string };
+  responses?: Array<{ response_range: JsonRange }>;
+}
 
 export class GatewayReader implements Reader {
-  readonly endpoints: readonly string[];
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+  private readonly http: JsonHttp;
+  private readonly members: Members;
   private readonly timeoutMs: number;
   private fallback: Reader | null = null;
+  /** Auth tokens by endpoint URL. */
+  private readonly tokens = new Map<string, string>();
 
-  constructor(opts: { endpoints: string[]; callTimeoutMs?: number }) {
-    this.endpoints = opts.endpoints;
+  constructor(
+    private readonly settings: ConnectionSettings,
+    opts: { callTimeoutMs?: number; warn?: (message: string) => void } = {},
+  ) {
     this.timeoutMs = opts.callTimeoutMs ?? 5000;
+    this.members = new Members(settings.source, opts.warn);
+    this.http = new JsonHttp(settings.tls, this.timeoutMs);
+  }
+
+  get endpoints(): readonly string[] {
+    return this.members.labels;
   }
 
   /** Which transport the reads went through: the gateway, or gRPC after falling back. */
@@ -36,65 +52,83 @@ export class GatewayReader implements Reader {
     return this.fallback ? 'grpc' : 'json';
   }
 
+  /** Reads from the first member that answers; a member that cannot be reached hands over to the next. */
   async snapshot(specs: readonly KeySpec[]): Promise<Snapshot> {
     if (this.fallback) return this.fallback.snapshot(specs);
-    const endpoint = this.endpoints[0];
+    let first: Endpoint;
     try {
-      return await readSnapshot(specs, {
-        txnRanges: async (ranges, revision) => {
-          const res = await this.post<{ header: { revision: string }; responses?: Array<{ response_range: JsonRange }> }>(
-            endpoint,
-            '/v3/kv/txn',
-            { success: ranges.map((r) => ({ request_range: rangeRequest(r.start, r.end, revision) })) },
-          );
-          return { revision: Number(res.header.revision), pages: (res.responses ?? []).map((r) => page(r.response_range)) };
-        },
-        range: async (start, end, revision) => page(await this.post<JsonRange>(endpoint, '/v3/kv/range', rangeRequest(start, end, revision))),
-      });
+      first = await this.members.current();
     } catch (err) {
-      if (!(err instanceof GatewayMissing)) throw err;
-      const { EtcdStore } = await import('./client');
-      this.fallback = new EtcdStore({ endpoints: [...this.endpoints], callTimeoutMs: this.timeoutMs });
-      return this.fallback.snapshot(specs);
+      throw classify(err, this.settings.source.describe, 'resolve');
     }
-  }
-
-  private post<T>(endpoint: string, path: string, body: unknown): Promise<T> {
-    const fail = (msg: string, cause?: unknown): EtcdError =>
-      new EtcdError(`etcd read failed on ${endpoint}: ${msg}`, { cause });
-    return new Promise<T>((resolve, reject) => {
-      const req = http.request(
-        new URL(path, endpoint),
-        { method: 'POST', agent: this.agent, headers: { 'content-type': 'application/json' }, timeout: this.timeoutMs },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('error', (err) => reject(fail(err.message, err)));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            if (res.statusCode === 404) return reject(new GatewayMissing(`no JSON gateway on ${endpoint}`));
-            let json: unknown;
-            try {
-              json = JSON.parse(text);
-            } catch (err) {
-              return reject(fail(`HTTP ${res.statusCode}: ${text.slice(0, 200)}`, err));
-            }
-            if (res.statusCode !== 200) {
-              const e = json as { message?: string; error?: string };
-              return reject(fail(e.message ?? e.error ?? `HTTP ${res.statusCode}`));
-            }
-            resolve(json as T);
-          });
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
-      req.on('error', (err) => reject(fail(errorMessage(err), err)));
-      req.end(JSON.stringify(body));
+    const failures: EtcdError[] = [];
+    let renewed = false;
+    for (let endpoint = first; ; ) {
+      try {
+        const snap = await this.snapshotFrom(endpoint, specs);
+        this.members.succeeded();
+        return snap;
+      } catch (err) {
+        if (err instanceof GatewayMissing) return this.fallBack(specs);
+        // A token that expired between authenticate and read: one fresh token, same member.
+        if (err instanceof GatewayError && /invalid auth token/i.test(err.message) && !renewed) {
+          renewed = true;
+          this.tokens.delete(endpoint.url);
+          continue;
+        }
+        const e = classify(err, endpointLabel(endpoint), 'read');
+        // Our own credentials are wrong: another member will say the same.
+        if (e.kind === 'auth') throw e;
+        failures.push(e);
+        this.members.failed();
+        endpoint = await this.members.current();
+        if (endpoint === first || failures.length >= this.members.labels.length) break;
+      }
+    }
+    if (failures.length === 1) throw failures[0];
+    throw new EtcdError(`etcd read failed on every member: ${failures.map((f) => f.message).join('; ')}`, {
+      kind: failures.every((f) => f.kind === 'tls') ? 'tls' : failures[failures.length - 1].kind,
     });
   }
 
+  private async snapshotFrom(endpoint: Endpoint, specs: readonly KeySpec[]): Promise<Snapshot> {
+    const headers = await this.authHeaders(endpoint);
+    const post = <T>(path: string, body: unknown): Promise<T> => this.http.post<T>(endpoint, path, body, headers);
+    return readSnapshot(specs, {
+      txnRanges: async (ranges, revision) => {
+        const res = await post<JsonTxn>('/v3/kv/txn', {
+          success: ranges.map((r) => ({ request_range: rangeRequest(r.start, r.end, revision) })),
+        });
+        return { revision: Number(res.header.revision), pages: (res.responses ?? []).map((r) => page(r.response_range)) };
+      },
+      range: async (start, end, revision) => page(await post<JsonRange>('/v3/kv/range', rangeRequest(start, end, revision))),
+    });
+  }
+
+  private async authHeaders(endpoint: Endpoint): Promise<Record<string, string>> {
+    const auth = this.settings.auth;
+    if (!auth) return {};
+    let token = this.tokens.get(endpoint.url);
+    if (token === undefined) {
+      const res = await this.http.post<{ token?: string }>(endpoint, '/v3/auth/authenticate', {
+        name: auth.username,
+        password: auth.password,
+      });
+      if (!res.token) throw new EtcdError(`etcd on ${endpointLabel(endpoint)} gave no auth token`, { kind: 'auth' });
+      token = res.token;
+      this.tokens.set(endpoint.url, token);
+    }
+    return { authorization: token };
+  }
+
+  private async fallBack(specs: readonly KeySpec[]): Promise<Snapshot> {
+    const { EtcdStore } = await import('./client');
+    this.fallback = new EtcdStore(this.settings, { callTimeoutMs: this.timeoutMs });
+    return this.fallback.snapshot(specs);
+  }
+
   close(): void {
-    this.agent.destroy();
+    this.http.close();
     this.fallback?.close();
   }
 }

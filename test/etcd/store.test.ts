@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { EtcdStore } from '../../src/etcd/client';
 import { GatewayReader } from '../../src/etcd/gateway';
 import { mergeRanges, SpecIndex, specWants, type WatchEvent } from '../../src/etcd/store';
-import { EtcdServer, sharedEtcd, uniquePrefix } from '../support/etcd';
+import { at, EtcdServer, sharedEtcd, uniquePrefix } from '../support/etcd';
 import { TcpProxy } from '../support/proxy';
 import { waitFor } from '../support/util';
 
@@ -52,7 +52,7 @@ test('snapshot reads every spec at one revision and only the keys each wants', a
   for (const [k, v] of [['/app', 'root'], ['/app/a', '1'], ['/app/b/c', '2'], ['/apple', 'no'], ['/app-x', 'no'], ['/one', '1']]) {
     await shared.client.put(p + k).value(v);
   }
-  const store = new EtcdStore({ endpoints: [shared.etcd.url] });
+  const store = new EtcdStore(at(shared.etcd.url));
   try {
     const snap = await store.snapshot([{ key: `${p}/app`, recursive: true }, { key: `${p}/one`, recursive: false }, { key: `${p}/none`, recursive: false }]);
     const rev = Number((await shared.client.get(`${p}/one`).exec()).header.revision);
@@ -67,7 +67,7 @@ test('snapshot reads every spec at one revision and only the keys each wants', a
 
 test('watch delivers every change after the snapshot, in order, filtered to the specs', async () => {
   const p = uniquePrefix('watch');
-  const store = new EtcdStore({ endpoints: [shared.etcd.url] });
+  const store = new EtcdStore(at(shared.etcd.url));
   const specs = [{ key: `${p}/app`, recursive: true }];
   const snap = await store.snapshot(specs);
   // Written between snapshot and watch: must still arrive.
@@ -96,7 +96,7 @@ test('watch delivers every change after the snapshot, in order, filtered to the 
 
 test('a watch from a compacted revision is reported broken, not silently dead', async () => {
   const p = uniquePrefix('compact');
-  const store = new EtcdStore({ endpoints: [shared.etcd.url] });
+  const store = new EtcdStore(at(shared.etcd.url));
   const r1 = Number((await shared.client.put(`${p}/k`).value('1').exec()).header.revision);
   const r2 = Number((await shared.client.put(`${p}/k`).value('2').exec()).header.revision);
   await shared.client.put(`${p}/k`).value('3');
@@ -120,7 +120,7 @@ test('a watch from a compacted revision is reported broken, not silently dead', 
 
 test('many specs share one watch stream', async () => {
   const p = uniquePrefix('streams');
-  const store = new EtcdStore({ endpoints: [shared.etcd.url] });
+  const store = new EtcdStore(at(shared.etcd.url));
   const specs = Array.from({ length: 200 }, (_, i) => ({ key: `${p}/k${i}`, recursive: i % 2 === 0 }));
   const got = new Set<string>();
   const h = await store.watch(specs, (await store.snapshot(specs)).revision + 1, {
@@ -143,7 +143,7 @@ test('many specs share one watch stream', async () => {
 
 test('a killed etcd breaks the watch and fails reads naming the endpoint', async () => {
   const own = await EtcdServer.start();
-  const store = new EtcdStore({ endpoints: [own.url], callTimeoutMs: 1000 });
+  const store = new EtcdStore(at(own.url), { callTimeoutMs: 1000 });
   let broken: Error | null = null;
   const specs = [{ key: '/x', recursive: true }];
   const h = await store.watch(specs, (await store.snapshot(specs)).revision + 1, {
@@ -169,7 +169,7 @@ test('a directory larger than one page is read whole, at the snapshot revision',
     for (let j = i; j < Math.min(n, i + 128); j++) ops.push(shared.client.put(`${p}/dir/k${String(j).padStart(6, '0')}`).value(`v${j}`));
     await shared.client.if(`${p}/none`, 'Version', '>', -1).then(...ops).commit();
   }
-  const store = new EtcdStore({ endpoints: [shared.etcd.url] });
+  const store = new EtcdStore(at(shared.etcd.url));
   try {
     const writer = (async () => {
       for (let j = 0; j < 20; j++) await shared.client.put(`${p}/dir/late${j}`).value('after the snapshot');
@@ -186,7 +186,7 @@ test('a directory larger than one page is read whole, at the snapshot revision',
     assert.deepEqual(keys, [...keys].sort());
     assert.deepEqual(snap.kvs[1], [{ key: `${p}/dir/k000007`, value: 'v7' }]);
     // The JSON gateway reader (--onetime) returns exactly the same, pages and all.
-    const gateway = new GatewayReader({ endpoints: [shared.etcd.url] });
+    const gateway = new GatewayReader(at(shared.etcd.url));
     try {
       const specs = [{ key: `${p}/dir`, recursive: true }, { key: `${p}/dir/k000007`, recursive: false }, { key: `${p}/none`, recursive: false }];
       const [a, b] = [await store.snapshot(specs), await gateway.snapshot(specs)];
@@ -206,8 +206,8 @@ test('the gateway reader carries odd bytes and empty values, and reads at the sn
   await shared.client.put(`${p}/d/empty`).value('');
   await shared.client.put(`${p}/d/bin`).value(Buffer.from([0x66, 0xff, 0x00, 0x6f]));
   await shared.client.put(`${p}/d/nl`).value('a\nb');
-  const gateway = new GatewayReader({ endpoints: [shared.etcd.url] });
-  const store = new EtcdStore({ endpoints: [shared.etcd.url] });
+  const gateway = new GatewayReader(at(shared.etcd.url));
+  const store = new EtcdStore(at(shared.etcd.url));
   try {
     const specs = [{ key: `${p}/d`, recursive: true }];
     const [a, b] = [await gateway.snapshot(specs), await store.snapshot(specs)];
@@ -222,7 +222,7 @@ test('the gateway reader carries odd bytes and empty values, and reads at the sn
 test('without the JSON gateway, the onetime reader falls back to gRPC', async () => {
   const own = await EtcdServer.start(['--enable-grpc-gateway=false']);
   const c = own.client();
-  const gateway = new GatewayReader({ endpoints: [own.url] });
+  const gateway = new GatewayReader(at(own.url));
   try {
     await c.put('/fb/k').value('v');
     assert.equal(gateway.transport, 'json');
@@ -238,7 +238,7 @@ test('without the JSON gateway, the onetime reader falls back to gRPC', async ()
 
 test('the gateway reader names the endpoint when etcd is not there', async () => {
   const port = await (await import('../support/etcd')).freePort();
-  const gateway = new GatewayReader({ endpoints: [`http://127.0.0.1:${port}`] });
+  const gateway = new GatewayReader(at(`http://127.0.0.1:${port}`));
   try {
     await assert.rejects(gateway.snapshot([{ key: '/x', recursive: false }]), new RegExp(`etcd read failed on http://127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`));
   } finally {
@@ -248,7 +248,7 @@ test('the gateway reader names the endpoint when etcd is not there', async () =>
 
 test('a watch whose creation is never answered is given up, and a fresh client works afterwards', async () => {
   const proxy = await TcpProxy.start(shared.etcd.clientPort);
-  const store = new EtcdStore({ endpoints: [proxy.url], watchCreateTimeoutMs: 500, callTimeoutMs: 2000 });
+  const store = new EtcdStore(at(proxy.url), { watchCreateTimeoutMs: 500, callTimeoutMs: 2000 });
   const specs = [{ key: uniquePrefix('create'), recursive: true }];
   try {
     const snap = await store.snapshot(specs);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Agent } from '../../src/agent/supervisor';
 import { loadTargets } from '../../src/config/load';
 import { EtcdStore } from '../../src/etcd/client';
+import { at } from './etcd';
 import { createLogger } from '../../src/log';
 import type { LogLine } from './cli';
 
@@ -25,7 +26,7 @@ export function startAgent(opts: {
   const log = createLogger({ debug: true, destination: { write: (s: string) => void logs.push(JSON.parse(s) as LogLine) } });
   const prefix = opts.prefix ?? '';
   const targets = loadTargets({ cfgdir: opts.cfgdir, prefix });
-  const store = new EtcdStore({ endpoints: [opts.endpoint], callTimeoutMs: 2000 });
+  const store = new EtcdStore(at(opts.endpoint), { callTimeoutMs: 2000 });
   const ctx = { prefix, notreally: opts.notreally ?? false, log, print: (t: string) => void printed.push(t) };
   const agent = new Agent(store, targets, ctx, { resyncMs: opts.resyncMs });
   agent.start();

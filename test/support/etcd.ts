@@ -2,8 +2,10 @@
 import { after, before } from 'node:test';
 import type { Etcd3 } from 'etcd3';
 import { EtcdServer } from '../../scripts/etcd-server';
+import { staticEndpoints } from '../../src/etcd/endpoints';
+import type { ConnectionSettings } from '../../src/etcd/settings';
 
-export { EtcdServer, freePort } from '../../scripts/etcd-server';
+export { EtcdCluster, EtcdServer, freePort } from '../../scripts/etcd-server';
 
 let counter = 0;
 /** A key prefix of the test's own, so tests sharing one etcd never see each other's keys. */
@@ -37,4 +39,9 @@ export function sharedEtcd(): { readonly etcd: EtcdServer; readonly client: Etcd
       return client;
     },
   };
+}
+
+/** Connection settings for plain endpoints, in order. */
+export function at(...urls: string[]): ConnectionSettings {
+  return { source: staticEndpoints(urls) };
 }
