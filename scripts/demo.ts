@@ -1,8 +1,9 @@
 /**
  * `npm run demo`: a throwaway etcd on loopback, example keys, the agent on the repo's conf.d/ and templates/
  * writing into a temp dir, a few changes to watch it follow, then everything cleaned up.
+ * `npm run demo -- --tls`: the same over TLS with client certificates, from a PKI made by certs/make-certs.sh.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -42,8 +43,19 @@ async function main(): Promise<void> {
   const cfg = mkdtempSync(path.join(os.tmpdir(), 'reconfig-demo-'));
   // varnishd -C drops root for its own user, which must be able to reach the staged file.
   chmodSync(cfg, 0o755);
-  console.log(bold(`1. Starting a throwaway etcd on loopback; the demo writes into ${cfg}`));
-  const etcd = await EtcdServer.start();
+  const tls = process.argv.includes('--tls');
+  console.log(bold(`1. Starting a throwaway etcd on loopback${tls ? ' with TLS and client certificates' : ''}; the demo writes into ${cfg}`));
+  let connect: string[] = [];
+  let etcd: EtcdServer;
+  if (tls) {
+    const certs = path.join(cfg, 'certs');
+    execFileSync('bash', [path.join(ROOT, 'certs', 'make-certs.sh'), certs], { stdio: 'inherit' });
+    etcd = await EtcdServer.start({ tls: { dir: certs, clientCertAuth: true } });
+    connect = ['--ssl', '--ssl_cafile', path.join(certs, 'ca.pem'), '--ssl_cert', path.join(certs, 'client.pem'), '--ssl_key', path.join(certs, 'client.key')];
+  } else {
+    etcd = await EtcdServer.start();
+  }
+  connect = ['--endpoints', etcd.url, ...connect];
   const client = etcd.client();
   const agentStop: Array<() => Promise<void>> = [];
   try {
@@ -70,8 +82,8 @@ async function main(): Promise<void> {
       console.log(`   put ${k} = ${v}`);
     }
 
-    console.log(bold('\n3. Starting the agent: reconfig -c <tmp> --port <etcd port>'));
-    const agent = spawn(process.execPath, [CLI, '-c', cfg, '--port', String(etcd.clientPort)], { stdio: ['ignore', 'inherit', 'pipe'] });
+    console.log(bold(`\n3. Starting the agent: reconfig -c <tmp> ${connect.join(' ').replaceAll(cfg, '<tmp>')}`));
+    const agent = spawn(process.execPath, [CLI, '-c', cfg, ...connect], { stdio: ['ignore', 'inherit', 'pipe'] });
     agent.stderr.on('data', relayLogs);
     const exited = new Promise<number | null>((r) => agent.on('exit', (code) => r(code)));
     agentStop.push(async () => {
@@ -97,7 +109,7 @@ async function main(): Promise<void> {
     await agentStop.pop()!();
     await client.put('/services/web/backends/web4').value('10.0.0.14:8080');
     console.log('   (agent stopped) put /services/web/backends/web4 = 10.0.0.14:8080');
-    const preview = spawn(process.execPath, [CLI, '-c', cfg, '--port', String(etcd.clientPort), '--onetime', '--notreally'], {
+    const preview = spawn(process.execPath, [CLI, '-c', cfg, ...connect, '--onetime', '--notreally'], {
       stdio: ['ignore', 'pipe', 'ignore'],
     });
     let out = '';

@@ -55,20 +55,14 @@ export class EtcdStore implements Store {
     return this.members.labels;
   }
 
-  /** The client for the member to use now, built afresh when that member changed. */
-  private async use(): Promise<{ client: Etcd3; at: string }> {
-    let endpoint: Endpoint;
-    try {
-      endpoint = await this.members.current();
-    } catch (err) {
-      throw classify(err, this.settings.source.describe, 'resolve');
-    }
+  /** The client for `endpoint`, built afresh when the member changed. */
+  private clientFor(endpoint: Endpoint): Etcd3 {
     if (!this.client || this.endpoint !== endpoint) {
       this.client?.close();
       this.client = this.newClient(endpoint);
       this.endpoint = endpoint;
     }
-    return { client: this.client, at: endpointLabel(endpoint) };
+    return this.client;
   }
 
   private newClient(endpoint: Endpoint): Etcd3 {
@@ -106,19 +100,21 @@ export class EtcdStore implements Store {
     this.client = null;
   }
 
-  /** A call on the current member failed: unless the fault is ours (auth), the next call tries the next one. */
-  private failed(err: EtcdError): EtcdError {
-    if (err.kind !== 'auth') {
-      this.members.failed();
-      this.rebuild();
-    }
-    return err;
+  /** Reads from the current member, moving on to the next while they fail (one round at most). */
+  async snapshot(specs: readonly KeySpec[]): Promise<Snapshot> {
+    return this.members.tryEach('read', async (endpoint) => {
+      const client = this.clientFor(endpoint);
+      try {
+        return await this.read(client, specs);
+      } catch (err) {
+        this.rebuild();
+        throw err;
+      }
+    });
   }
 
-  async snapshot(specs: readonly KeySpec[]): Promise<Snapshot> {
-    const { client, at } = await this.use();
-    try {
-      const snap = await readSnapshot(specs, {
+  private read(client: Etcd3, specs: readonly KeySpec[]): Promise<Snapshot> {
+    return readSnapshot(specs, {
         txnRanges: async (ranges, revision) => {
           const res = await client.kv.txn({
             success: ranges.map((r) => ({ request_range: { key: r.start, range_end: r.end, revision, limit: PAGE } })),
@@ -127,15 +123,13 @@ export class EtcdStore implements Store {
         },
         range: (start, end, revision) => client.kv.range({ key: start, range_end: end, revision, limit: PAGE }),
       });
-      this.members.succeeded();
-      return snap;
-    } catch (err) {
-      throw this.failed(classify(err, at, 'read'));
-    }
   }
 
   async watch(specs: readonly KeySpec[], fromRevision: number, handlers: WatchHandlers): Promise<WatchHandle> {
-    const { client, at } = await this.use();
+    // The member the snapshot just came from; if it fails now, the next snapshot moves on.
+    const endpoint = await this.members.endpoint();
+    const client = this.clientFor(endpoint);
+    const at = endpointLabel(endpoint);
     const watchers: Watcher[] = [];
     const index = new SpecIndex(specs, (s) => s);
     let broken = false;
@@ -182,7 +176,12 @@ export class EtcdStore implements Store {
     } catch (err) {
       broken = true;
       await cancelAll();
-      throw this.failed(classify(err, at, 'watch'));
+      const e = classify(err, at, 'watch');
+      if (e.kind !== 'auth') {
+        this.members.failed();
+        this.rebuild();
+      }
+      throw e;
     }
     return { cancel: async () => { broken = true; await cancelAll(); } };
   }

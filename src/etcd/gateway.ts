@@ -5,7 +5,6 @@
  * the members in order. If the gateway is switched off (`--enable-grpc-gateway=false`), it falls back to gRPC.
  */
 import { EtcdError } from '../errors';
-import { classify } from './classify';
 import { endpointLabel, type Endpoint } from './endpoints';
 import { GatewayError, GatewayMissing, JsonHttp } from './json-http';
 import { Members } from './members';
@@ -55,43 +54,26 @@ export class GatewayReader implements Reader {
   /** Reads from the first member that answers; a member that cannot be reached hands over to the next. */
   async snapshot(specs: readonly KeySpec[]): Promise<Snapshot> {
     if (this.fallback) return this.fallback.snapshot(specs);
-    let first: Endpoint;
     try {
-      first = await this.members.current();
+      return await this.members.tryEach('read', (endpoint) => this.snapshotFrom(endpoint, specs), (err) => err instanceof GatewayMissing);
     } catch (err) {
-      throw classify(err, this.settings.source.describe, 'resolve');
+      if (err instanceof GatewayMissing) return this.fallBack(specs);
+      throw err;
     }
-    const failures: EtcdError[] = [];
-    let renewed = false;
-    for (let endpoint = first; ; ) {
-      try {
-        const snap = await this.snapshotFrom(endpoint, specs);
-        this.members.succeeded();
-        return snap;
-      } catch (err) {
-        if (err instanceof GatewayMissing) return this.fallBack(specs);
-        // A token that expired between authenticate and read: one fresh token, same member.
-        if (err instanceof GatewayError && /invalid auth token/i.test(err.message) && !renewed) {
-          renewed = true;
-          this.tokens.delete(endpoint.url);
-          continue;
-        }
-        const e = classify(err, endpointLabel(endpoint), 'read');
-        // Our own credentials are wrong: another member will say the same.
-        if (e.kind === 'auth') throw e;
-        failures.push(e);
-        this.members.failed();
-        endpoint = await this.members.current();
-        if (endpoint === first || failures.length >= this.members.labels.length) break;
-      }
-    }
-    if (failures.length === 1) throw failures[0];
-    throw new EtcdError(`etcd read failed on every member: ${failures.map((f) => f.message).join('; ')}`, {
-      kind: failures.every((f) => f.kind === 'tls') ? 'tls' : failures[failures.length - 1].kind,
-    });
   }
 
   private async snapshotFrom(endpoint: Endpoint, specs: readonly KeySpec[]): Promise<Snapshot> {
+    try {
+      return await this.readFrom(endpoint, specs);
+    } catch (err) {
+      // A token that expired between authenticate and read: one fresh token, same member.
+      if (!(err instanceof GatewayError && /invalid auth token/i.test(err.message))) throw err;
+      this.tokens.delete(endpoint.url);
+      return this.readFrom(endpoint, specs);
+    }
+  }
+
+  private async readFrom(endpoint: Endpoint, specs: readonly KeySpec[]): Promise<Snapshot> {
     const headers = await this.authHeaders(endpoint);
     const post = <T>(path: string, body: unknown): Promise<T> => this.http.post<T>(endpoint, path, body, headers);
     return readSnapshot(specs, {

@@ -3,7 +3,8 @@
  * preference; a member that fails hands over to the next. When every member has failed in a row, a dynamic
  * source (DNS SRV) is asked again, because records change when clusters move.
  */
-import { errorMessage } from '../errors';
+import { EtcdError, errorMessage } from '../errors';
+import { classify } from './classify';
 import { endpointLabel, type Endpoint, type EndpointSource } from './endpoints';
 
 export class Members {
@@ -36,6 +37,47 @@ export class Members {
       }
     }
     return this.list[this.index];
+  }
+
+  /** current(), with a resolve failure (a bad SRV name, no nameserver) as an EtcdError naming what was asked. */
+  async endpoint(): Promise<Endpoint> {
+    try {
+      return await this.current();
+    } catch (err) {
+      throw classify(err, this.source.describe, 'resolve');
+    }
+  }
+
+  /**
+   * Runs `call` on the current member and, while members fail, on each next one: one round at most. Errors for
+   * which `passThrough` is true are thrown as they are; an auth failure stops the round (another member would
+   * say the same). When every member failed, the error lists each one.
+   */
+  async tryEach<T>(what: 'read' | 'watch', call: (e: Endpoint) => Promise<T>, passThrough?: (err: unknown) => boolean): Promise<T> {
+    let endpoint = await this.endpoint();
+    const failures: EtcdError[] = [];
+    for (;;) {
+      try {
+        const result = await call(endpoint);
+        this.succeeded();
+        return result;
+      } catch (err) {
+        if (passThrough?.(err)) throw err;
+        const e = classify(err, endpointLabel(endpoint), what);
+        if (e.kind === 'auth') throw e;
+        failures.push(e);
+        this.failed();
+        if (failures.length >= this.list.length) break;
+        endpoint = await this.endpoint();
+      }
+    }
+    if (failures.length === 1) throw failures[0];
+    const kinds = new Set(failures.map((f) => f.kind));
+    return Promise.reject(
+      new EtcdError(`etcd ${what} failed on every member: ${failures.map((f) => f.message).join('; ')}`, {
+        kind: kinds.size === 1 ? failures[0].kind : 'unreachable',
+      }),
+    );
   }
 
   /** The current member failed: the next call uses the next one, or resolves again after a full round. */

@@ -153,7 +153,7 @@ test('a killed etcd breaks the watch and fails reads naming the endpoint', async
   try {
     await own.kill9();
     await waitFor(() => broken, 'the watch to break');
-    await assert.rejects(store.snapshot(specs), new RegExp(`etcd read failed on ${own.url}`));
+    await assert.rejects(store.snapshot(specs), new RegExp(`etcd read on ${own.url}: unreachable`));
   } finally {
     await h.cancel();
     store.close();
@@ -240,7 +240,7 @@ test('the gateway reader names the endpoint when etcd is not there', async () =>
   const port = await (await import('../support/etcd')).freePort();
   const gateway = new GatewayReader(at(`http://127.0.0.1:${port}`));
   try {
-    await assert.rejects(gateway.snapshot([{ key: '/x', recursive: false }]), new RegExp(`etcd read failed on http://127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`));
+    await assert.rejects(gateway.snapshot([{ key: '/x', recursive: false }]), new RegExp(`etcd read on http://127\\.0\\.0\\.1:${port}: unreachable: .*ECONNREFUSED`));
   } finally {
     gateway.close();
   }

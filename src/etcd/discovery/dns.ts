@@ -59,6 +59,8 @@ export function systemNameservers(file = '/etc/resolv.conf'): Nameserver[] {
 
 export class DnsClient {
   private nextId = Math.floor(Math.random() * 0xffff);
+  /** Questions sent over each transport (TCP only after a truncated UDP answer). */
+  readonly sent = { udp: 0, tcp: 0 };
 
   constructor(
     readonly servers: readonly Nameserver[],
@@ -90,8 +92,12 @@ export class DnsClient {
       flags: dnsPacket.RECURSION_DESIRED,
       questions: [{ type, name }],
     };
+    this.sent.udp += 1;
     let res = await this.udp(server, question);
-    if (res.flag_tc) res = await this.tcp(server, question);
+    if (res.flag_tc) {
+      this.sent.tcp += 1;
+      res = await this.tcp(server, question);
+    }
     const rcode = (res.flags ?? 0) & 0xf;
     if (rcode === RCODE_NXDOMAIN) throw new NoSuchName(`${name} does not exist (NXDOMAIN from ${label(server)})`);
     if (rcode !== RCODE_NOERROR) throw new Error(`${RCODE_NAMES[rcode] ?? `rcode ${rcode}`}`);

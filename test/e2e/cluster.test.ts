@@ -1,0 +1,77 @@
+/**
+ * A three-member etcd cluster on loopback. The agent is given every member with --endpoints and uses the first;
+ * killing that member, and then the leader, must not lose a change.
+ */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { Etcd3 } from 'etcd3';
+import { AgentProcess, runCli } from '../support/cli';
+import { EtcdCluster } from '../support/etcd';
+import { LIST, makeCfgdir, readOr, waitFor } from '../support/util';
+
+let cluster: EtcdCluster;
+
+before(async () => {
+  cluster = await EtcdCluster.start(3);
+});
+after(() => cluster.stop());
+
+/** A client on the members still running, for the test's own writes. */
+function writer(): Etcd3 {
+  return new Etcd3({ hosts: cluster.members.filter((m) => m.running).map((m) => m.url) });
+}
+
+test('killing the member in use, then the leader: every change still arrives', async () => {
+  const dir = makeCfgdir({ app: { id: 'app', source: 'list.ejs', target: 'out/app.conf', key: '/app', recursive: true } }, { 'list.ejs': LIST });
+  const out = path.join(dir, 'out/app.conf');
+  const agent = AgentProcess.start(['-c', dir, '--endpoints', cluster.urls.join(',')]);
+  let w = writer();
+  try {
+    await w.put('/app/a').value('1');
+    await waitFor(() => readOr(out) === '/app/a=1\n', 'first render from the cluster');
+    const connected = await agent.waitForLog((l) => l.msg === 'connected; watching', 'connected');
+    assert.deepEqual(connected.endpoints, cluster.urls);
+
+    // The agent uses the first member it was given.
+    await cluster.members[0].kill9();
+    w.close();
+    w = writer();
+    await w.put('/app/b').value('2');
+    await waitFor(() => readOr(out) === '/app/a=1\n/app/b=2\n', 'a change after the member in use died', 40_000);
+
+    // Bring it back, then take the leader away.
+    await cluster.members[0].restart();
+    const leader = await cluster.leader();
+    await leader.kill9();
+    w.close();
+    w = writer();
+    await waitFor(async () => {
+      await w.put('/app/c').value('3');
+      return true;
+    }, 'a write once a new leader is elected', 30_000);
+    await waitFor(() => readOr(out) === '/app/a=1\n/app/b=2\n/app/c=3\n', 'a change after the leader died', 40_000);
+    await leader.restart();
+
+    const once = await runCli(['-c', dir, '--endpoints', cluster.urls.join(','), '--onetime']);
+    assert.equal(once.code, 0, once.stderr);
+    assert.match(once.stdout, /1 unchanged/);
+    assert.equal(agent.child.exitCode, null, 'the daemon must still run');
+  } finally {
+    w.close();
+    await agent.stop();
+  }
+});
+
+test('--onetime moves on from a dead first member', async () => {
+  const dir = makeCfgdir({ app: { id: 'app', source: 'list.ejs', target: 'out/app.conf', key: '/app', recursive: true } }, { 'list.ejs': LIST });
+  const first = cluster.members[0];
+  await first.kill9();
+  try {
+    const res = await runCli(['-c', dir, '--endpoints', cluster.urls.join(','), '--onetime']);
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(readOr(path.join(dir, 'out/app.conf')), /^\/app\/a=1$/m);
+  } finally {
+    await first.restart();
+  }
+});
