@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
-import { sharedEtcd, uniquePrefix } from '../support/etcd';
+import { EtcdServer, sharedEtcd, uniquePrefix } from '../support/etcd';
 import { startAgent } from '../support/agent';
 import { TcpProxy } from '../support/proxy';
 import { LIST, makeCfgdir, readOr, sleep, waitFor } from '../support/util';
@@ -88,6 +88,62 @@ test('a half-open link (peer silent, TCP up) is noticed and the agent reconnects
     const took = Date.now() - frozenAt;
     assert.ok(took < 30_000, `took ${took} ms`);
     assert.ok(a.logs.some((l) => l.msg === 'disconnected from etcd; retrying'), 'the silence was noticed as a disconnect');
+  } finally {
+    await a.stop();
+    await proxy.stop();
+  }
+});
+
+test('etcd is killed (-9) and restarted five times, with writes landing right after each restart: the file converges', async () => {
+  const own = await EtcdServer.start();
+  let client = own.client();
+  const cfg = target();
+  const out = path.join(cfg, 'out/f');
+  const a = startAgent({ cfgdir: cfg, endpoint: own.url });
+  try {
+    await client.put('/f/round').value('0');
+    await waitFor(() => readOr(out) === '/f/round=0\n', 'initial render');
+    for (let round = 1; round <= 5; round++) {
+      await own.kill9();
+      await sleep(Math.random() * 500);
+      await own.restart();
+      client.close();
+      client = own.client();
+      // No pause: these land while the agent is still reconnecting.
+      for (let i = 0; i < 20; i++) await client.put(`/f/k${i}`).value(`r${round}`);
+      await client.put('/f/round').value(String(round));
+    }
+    const res = await client.getAll().prefix('/f/').exec();
+    const want = res.kvs.map((kv) => `${kv.key.toString()}=${kv.value.toString()}\n`).join('');
+    await waitFor(() => readOr(out) === want, 'convergence after five crashes', 40_000);
+    assert.match(readOr(out), /\/f\/round=5/);
+    assert.ok(a.logs.filter((l) => l.msg === 'disconnected from etcd; retrying').length >= 1);
+  } finally {
+    await a.stop();
+    client.close();
+    await own.stop();
+  }
+});
+
+test('cut off while more than 1,000 revisions land, then cut again during the catch-up: it converges', async () => {
+  const p = uniquePrefix('catchup');
+  const proxy = await TcpProxy.start(shared.etcd.clientPort);
+  const cfg = target();
+  const out = path.join(cfg, 'out/f');
+  await shared.client.put(`${p}/f/start`).value('0');
+  const a = startAgent({ cfgdir: cfg, endpoint: proxy.url, prefix: p });
+  try {
+    await waitFor(() => readOr(out) === '/f/start=0\n', 'initial render');
+    proxy.hang();
+    for (let i = 0; i < 1500; i++) await shared.client.put(`${p}/f/k${i % 60}`).value(String(i));
+    proxy.resume();
+    // The agent is now catching up (re-read and re-watch); cut it a few times while it does.
+    for (let i = 0; i < 4; i++) {
+      await sleep(30 + Math.random() * 150);
+      proxy.cut();
+    }
+    const want = await expected(p);
+    await waitFor(() => readOr(out) === want, 'convergence after the catch-up was cut', 40_000);
   } finally {
     await a.stop();
     await proxy.stop();

@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import { Etcd3 } from 'etcd3';
 import { AgentProcess, runCli } from '../support/cli';
 import { EtcdCluster } from '../support/etcd';
+import { TcpProxy } from '../support/proxy';
 import { LIST, makeCfgdir, readOr, waitFor } from '../support/util';
 
 let cluster: EtcdCluster;
@@ -73,5 +74,30 @@ test('--onetime moves on from a dead first member', async () => {
     assert.match(readOr(path.join(dir, 'out/app.conf')), /^\/app\/a=1$/m);
   } finally {
     await first.restart();
+  }
+});
+
+test('a half-open member in use (silent, TCP up) is left for the next member within 30 s', async () => {
+  const dir = makeCfgdir({ app: { id: 'app', source: 'list.ejs', target: 'out/app.conf', key: '/half', recursive: true } }, { 'list.ejs': LIST });
+  const out = path.join(dir, 'out/app.conf');
+  const proxy = await TcpProxy.start(cluster.members[0].clientPort);
+  const endpoints = [proxy.url, ...cluster.urls.slice(1)];
+  const agent = AgentProcess.start(['-c', dir, '--endpoints', endpoints.join(',')]);
+  const w = writer();
+  try {
+    await w.put('/half/a').value('1');
+    await waitFor(() => readOr(out) === '/half/a=1\n', 'first render through the proxy');
+    assert.ok(proxy.connections > 0, 'the agent uses the first member, through the proxy');
+    proxy.hang();
+    const silentAt = Date.now();
+    await w.put('/half/a').value('2');
+    await waitFor(() => readOr(out) === '/half/a=2\n', 'the change made while the member in use was silent', 45_000);
+    const took = Date.now() - silentAt;
+    assert.ok(took < 30_000, `took ${took} ms`);
+    assert.equal(agent.count((l) => l.msg === 'disconnected from etcd; retrying'), 1, 'the outage is logged once');
+  } finally {
+    w.close();
+    await agent.stop();
+    await proxy.stop();
   }
 });

@@ -1,18 +1,21 @@
 /**
  * A TCP proxy in front of etcd that a test can cut (destroy every connection) or freeze (stop forwarding on
- * the connections open now while TCP stays up: a half-open peer). New connections after a freeze pass.
+ * the connections open now while TCP stays up: a half-open peer). New connections after a freeze pass; after
+ * hang() they are silent too, until resume().
  */
 import net from 'node:net';
 
 export class TcpProxy {
   private readonly server: net.Server;
   private readonly pairs = new Set<{ client: net.Socket; upstream: net.Socket; frozen: boolean }>();
+  /** While true, new connections are accepted and then stay silent too: a member that vanished. */
+  private hanging = false;
   port = 0;
 
   private constructor(private readonly target: number) {
     this.server = net.createServer((client) => {
       const upstream = net.connect(this.target, '127.0.0.1');
-      const pair = { client, upstream, frozen: false };
+      const pair = { client, upstream, frozen: this.hanging };
       this.pairs.add(pair);
       const forward = (from: net.Socket, to: net.Socket): void => {
         from.on('data', (chunk: Buffer) => {
@@ -58,6 +61,18 @@ export class TcpProxy {
   /** Stops forwarding on every open connection; the sockets stay open and silent. */
   freeze(): void {
     for (const p of this.pairs) p.frozen = true;
+  }
+
+  /** freeze(), and every new connection is silent as well, until resume(): a half-open member. */
+  hang(): void {
+    this.hanging = true;
+    this.freeze();
+  }
+
+  /** Ends hang(): the silent connections are cut, new ones pass again. */
+  resume(): void {
+    this.hanging = false;
+    this.cut();
   }
 
   async stop(): Promise<void> {
