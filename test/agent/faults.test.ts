@@ -134,6 +134,7 @@ test('cut off while more than 1,000 revisions land, then cut again during the ca
   const a = startAgent({ cfgdir: cfg, endpoint: proxy.url, prefix: p });
   try {
     await waitFor(() => readOr(out) === '/f/start=0\n', 'initial render');
+    await waitFor(() => a.logs.some((l) => l.msg === 'connected; watching'), 'the watch');
     proxy.hang();
     for (let i = 0; i < 1500; i++) await shared.client.put(`${p}/f/k${i % 60}`).value(String(i));
     proxy.resume();

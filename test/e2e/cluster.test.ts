@@ -87,6 +87,7 @@ test('a half-open member in use (silent, TCP up) is left for the next member wit
   try {
     await w.put('/half/a').value('1');
     await waitFor(() => readOr(out) === '/half/a=1\n', 'first render through the proxy');
+    await agent.waitForLog((l) => l.msg === 'connected; watching', 'the watch');
     assert.ok(proxy.connections > 0, 'the agent uses the first member, through the proxy');
     proxy.hang();
     const silentAt = Date.now();
@@ -94,7 +95,8 @@ test('a half-open member in use (silent, TCP up) is left for the next member wit
     await waitFor(() => readOr(out) === '/half/a=2\n', 'the change made while the member in use was silent', 45_000);
     const took = Date.now() - silentAt;
     assert.ok(took < 30_000, `took ${took} ms`);
-    assert.equal(agent.count((l) => l.msg === 'disconnected from etcd; retrying'), 1, 'the outage is logged once');
+    const log = agent.logs.map((l) => `${l.level} ${l.msg} ${String(l.err ?? '')}`).join('\n');
+    assert.equal(agent.count((l) => l.msg === 'disconnected from etcd; retrying'), 1, `the outage is logged once:\n${log}`);
   } finally {
     w.close();
     await agent.stop();
