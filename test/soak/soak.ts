@@ -1,15 +1,16 @@
 /**
- * `npm run soak -- --minutes N`: the built agent against a real etcd behind a TCP proxy, with writes going on
- * while random faults land: etcd killed with -9 and restarted, the link cut, the link frozen (half-open),
- * compaction past the agent. At the end it waits for the files to converge and prints the counts; the run
- * fails if any target's final file differs from what etcd holds. (Three-member cluster faults need
- * several endpoints, which come with the connection issue.)
+ * `npm run soak -- --minutes N`: the built agent against a real three-member etcd cluster, each member behind a
+ * TCP proxy (the agent gets the proxies as --endpoints), with writes going on while random faults land:
+ * a member killed with -9 and restarted, the leader killed, the whole cluster killed and restarted, every link
+ * cut, every link frozen (half-open), one member silent while TCP stays up, and compaction past the agent.
+ * At the end it waits for the files to converge and prints the counts; the run fails if any target's final file
+ * differs from what etcd holds.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Etcd3 } from 'etcd3';
-import { EtcdServer } from '../../scripts/etcd-server';
+import { Etcd3 as Client } from 'etcd3';
+import { EtcdCluster } from '../../scripts/etcd-server';
 import { CLI, agentEnv, sleep, workDir, writeCfg } from '../bench/harness';
 import { TcpProxy } from '../support/proxy';
 
@@ -21,7 +22,7 @@ const TARGETS = [
   { id: 'c', key: '/soak/c', recursive: false },
 ];
 
-async function expected(client: Etcd3, t: (typeof TARGETS)[number]): Promise<string> {
+async function expected(client: Client, t: (typeof TARGETS)[number]): Promise<string> {
   const res = t.recursive ? await client.getAll().prefix(`${t.key}/`).exec() : await client.getAll().prefix(t.key).exec();
   return res.kvs
     .map((kv) => [kv.key.toString(), kv.value.toString()] as const)
@@ -30,18 +31,25 @@ async function expected(client: Etcd3, t: (typeof TARGETS)[number]): Promise<str
     .join('');
 }
 
+const KINDS = ['kill9_member', 'kill9_leader', 'kill9_all', 'cut', 'freeze', 'silent_member', 'compact'] as const;
+type Kind = (typeof KINDS)[number];
+
 async function main(): Promise<void> {
-  const etcd = await EtcdServer.start();
-  const proxy = await TcpProxy.start(etcd.clientPort);
+  const cluster = await EtcdCluster.start(3);
+  const proxies = await Promise.all(cluster.members.map((m) => TcpProxy.start(m.clientPort)));
   const dir = workDir('soak');
   writeCfg(
     dir,
     TARGETS.map((t) => ({ ...t, source: 'list.ejs', target: path.join(dir, 'out', t.id) })),
     { 'list.ejs': LIST },
   );
-  const agent = spawn(process.execPath, [CLI, '-c', dir, '--port', String(proxy.port)], { stdio: ['ignore', 'ignore', 'inherit'], env: agentEnv });
-  let client = etcd.client();
-  const counts = { writes: 0, write_errors: 0, faults: 0, kill9: 0, cut: 0, freeze: 0, compact: 0 };
+  const endpoints = proxies.map((p) => p.url).join(',');
+  const agent = spawn(process.execPath, [CLI, '-c', dir, '--endpoints', endpoints], { stdio: ['ignore', 'ignore', 'inherit'], env: agentEnv });
+  const newClient = (): Client => new Client({ hosts: cluster.urls });
+  let client = newClient();
+  const counts: Record<'writes' | 'write_errors' | 'faults' | Kind, number> = {
+    writes: 0, write_errors: 0, faults: 0, kill9_member: 0, kill9_leader: 0, kill9_all: 0, cut: 0, freeze: 0, silent_member: 0, compact: 0,
+  };
   const end = Date.now() + minutes * 60_000;
   let stop = false;
   const writer = (async () => {
@@ -58,29 +66,43 @@ async function main(): Promise<void> {
       }
     }
   })();
+  const restartClient = (): void => {
+    client.close();
+    client = newClient();
+  };
   while (Date.now() < end) {
     await sleep(500 + Math.random() * 2500);
     counts.faults++;
-    const kind = ['kill9', 'cut', 'freeze', 'compact'][Math.floor(Math.random() * 4)] as 'kill9' | 'cut' | 'freeze' | 'compact';
+    const kind = KINDS[Math.floor(Math.random() * KINDS.length)];
     counts[kind]++;
-    if (kind === 'kill9') {
-      await etcd.kill9();
+    if (kind === 'kill9_member' || kind === 'kill9_leader') {
+      const victim = kind === 'kill9_leader' ? await cluster.leader().catch(() => cluster.members[0]) : cluster.members[Math.floor(Math.random() * 3)];
+      await victim.kill9();
+      await sleep(100 + Math.random() * 1900);
+      await victim.restart();
+      restartClient();
+    } else if (kind === 'kill9_all') {
+      await Promise.all(cluster.members.map((m) => m.kill9()));
       await sleep(100 + Math.random() * 900);
-      await etcd.restart();
-      client.close();
-      client = etcd.client();
+      await Promise.all(cluster.members.map((m) => m.restart()));
+      restartClient();
     } else if (kind === 'cut') {
-      proxy.cut();
+      for (const p of proxies) p.cut();
     } else if (kind === 'freeze') {
-      proxy.freeze();
+      for (const p of proxies) p.freeze();
       await sleep(1000 + Math.random() * 4000);
-      proxy.cut();
+      for (const p of proxies) p.cut();
+    } else if (kind === 'silent_member') {
+      const p = proxies[Math.floor(Math.random() * 3)];
+      p.hang();
+      await sleep(2000 + Math.random() * 8000);
+      p.resume();
     } else {
       try {
         const rev = Number((await client.get('/soak/none').exec()).header.revision);
         await client.kv.compact({ revision: rev, physical: false });
       } catch {
-        // etcd may be restarting; the fault still counts as attempted.
+        // the cluster may be restarting; the fault still counts as attempted.
       }
     }
   }
@@ -103,8 +125,8 @@ async function main(): Promise<void> {
   agent.kill('SIGTERM');
   await new Promise((r) => agent.once('exit', r));
   client.close();
-  await proxy.stop();
-  await etcd.stop();
+  await Promise.all(proxies.map((p) => p.stop()));
+  await cluster.stop();
   console.log(JSON.stringify({ minutes, ...counts, final_state_mismatches: mismatches }));
   console.log(`faults injected: ${counts.faults}, writes: ${counts.writes}, final-state mismatches: ${mismatches}`);
   if (mismatches > 0) process.exitCode = 1;
