@@ -17,6 +17,30 @@ function target(): string {
   return makeCfgdir({ f: { id: 'f', source: 'list.ejs', target: 'out/f', key: '/f', recursive: true } }, { 'list.ejs': LIST });
 }
 
+/**
+ * An in-process agent on its own prefix, reaching the shared etcd through a proxy the test can cut, freeze or
+ * silence; `body` runs once the first render is on disk and the watch is up.
+ */
+async function behindProxy(
+  name: string,
+  body: (t: { p: string; proxy: TcpProxy; out: string; agent: ReturnType<typeof startAgent> }) => Promise<void>,
+): Promise<void> {
+  const p = uniquePrefix(name);
+  const proxy = await TcpProxy.start(shared.etcd.clientPort);
+  const cfg = target();
+  const out = path.join(cfg, 'out/f');
+  await shared.client.put(`${p}/f/start`).value('0');
+  const agent = startAgent({ cfgdir: cfg, endpoint: proxy.url, prefix: p });
+  try {
+    await waitFor(() => readOr(out) === '/f/start=0\n', 'initial render');
+    await waitFor(() => agent.logs.some((l) => l.msg === 'connected; watching'), 'the watch');
+    await body({ p, proxy, out, agent });
+  } finally {
+    await agent.stop();
+    await proxy.stop();
+  }
+}
+
 test('the link is cut at random moments during a steady stream of writes: the file converges', async () => {
   const p = uniquePrefix('cut');
   const proxy = await TcpProxy.start(shared.etcd.clientPort);
@@ -49,15 +73,8 @@ test('the link is cut at random moments during a steady stream of writes: the fi
   }
 });
 
-test('etcd is compacted past the agent while it is cut off, and more than 1,000 revisions pass: it resyncs', async () => {
-  const p = uniquePrefix('compact');
-  const proxy = await TcpProxy.start(shared.etcd.clientPort);
-  const cfg = target();
-  const out = path.join(cfg, 'out/f');
-  await shared.client.put(`${p}/f/start`).value('0');
-  const a = startAgent({ cfgdir: cfg, endpoint: proxy.url, prefix: p });
-  try {
-    await waitFor(() => readOr(out) === '/f/start=0\n', 'initial render');
+test('etcd is compacted past the agent while it is cut off, and more than 1,000 revisions pass: it resyncs', () =>
+  behindProxy('compact', async ({ p, proxy, out }) => {
     proxy.freeze();
     for (let i = 0; i < 1200; i++) await shared.client.put(`${p}/f/k${i % 50}`).value(String(i));
     const rev = Number((await shared.client.put(`${p}/f/last`).value('x').exec()).header.revision);
@@ -65,34 +82,18 @@ test('etcd is compacted past the agent while it is cut off, and more than 1,000 
     proxy.cut();
     const want = await expected(p);
     await waitFor(() => readOr(out) === want, 'convergence after compaction', 40_000);
-  } finally {
-    await a.stop();
-    await proxy.stop();
-  }
-});
+  }));
 
-test('a half-open link (peer silent, TCP up) is noticed and the agent reconnects and converges within 30 s', async () => {
-  const p = uniquePrefix('halfopen');
-  const proxy = await TcpProxy.start(shared.etcd.clientPort);
-  const cfg = target();
-  const out = path.join(cfg, 'out/f');
-  await shared.client.put(`${p}/f/a`).value('1');
-  const a = startAgent({ cfgdir: cfg, endpoint: proxy.url, prefix: p });
-  try {
-    await waitFor(() => readOr(out) === '/f/a=1\n', 'initial render');
-    await waitFor(() => a.logs.some((l) => l.msg === 'connected; watching'), 'the watch');
+test('a half-open link (peer silent, TCP up) is noticed and the agent reconnects and converges within 30 s', () =>
+  behindProxy('halfopen', async ({ p, proxy, out, agent }) => {
     proxy.freeze();
     const frozenAt = Date.now();
-    await shared.client.put(`${p}/f/a`).value('2');
-    await waitFor(() => readOr(out) === '/f/a=2\n', 'the change made while the link was silent', 45_000);
+    await shared.client.put(`${p}/f/start`).value('2');
+    await waitFor(() => readOr(out) === '/f/start=2\n', 'the change made while the link was silent', 45_000);
     const took = Date.now() - frozenAt;
     assert.ok(took < 30_000, `took ${took} ms`);
-    assert.ok(a.logs.some((l) => l.msg === 'disconnected from etcd; retrying'), 'the silence was noticed as a disconnect');
-  } finally {
-    await a.stop();
-    await proxy.stop();
-  }
-});
+    assert.ok(agent.logs.some((l) => l.msg === 'disconnected from etcd; retrying'), 'the silence was noticed as a disconnect');
+  }));
 
 test('etcd is killed (-9) and restarted five times, with writes landing right after each restart: the file converges', async () => {
   const own = await EtcdServer.start();
@@ -125,16 +126,8 @@ test('etcd is killed (-9) and restarted five times, with writes landing right af
   }
 });
 
-test('cut off while more than 1,000 revisions land, then cut again during the catch-up: it converges', async () => {
-  const p = uniquePrefix('catchup');
-  const proxy = await TcpProxy.start(shared.etcd.clientPort);
-  const cfg = target();
-  const out = path.join(cfg, 'out/f');
-  await shared.client.put(`${p}/f/start`).value('0');
-  const a = startAgent({ cfgdir: cfg, endpoint: proxy.url, prefix: p });
-  try {
-    await waitFor(() => readOr(out) === '/f/start=0\n', 'initial render');
-    await waitFor(() => a.logs.some((l) => l.msg === 'connected; watching'), 'the watch');
+test('cut off while more than 1,000 revisions land, then cut again during the catch-up: it converges', () =>
+  behindProxy('catchup', async ({ p, proxy, out }) => {
     proxy.hang();
     for (let i = 0; i < 1500; i++) await shared.client.put(`${p}/f/k${i % 60}`).value(String(i));
     proxy.resume();
@@ -145,8 +138,4 @@ test('cut off while more than 1,000 revisions land, then cut again during the ca
     }
     const want = await expected(p);
     await waitFor(() => readOr(out) === want, 'convergence after the catch-up was cut', 40_000);
-  } finally {
-    await a.stop();
-    await proxy.stop();
-  }
-});
+  }));
