@@ -8,6 +8,7 @@ import { TargetError } from '../errors';
 import { runCommand, shellQuote } from './command';
 import { unifiedDiff } from './diff';
 import { discard, readCurrent, restore, stage, swap, type Current } from './files';
+import { signalPidfile } from './signal';
 
 export interface ApplyResult {
   /** The file's bytes changed (or, with notreally, would change). */
@@ -26,7 +27,7 @@ export interface ApplyOptions {
   onOutput?: (stage: 'check' | 'reload', output: string) => void;
 }
 
-type T = Pick<Target, 'id' | 'dest' | 'checkcmd' | 'reloadcmd' | 'mode' | 'uid' | 'gid' | 'timeoutMs'>;
+type T = Pick<Target, 'id' | 'dest' | 'checkcmd' | 'reloadcmd' | 'reloadsignal' | 'mode' | 'uid' | 'gid' | 'timeoutMs'>;
 
 /** `{{src}}`, or confd's `{{.src}}`. */
 const SRC = /\{\{\s*\.?src\s*\}\}/g;
@@ -74,6 +75,11 @@ async function check(t: T, command: string, src: string, opts: ApplyOptions): Pr
 }
 
 async function reload(t: T, opts: ApplyOptions): Promise<boolean> {
+  const sig = t.reloadsignal;
+  if (sig) {
+    await step(t, 'reload', () => signalPidfile(sig.pidfile, sig.signal));
+    return true;
+  }
   if (!t.reloadcmd) return false;
   const cmd = t.reloadcmd;
   const { output } = await step(t, 'reload', () =>

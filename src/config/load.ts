@@ -106,6 +106,9 @@ function resolve(
   if (key === '' && opts.prefix === '') {
     problems.push({ file, message: '/key: "/" would watch the whole keyspace; give a narrower key or a --prefix' });
   }
+  if (spec.reloadcmd !== undefined && spec.reloadsignal !== undefined) {
+    problems.push({ file, message: '/reloadsignal: give either reloadcmd or reloadsignal, not both' });
+  }
   const wait = spec.wait ? waitWindow(spec.wait) : undefined;
   if (wait && wait.maxMs < wait.minMs) problems.push({ file, message: '/wait/max: must not be shorter than /wait/min' });
   const uid = spec.owner === undefined ? undefined : lookupId('passwd', spec.owner, file, '/owner', problems);
@@ -122,6 +125,10 @@ function resolve(
     recursive: spec.recursive,
     checkcmd: spec.checkcmd,
     reloadcmd: spec.reloadcmd,
+    reloadsignal: spec.reloadsignal && {
+      pidfile: path.resolve(opts.cfgdir, spec.reloadsignal.pidfile),
+      signal: spec.reloadsignal.signal as NodeJS.Signals,
+    },
     mode: spec.mode === undefined ? undefined : parseInt(spec.mode, 8),
     uid,
     gid,

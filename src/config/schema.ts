@@ -13,6 +13,7 @@ export interface TargetSpec {
   recursive: boolean;
   checkcmd?: string;
   reloadcmd?: string;
+  reloadsignal?: { pidfile: string; signal: string };
   mode?: string;
   owner?: string | number;
   group?: string | number;
@@ -27,6 +28,9 @@ const nameOrId = {
   minimum: 0,
   nullable: true,
 } as const;
+
+/** Signals a reloadsignal may send: the ones daemons use for reload, reopen or graceful restart. */
+export const RELOAD_SIGNALS = ['SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGWINCH', 'SIGCONT'] as const;
 
 export const DURATION_PATTERN = '^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$';
 
@@ -60,6 +64,17 @@ export const targetSchema: JSONSchemaType<TargetSpec> = {
       minLength: 1,
       nullable: true,
       description: 'Run after the file changed.',
+    },
+    reloadsignal: {
+      type: 'object',
+      nullable: true,
+      additionalProperties: false,
+      required: ['pidfile'],
+      properties: {
+        pidfile: { type: 'string', minLength: 1 },
+        signal: { type: 'string', enum: [...RELOAD_SIGNALS], default: 'SIGHUP' },
+      },
+      description: 'Instead of reloadcmd: send `signal` (default SIGHUP) to the process whose id is in `pidfile`.',
     },
     mode: {
       type: 'string',

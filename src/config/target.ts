@@ -17,6 +17,8 @@ export interface Target {
   recursive: boolean;
   checkcmd?: string;
   reloadcmd?: string;
+  /** Instead of reloadcmd: signal the process named by a pidfile. */
+  reloadsignal?: { pidfile: string; signal: NodeJS.Signals };
   mode?: number;
   uid?: number;
   gid?: number;
