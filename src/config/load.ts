@@ -4,7 +4,6 @@
  * together as one ConfigError, before anything connects anywhere.
  */
 import type { ErrorObject } from 'ajv';
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, type ConfigProblem, errorMessage } from '../errors';
@@ -13,6 +12,8 @@ import { parseDuration } from './duration';
 import type { TargetSpec } from './schema';
 import validate from './target-validator';
 import type { Target } from './target';
+import { clearIdCache, lookupId } from './owners';
+import { uniquenessProblems } from './unique';
 
 export interface LoadOptions {
   cfgdir: string;
@@ -43,7 +44,7 @@ export function loadTargets(opts: LoadOptions): Target[] {
   } catch (err) {
     throw new ConfigError([{ file: confd, message: `cannot read directory: ${errorMessage(err)}` }]);
   }
-  ids.clear();
+  clearIdCache();
   const targets: Target[] = [];
   const templates = new Map<string, Target['render'] | Error>();
   for (const name of names) {
@@ -142,62 +143,4 @@ function resolve(
 function waitWindow(w: NonNullable<TargetSpec['wait']>): NonNullable<Target['wait']> {
   const minMs = parseDuration(w.min);
   return { minMs, maxMs: w.max === undefined ? 4 * minMs : parseDuration(w.max) };
-}
-
-/** One getent process per name and load, however many targets share the owner (cleared by each load). */
-const ids = new Map<string, number | undefined>();
-
-function getent(db: 'passwd' | 'group', name: string): number | undefined {
-  const k = `${db}:${name}`;
-  if (!ids.has(k)) {
-    let id: number | undefined;
-    try {
-      const line = execFileSync('getent', [db, name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-      id = Number(line.split(':')[2]);
-      if (!Number.isInteger(id)) id = undefined;
-    } catch {
-      // getent exits 2 when the name is unknown.
-    }
-    ids.set(k, id);
-  }
-  return ids.get(k);
-}
-
-/** Resolves a user or group name through NSS (`getent`), so LDAP and sssd names work too. */
-function lookupId(
-  db: 'passwd' | 'group',
-  value: string | number,
-  file: string,
-  field: string,
-  problems: ConfigProblem[],
-): number | undefined {
-  if (typeof value === 'number') return value;
-  if (/^[0-9]+$/.test(value)) return Number(value);
-  const id = getent(db, value);
-  if (id !== undefined) return id;
-  problems.push({ file, message: `${field}: no such ${db === 'passwd' ? 'user' : 'group'}: ${value}` });
-  return undefined;
-}
-
-/** No two targets may share an id, a key or a target file; each clash names both files. */
-function uniquenessProblems(targets: Target[]): ConfigProblem[] {
-  const problems: ConfigProblem[] = [];
-  const fields: Array<[string, (t: Target) => string]> = [
-    ['id', (t) => t.id],
-    ['key', (t) => t.etcdKey],
-    ['target', (t) => t.dest],
-  ];
-  for (const [field, get] of fields) {
-    const seen = new Map<string, Target>();
-    for (const t of targets) {
-      const v = get(t);
-      const first = seen.get(v);
-      if (first) {
-        problems.push({ file: t.origin, message: `/${field}: ${JSON.stringify(v)} is already used by ${first.origin}` });
-      } else {
-        seen.set(v, t);
-      }
-    }
-  }
-  return problems;
 }
