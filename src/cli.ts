@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** Commander wiring only: flags -> Options -> run(). */
+import { constants } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ExitCode } from './errors';
 import { exitEarly, run, type Options } from './main';
@@ -15,32 +16,72 @@ function port(value: string): number {
   return n;
 }
 
+function signal(value: string): NodeJS.Signals {
+  const name = (value.startsWith('SIG') ? value : `SIG${value}`).toUpperCase();
+  if (!(name in constants.signals)) throw new InvalidArgumentError(`not a signal: ${value}`);
+  return name as NodeJS.Signals;
+}
+
 function prefix(value: string): string {
   if (!value.startsWith('/')) throw new InvalidArgumentError('must begin with /');
   return value;
 }
 
+/** Every flag can also come from RECONFIG_<FLAG> (e.g. --ssl_cafile: RECONFIG_SSL_CAFILE); the command line wins. */
+export function envName(long: string): string {
+  return `RECONFIG_${long.replace(/^--/, '').replace(/-/g, '_').toUpperCase()}`;
+}
+
+function opt(flags: string, description: string, more: { default?: unknown; parse?: (v: string) => unknown } = {}): Option {
+  const o = new Option(flags, description);
+  const long = o.long ?? flags;
+  // commander turns a boolean on whenever its variable is set, even to "false": booleansFromEnv reads those.
+  if (!o.isBoolean()) o.env(envName(long));
+  if (more.default !== undefined) o.default(more.default);
+  if (more.parse) o.argParser(more.parse);
+  return o;
+}
+
+const BOOLEAN_ENV = /^(1|true|yes|on)$|^(0|false|no|off|)$/i;
+
+/** Boolean flags from the environment: 1/true/yes/on or 0/false/no/off; anything else names the variable. */
+function booleansFromEnv(cmd: Command): void {
+  for (const o of cmd.options) {
+    if (!o.isBoolean() || !o.long || o.long === '--version' || o.long === '--help') continue;
+    const name = envName(o.long);
+    const value = process.env[name];
+    const key = o.attributeName();
+    if (value === undefined || cmd.getOptionValueSource(key) === 'cli') continue;
+    const m = BOOLEAN_ENV.exec(value.trim());
+    if (!m) throw new InvalidArgumentError(`${name}=${JSON.stringify(value)}: must be 1/true/yes/on or 0/false/no/off`);
+    cmd.setOptionValueWithSource(key, m[1] !== undefined, 'env');
+  }
+}
+
 const program = new Command()
   .name('reconfig')
+  .usage('[options] [-- program [args...]]')
   .description('Keeps configuration files in step with etcd: renders EJS templates, checks, swaps atomically, reloads.')
   .version(version, '--version')
-  .option('-c, --cfgdir <dir>', 'configuration directory holding conf.d/ and templates/', '/etc/reconfig')
-  .option('--host <host>', 'etcd host', '127.0.0.1')
-  .addOption(new Option('--port <port>', 'etcd client port').default(2379).argParser(port))
-  .option('--endpoints <urls>', 'etcd members, comma-separated (https://10.0.0.1:2379,...); overrides --host and --port')
-  .option('--srv <name>', 'find etcd through DNS SRV: a domain (_etcd-client[-ssl]._tcp.<domain>) or a full record name')
-  .option('--dns <host[:port]>', 'nameserver for --srv (default: those in /etc/resolv.conf)')
-  .option('-s, --ssl', 'talk to etcd over TLS (https)')
-  .option('--ssl_cafile <pem>', 'CA certificate(s) that signed the etcd servers (default: the system CAs)')
-  .option('--ssl_cert <pem>', 'client certificate')
-  .option('--ssl_key <pem>', 'client private key; may be encrypted (see --ssl_passphrase)')
-  .addOption(new Option('--ssl_passphrase <pass>', 'passphrase of an encrypted --ssl_key').env('RECONFIG_SSL_PASSPHRASE'))
-  .option('--user <name[:password]>', `etcd user; the password may come from ${PASSWORD_ENV} instead, out of ps`)
-  .addOption(new Option('-p, --prefix <prefix>', 'prepended to every key').default('').argParser(prefix))
-  .option('-o, --onetime', 'apply every target once, print a summary and exit', false)
-  .option('-n, --notreally', 'print diffs instead of writing; run no commands', false)
-  .option('-d, --debug', 'log at debug level', false)
-  .option('--resync <duration>', 're-read everything and re-render this often, as well as on every reconnect ("0": never)', '1h')
+  .argument('[program...]', 'sidecar mode: start this program after the first full render and signal it after each change')
+  .addOption(opt('-c, --cfgdir <dir>', 'configuration directory holding conf.d/ and templates/', { default: '/etc/reconfig' }))
+  .addOption(opt('--host <host>', 'etcd host', { default: '127.0.0.1' }))
+  .addOption(opt('--port <port>', 'etcd client port', { default: 2379, parse: port }))
+  .addOption(opt('--endpoints <urls>', 'etcd members, comma-separated (https://10.0.0.1:2379,...); overrides --host and --port'))
+  .addOption(opt('--srv <name>', 'find etcd through DNS SRV: a domain (_etcd-client[-ssl]._tcp.<domain>) or a full record name'))
+  .addOption(opt('--dns <host[:port]>', 'nameserver for --srv (default: those in /etc/resolv.conf)'))
+  .addOption(opt('-s, --ssl', 'talk to etcd over TLS (https)'))
+  .addOption(opt('--ssl_cafile <pem>', 'CA certificate(s) that signed the etcd servers (default: the system CAs)'))
+  .addOption(opt('--ssl_cert <pem>', 'client certificate'))
+  .addOption(opt('--ssl_key <pem>', 'client private key; may be encrypted (see --ssl_passphrase)'))
+  .addOption(opt('--ssl_passphrase <pass>', 'passphrase of an encrypted --ssl_key (prefer RECONFIG_SSL_PASSPHRASE: ps shows argv)'))
+  .addOption(opt('--user <name[:password]>', `etcd user; the password may come from ${PASSWORD_ENV} instead, out of ps`))
+  .addOption(opt('-p, --prefix <prefix>', 'prepended to every key', { default: '', parse: prefix }))
+  .addOption(opt('-o, --onetime', 'apply every target once, print a summary and exit', { default: false }))
+  .addOption(opt('-n, --notreally', 'print diffs instead of writing; run no commands', { default: false }))
+  .addOption(opt('-d, --debug', 'log at debug level', { default: false }))
+  .addOption(opt('--resync <duration>', 're-read everything and re-render this often, as well as on every reconnect ("0": never)', { default: '1h' }))
+  .addOption(opt('--reload-signal <signal>', 'sidecar mode: the signal sent to the program after a change', { default: 'SIGHUP', parse: signal }))
   .exitOverride()
   // Errors are printed once, by exitEarly, with the program's name.
   .configureOutput({ outputError: () => undefined })
@@ -53,11 +94,17 @@ Examples:
   reconfig -c /etc/reconfig --onetime --notreally print the diffs a run would make
   RECONFIG_ETCD_PASSWORD=... reconfig --ssl --srv example.com --ssl_cafile ca.pem \
       --ssl_cert client.pem --ssl_key client.key --user reconfig
-                                                  TLS, password auth, members from DNS SRV`,
+                                                  TLS, password auth, members from DNS SRV
+  reconfig -c /etc/reconfig -- haproxy -W -f /etc/haproxy/haproxy.cfg
+                                                  sidecar: render, start haproxy, SIGHUP it on change
+
+Every flag can also be set as RECONFIG_<FLAG> (RECONFIG_ENDPOINTS, RECONFIG_SSL_CAFILE, ...); the command line
+wins. Targets and templates may come from RECONFIG_TARGET_<name> and RECONFIG_TEMPLATE_<name>.`,
   );
 
 try {
   program.parse();
+  booleansFromEnv(program);
 } catch (err) {
   if (err instanceof CommanderError) {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
@@ -65,9 +112,10 @@ try {
     }
     exitEarly(ExitCode.config, err.message.replace(/^error: /, ''));
   }
+  if (err instanceof InvalidArgumentError) exitEarly(ExitCode.config, err.message);
   throw err;
 }
 
 // Dependencies' deprecation notices (gRPC sets a TLS server name to an IP address) mean nothing to an operator.
 process.noDeprecation = true;
-void run(program.opts<Options>());
+void run({ ...program.opts<Omit<Options, 'program'>>(), program: program.args });

@@ -2,6 +2,7 @@
  * The one place that exits. Loads conf.d, then runs --onetime or the watching agent; turns errors into exit
  * codes (see ExitCode) and handles signals: SIGTERM/SIGINT stop after in-flight applies, SIGHUP re-reads conf.d.
  */
+import type { Program } from './agent/sidecar';
 import { Agent } from './agent/supervisor';
 import { formatReport, runOnce } from './agent/onetime';
 import type { RunnerContext } from './agent/runner';
@@ -21,6 +22,10 @@ export interface Options extends ConnectionFlags {
   debug: boolean;
   /** A duration such as "1h"; "0" turns the periodic resync off. */
   resync: string;
+  /** Sidecar mode: the program (and its arguments) to start after the first render; empty otherwise. */
+  program: string[];
+  /** Sidecar mode: sent to the program after each batch of applied changes. */
+  reloadSignal: NodeJS.Signals;
 }
 
 let earlyHup = false;
@@ -102,6 +107,10 @@ async function runAgent(opts: Options, log: Logger): Promise<number> {
     print: (text) => process.stdout.write(text),
   };
   log.info({ targets: targets.length, cfgdir: opts.cfgdir, notreally: opts.notreally }, 'configuration loaded');
+  if (opts.program.length > 0) {
+    if (opts.onetime || opts.notreally) throw new UsageError('sidecar mode (-- program) does not go with --onetime or --notreally');
+    return sidecar(opts, settings, targets, ctx, load, log, resyncMs);
+  }
   if (opts.onetime) {
     const reader = await connectOnce(settings, log);
     try {
@@ -115,6 +124,45 @@ async function runAgent(opts: Options, log: Logger): Promise<number> {
   return watch(await connect(settings, log), targets, ctx, load, log, resyncMs);
 }
 
+/**
+ * Sidecar mode: every target rendered once (no reloads: nothing runs yet), then the program started, then the
+ * agent, which signals the program after each batch of changes. Any failure of the first render keeps the
+ * program from starting. reconfig exits with the program's code.
+ */
+async function sidecar(
+  opts: Options,
+  settings: ConnectionSettings,
+  targets: Target[],
+  ctx: RunnerContext,
+  load: () => Target[],
+  log: Logger,
+  resyncMs: number,
+): Promise<number> {
+  const store = await connect(settings, log);
+  const { Program, ChangeBatcher } = await import('./agent/sidecar');
+  const first = await runOnce(store, targets, { ...ctx, skipReload: true }).catch((err: unknown) => {
+    store.close();
+    throw err;
+  });
+  const failed = first.outcomes.filter((o) => !o.ok);
+  if (failed.length > 0) {
+    store.close();
+    for (const o of failed) log.error({ target: o.id, stage: o.error?.stage }, o.error?.message ?? 'failed');
+    log.error(`first render failed for ${failed.map((o) => o.id).join(', ')}; ${opts.program[0]} was not started`);
+    return ExitCode.targetsFailed;
+  }
+  const program = new Program(opts.program, log);
+  let agent: Agent | null = null;
+  const batcher = new ChangeBatcher(
+    () => agent?.busy ?? false,
+    () => {
+      if (program.signal(opts.reloadSignal)) log.info({ signal: opts.reloadSignal }, `sent ${opts.reloadSignal} to ${opts.program[0]}`);
+    },
+  );
+  const sidecarCtx: RunnerContext = { ...ctx, onApplied: () => batcher.changed(), onSettled: () => batcher.settle() };
+  return watch(store, targets, sidecarCtx, load, log, resyncMs, (created) => (agent = created), program);
+}
+
 async function watch(
   store: Store,
   targets: Target[],
@@ -122,14 +170,18 @@ async function watch(
   load: () => Target[],
   log: Logger,
   resyncMs: number,
+  onAgent: (agent: Agent) => void = () => undefined,
+  program?: Program,
 ): Promise<number> {
   let giveUp: (err: Error) => void = () => undefined;
   const agent = new Agent(store, targets, ctx, {
     onFirstSync: () => log.info('first sync done'),
     // A wrong certificate, password or SRV name at start-up: retrying will not help, so say so and exit.
-    onMisconfigured: (err) => giveUp(err),
+    // (In sidecar mode the first render has already worked: later trouble is retried like any outage.)
+    ...(program ? {} : { onMisconfigured: (err: Error) => giveUp(err) }),
     resyncMs,
   });
+  onAgent(agent);
   agent.start();
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -140,6 +192,11 @@ async function watch(
     };
     let reloading = Promise.resolve();
     const stop = (signal: NodeJS.Signals): void => {
+      if (program) {
+        // The program decides when it is done; reconfig follows it out (program.exited, below).
+        program.signal(signal);
+        return;
+      }
       if (stopping) return;
       stopping = true;
       log.info({ signal }, 'stopping after in-flight applies');
@@ -150,6 +207,14 @@ async function watch(
           (err: unknown) => resolve(report(err, log)),
         );
     };
+    if (program) {
+      process.on('SIGQUIT', stop);
+      void program.exited.then(async (code) => {
+        stopping = true;
+        await reloading.then(() => agent.stop()).catch((err: unknown) => report(err, log));
+        resolve(code);
+      });
+    }
     const hup = (): void => {
       if (stopping) return;
       reloading = reloading.then(async () => {

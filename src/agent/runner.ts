@@ -21,6 +21,12 @@ export interface RunnerContext {
   log: Logger;
   /** Where --notreally diffs go (stdout). */
   print: (text: string) => void;
+  /** Write files but run no reload (sidecar mode's first pass: the program has not started yet). */
+  skipReload?: boolean;
+  /** A target's file was replaced (sidecar mode signals its program). */
+  onApplied?: () => void;
+  /** A runner has no apply pending or running any more. */
+  onSettled?: () => void;
 }
 
 export interface Outcome {
@@ -104,7 +110,13 @@ export class TargetRunner {
       }
     } finally {
       this.running = null;
+      this.ctx.onSettled?.();
     }
+  }
+
+  /** An apply is pending (paced or waiting) or running. */
+  get busy(): boolean {
+    return this.running !== null;
   }
 
   /** Renders the data held now and applies it. Never throws: the outcome says what happened. */
@@ -118,6 +130,7 @@ export class TargetRunner {
       const content = this.render();
       const res = await applyTarget(t, content, {
         notreally: this.ctx.notreally,
+        skipReload: this.ctx.skipReload,
         reloadPending: this.reloadPending,
         onOutput: (stage, output) => {
           if (output.trim()) log.debug({ stage, output }, `${stage}cmd output`);
@@ -132,6 +145,7 @@ export class TargetRunner {
         log.info({ changed: res.changed }, res.changed ? 'would change (not really)' : 'unchanged');
       } else if (res.changed || res.reloaded) {
         log.info({ changed: res.changed, reloaded: res.reloaded, ms }, res.changed ? 'applied' : 'reloaded');
+        if (res.changed) this.ctx.onApplied?.();
       } else {
         log.debug('unchanged');
       }

@@ -37,6 +37,11 @@ export class Agent {
     this.feed.replace(this.runners);
   }
 
+  /** Some runner has an apply pending or running. */
+  get busy(): boolean {
+    return this.runners.some((r) => r.busy);
+  }
+
   get targets(): Target[] {
     return this.runners.map((r) => r.target);
   }

@@ -21,6 +21,8 @@ export interface ApplyResult {
 
 export interface ApplyOptions {
   notreally?: boolean;
+  /** Write the file but do not reload. */
+  skipReload?: boolean;
   /** Run reloadcmd even if the bytes are unchanged: the last reload failed. */
   reloadPending?: boolean;
   /** Called with each command's output, for the log. */
@@ -41,7 +43,7 @@ export async function applyTarget(t: T, content: string, opts: ApplyOptions = {}
     return { changed, reloaded: false, diff };
   }
   if (changed) await write(t, bytes, current, opts);
-  if (!changed && !opts.reloadPending) return { changed, reloaded: false };
+  if ((!changed && !opts.reloadPending) || opts.skipReload) return { changed, reloaded: false };
   const reloaded = await reload(t, opts);
   return { changed, reloaded };
 }

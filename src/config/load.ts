@@ -1,10 +1,11 @@
 /**
- * Loads conf.d: parses every file, validates it against the schema, compiles its template, resolves owners,
- * and checks that ids, keys and targets are unique. Every problem in every file is collected and thrown
- * together as one ConfigError, before anything connects anywhere.
+ * Loads the targets (conf.d files and RECONFIG_TARGET_* variables, see sources.ts): parses each, validates it
+ * against the schema, compiles its template, resolves owners, and checks that ids, keys and targets are unique.
+ * Every problem in every definition is collected and thrown together as one ConfigError, naming its file or
+ * variable, before anything connects anywhere.
  */
 import type { ErrorObject } from 'ajv';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, type ConfigProblem, errorMessage } from '../errors';
 import { compileTemplate } from '../render/template';
@@ -13,12 +14,15 @@ import type { TargetSpec } from './schema';
 import validate from './target-validator';
 import type { Target } from './target';
 import { clearIdCache, lookupId } from './owners';
+import { envTemplates, targetDefinitions, type Definition, type EnvTemplate } from './sources';
 import { uniquenessProblems } from './unique';
 
 export interface LoadOptions {
   cfgdir: string;
   /** The global --prefix, already normalised (no trailing slash; "" for none). */
   prefix: string;
+  /** Where RECONFIG_TARGET_* and RECONFIG_TEMPLATE_* come from (process.env by default). */
+  env?: NodeJS.ProcessEnv;
 }
 
 
@@ -36,20 +40,14 @@ function formatSchemaError(e: ErrorObject): string {
 }
 
 export function loadTargets(opts: LoadOptions): Target[] {
-  const confd = path.join(opts.cfgdir, 'conf.d');
+  const env = opts.env ?? process.env;
   const problems: ConfigProblem[] = [];
-  let names: string[];
-  try {
-    names = readdirSync(confd).filter((n) => n.endsWith('.json')).sort();
-  } catch (err) {
-    throw new ConfigError([{ file: confd, message: `cannot read directory: ${errorMessage(err)}` }]);
-  }
+  const definitions = targetDefinitions(opts.cfgdir, env, problems);
   clearIdCache();
+  const cache: TemplateCache = { compiled: new Map(), fromEnv: envTemplates(env, problems) };
   const targets: Target[] = [];
-  const templates = new Map<string, Target['render'] | Error>();
-  for (const name of names) {
-    const file = path.join(confd, name);
-    const t = loadOne(file, opts, problems, templates);
+  for (const def of definitions) {
+    const t = loadOne(def, opts, problems, cache);
     if (t) targets.push(t);
   }
   problems.push(...uniquenessProblems(targets));
@@ -57,13 +55,17 @@ export function loadTargets(opts: LoadOptions): Target[] {
   return targets;
 }
 
-/** Compiled templates by path: targets that share a template compile it once. */
-type TemplateCache = Map<string, Target['render'] | Error>;
+/** Compiled templates by path (targets that share a template compile it once), and the environment's. */
+interface TemplateCache {
+  compiled: Map<string, Target['render'] | Error>;
+  fromEnv: Map<string, EnvTemplate>;
+}
 
-function loadOne(file: string, opts: LoadOptions, problems: ConfigProblem[], templates: TemplateCache): Target | undefined {
+function loadOne(def: Definition, opts: LoadOptions, problems: ConfigProblem[], cache: TemplateCache): Target | undefined {
+  const file = def.origin;
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
+    raw = JSON.parse(def.text);
   } catch (err) {
     problems.push({ file, message: `invalid JSON: ${errorMessage(err)}` });
     return undefined;
@@ -72,20 +74,20 @@ function loadOne(file: string, opts: LoadOptions, problems: ConfigProblem[], tem
     for (const e of validate.errors ?? []) problems.push({ file, message: formatSchemaError(e) });
     return undefined;
   }
-  return resolve(raw, file, opts, problems, templates);
+  return resolve(raw, file, opts, problems, cache);
 }
 
-function compileCached(source: string, templates: TemplateCache): Target['render'] | Error {
-  let compiled = templates.get(source);
+/** `key` is the template's path, or `$RECONFIG_TEMPLATE_<name>` for one from the environment. */
+function compileCached(key: string, read: () => string | null, cache: TemplateCache): Target['render'] | Error {
+  let compiled = cache.compiled.get(key);
   if (!compiled) {
     try {
-      compiled = existsSync(source)
-        ? compileTemplate(source, readFileSync(source, 'utf8'))
-        : new Error(`template not found: ${source}`);
+      const text = read();
+      compiled = text === null ? new Error(`template not found: ${key}`) : compileTemplate(key, text);
     } catch (err) {
       compiled = err instanceof Error ? err : new Error(errorMessage(err));
     }
-    templates.set(source, compiled);
+    cache.compiled.set(key, compiled);
   }
   return compiled;
 }
@@ -95,11 +97,15 @@ function resolve(
   file: string,
   opts: LoadOptions,
   problems: ConfigProblem[],
-  templates: TemplateCache,
+  cache: TemplateCache,
 ): Target | undefined {
   const before = problems.length;
-  const source = path.resolve(opts.cfgdir, 'templates', spec.source);
-  const compiled = compileCached(source, templates);
+  // A template from the environment, named by its file name, comes before templates/.
+  const fromEnv = cache.fromEnv.get(spec.source);
+  const source = fromEnv ? fromEnv.origin : path.resolve(opts.cfgdir, 'templates', spec.source);
+  const compiled = fromEnv
+    ? compileCached(source, () => fromEnv.body, cache)
+    : compileCached(source, () => (existsSync(source) ? readFileSync(source, 'utf8') : null), cache);
   const render = compiled instanceof Error ? undefined : compiled;
   if (compiled instanceof Error) problems.push({ file, message: `/source: ${compiled.message}` });
   // "/app/" means "/app"; "/" alone means everything under the global prefix.

@@ -5,7 +5,7 @@ export interface Target {
   id: string;
   /** Where it was defined, for messages: a conf.d file path. */
   origin: string;
-  /** Absolute path of the template. */
+  /** Absolute path of the template, or `$RECONFIG_TEMPLATE_<name>` for one from the environment. */
   source: string;
   render: Render;
   /** Absolute path of the file to write. */

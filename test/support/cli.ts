@@ -71,6 +71,11 @@ export class AgentProcess {
     );
   }
 
+  /** Any program, not reconfig: for helpers such as a daemon that a test signals. */
+  static startRaw(cmd: string, args: string[]): AgentProcess {
+    return new AgentProcess(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+  }
+
   async waitForLog(pred: (l: LogLine) => boolean, what: string, timeoutMs?: number): Promise<LogLine> {
     return waitFor(() => this.logs.find(pred), `log line: ${what}\n--- stderr so far:\n${this.stderr.slice(-3000)}`, timeoutMs);
   }

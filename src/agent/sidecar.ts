@@ -1,0 +1,79 @@
+/**
+ * Sidecar mode: reconfig starts the program itself, after the first full render, and signals it after each
+ * applied change. Changes that land together (one `wait` window, or several targets in one burst) make one
+ * signal: the signal goes out only once no runner has an apply pending or running.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { constants } from 'node:os';
+import type { Logger } from '../log';
+
+export class Program {
+  private readonly child: ChildProcess;
+  /** The program's exit code; 128 + the signal's number when a signal ended it (as a shell reports it). */
+  readonly exited: Promise<number>;
+
+  constructor(
+    readonly argv: readonly string[],
+    private readonly log: Logger,
+  ) {
+    // stdin, stdout and stderr are the program's own: its output passes through untouched.
+    this.child = spawn(argv[0], argv.slice(1), { stdio: 'inherit' });
+    this.exited = new Promise((resolve) => {
+      this.child.once('error', (err) => {
+        log.error({ program: argv[0], err: err.message }, `cannot start ${argv[0]}: ${err.message}`);
+        resolve(127);
+      });
+      this.child.once('exit', (code, signal) => {
+        const status = code ?? 128 + (signal ? constants.signals[signal] : 0);
+        log.info({ program: argv[0], code, signal }, `${argv[0]} exited ${signal ? `on ${signal}` : `with code ${code}`}`);
+        resolve(status);
+      });
+    });
+    log.info({ program: argv[0], pid: this.child.pid }, `started ${argv.join(' ')}`);
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null && this.child.pid !== undefined;
+  }
+
+  /** Sends `signal`; false when the program is not running. */
+  signal(signal: NodeJS.Signals): boolean {
+    if (!this.running) return false;
+    try {
+      return this.child.kill(signal);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, `cannot send ${signal} to ${this.argv[0]}`);
+      return false;
+    }
+  }
+}
+
+/** Collapses the changes of one burst into one call of `send`, once no runner is busy. */
+export class ChangeBatcher {
+  private pending = false;
+  private scheduled = false;
+
+  constructor(
+    private readonly busy: () => boolean,
+    private readonly send: () => void,
+  ) {}
+
+  /** A target's file changed. */
+  changed(): void {
+    this.pending = true;
+    this.settle();
+  }
+
+  /** A runner has nothing more to do: if none is busy, the batch is complete. */
+  settle(): void {
+    if (!this.pending || this.scheduled) return;
+    this.scheduled = true;
+    // One turn later, so that runners triggered by the same events have marked themselves busy.
+    setImmediate(() => {
+      this.scheduled = false;
+      if (!this.pending || this.busy()) return;
+      this.pending = false;
+      this.send();
+    });
+  }
+}
