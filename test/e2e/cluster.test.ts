@@ -95,7 +95,7 @@ test('a half-open member in use (silent, TCP up) is left for the next member wit
     await waitFor(() => readOr(out) === '/half/a=2\n', 'the change made while the member in use was silent', 45_000);
     const took = Date.now() - silentAt;
     assert.ok(took < 30_000, `took ${took} ms`);
-    const log = agent.logs.map((l) => `${l.level} ${l.msg} ${String(l.err ?? '')}`).join('\n');
+    const log = agent.logs.map((l) => `${l.level} ${l.msg} ${typeof l.err === 'string' ? l.err : ''}`).join('\n');
     assert.equal(agent.count((l) => l.msg === 'disconnected from etcd; retrying'), 1, `the outage is logged once:\n${log}`);
   } finally {
     w.close();
