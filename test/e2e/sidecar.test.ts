@@ -97,12 +97,15 @@ test('sidecar: changes inside one wait window give one signal; --reload-signal p
   }
 });
 
-test('sidecar: a program that dies on its own takes reconfig with it, with its exit code', async () => {
+test('sidecar: a program that dies on its own takes reconfig with it, with its exit code; its output passes through', async () => {
   const p = uniquePrefix('sidedie');
   const cfg = twoTargets();
-  const res = await runCli(['-c', cfg, '--port', String(shared.etcd.clientPort), '-p', p, '--', 'sh', '-c', 'sleep 0.3; exit 7'], { timeoutMs: 30_000 });
+  const script = 'echo out-of-program; echo err-of-program >&2; sleep 0.3; exit 7';
+  const res = await runCli(['-c', cfg, '--port', String(shared.etcd.clientPort), '-p', p, '--', 'sh', '-c', script], { timeoutMs: 30_000 });
   assert.equal(res.code, 7, res.stderr);
   assert.match(res.stderr, /sh exited with code 7/);
+  assert.equal(res.stdout, 'out-of-program\n', 'the program\'s stdout, untouched and alone');
+  assert.ok(res.stderr.split('\n').includes('err-of-program'), 'the program\'s stderr line, untouched');
 });
 
 test('sidecar: when the first render fails the program is not started and reconfig exits non-zero', async () => {
