@@ -3,7 +3,7 @@
 import { constants } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ExitCode } from './errors';
-import { exitEarly, run, type Options } from './main';
+import { exitEarly, run, runCommand, type Options } from './main';
 import { PASSWORD_ENV } from './etcd/settings';
 
 // Read at run time rather than imported, so the build layout stays src/ -> dist/src/.
@@ -60,10 +60,11 @@ function booleansFromEnv(cmd: Command): void {
 
 const program = new Command()
   .name('reconfig')
-  .usage('[options] [-- program [args...]]')
+  .usage('[options] [-- program [args...]]   |   validate [options]   |   render <target-id> --data <file> [options]')
   .description('Keeps configuration files in step with etcd: renders EJS templates, checks, swaps atomically, reloads.')
   .version(version, '--version')
-  .argument('[program...]', 'sidecar mode: start this program after the first full render and signal it after each change')
+  // A subcommand's own -c/-p come after its name: `reconfig validate -c dir`.
+  .enablePositionalOptions()
   .addOption(opt('-c, --cfgdir <dir>', 'configuration directory holding conf.d/ and templates/', { default: '/etc/reconfig' }))
   .addOption(opt('--host <host>', 'etcd host', { default: '127.0.0.1' }))
   .addOption(opt('--port <port>', 'etcd client port', { default: 2379, parse: port }))
@@ -102,9 +103,43 @@ Every flag can also be set as RECONFIG_<FLAG> (RECONFIG_ENDPOINTS, RECONFIG_SSL_
 wins. Targets and templates may come from RECONFIG_TARGET_<name> and RECONFIG_TEMPLATE_<name>.`,
   );
 
-try {
-  program.parse();
+/** Options that every command shares: where the configuration is, and the key prefix. */
+function configOptions(cmd: Command): Command {
+  return cmd
+    .addOption(opt('-c, --cfgdir <dir>', 'configuration directory holding conf.d/ and templates/', { default: '/etc/reconfig' }))
+    .addOption(opt('-p, --prefix <prefix>', 'prepended to every key', { default: '', parse: prefix }));
+}
+
+configOptions(
+  program
+    .command('validate')
+    .description('load every target and compile every template, with no etcd; exit 0 when all is well, 2 otherwise')
+    .addHelpText('after', '\nExample:\n  reconfig validate -c /etc/reconfig      (a pre-commit hook or a CI step for a config repository)\n'),
+).action((o: { cfgdir: string; prefix: string }) => void runCommand('validate', o));
+
+configOptions(
+  program
+    .command('render')
+    .description('render one target to stdout from a data file of keys and values (JSON or YAML), with no etcd')
+    .argument('<target-id>', 'the id of the target to render')
+    .requiredOption('--data <file>', 'a JSON or YAML object of keys and values, e.g. {"/services/web/web1": "10.0.0.1:80"}')
+    .addHelpText('after', '\nExample:\n  reconfig render haproxy --data backends.yaml -c /etc/reconfig > /tmp/haproxy.cfg\n'),
+).action((id: string, o: { cfgdir: string; prefix: string; data: string }) => void runCommand('render', { ...o, id }));
+
+// Sidecar mode: everything after the first `--` is the program, never parsed as reconfig's own arguments.
+const dashes = process.argv.indexOf('--', 2);
+const programArgv = dashes >= 0 ? process.argv.slice(dashes + 1) : [];
+if (dashes >= 0 && programArgv.length === 0) exitEarly(ExitCode.config, 'nothing after --: give the program to run');
+
+program.action(() => {
+  // Dependencies' deprecation notices (gRPC sets a TLS server name to an IP address) mean nothing to an operator.
+  process.noDeprecation = true;
   booleansFromEnv(program);
+  void run({ ...program.opts<Omit<Options, 'program'>>(), program: programArgv });
+});
+
+try {
+  program.parse(dashes >= 0 ? process.argv.slice(0, dashes) : process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
@@ -112,10 +147,5 @@ try {
     }
     exitEarly(ExitCode.config, err.message.replace(/^error: /, ''));
   }
-  if (err instanceof InvalidArgumentError) exitEarly(ExitCode.config, err.message);
   throw err;
 }
-
-// Dependencies' deprecation notices (gRPC sets a TLS server name to an IP address) mean nothing to an operator.
-process.noDeprecation = true;
-void run({ ...program.opts<Omit<Options, 'program'>>(), program: program.args });

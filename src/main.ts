@@ -47,6 +47,27 @@ export async function run(opts: Options): Promise<never> {
   process.exit(code);
 }
 
+/** `validate` and `render`: no etcd, no signals; their own output, and the same error reporting and exits. */
+export async function runCommand(command: 'validate' | 'render', opts: { cfgdir: string; prefix: string; data?: string; id?: string }): Promise<never> {
+  const log = createLogger({});
+  const out = (t: string): boolean => process.stdout.write(t);
+  const err = (t: string): boolean => process.stderr.write(t);
+  let code: number;
+  try {
+    const prefix = normalisePrefix(opts.prefix);
+    if (command === 'validate') {
+      const { validate } = await import('./commands/validate');
+      code = validate({ cfgdir: opts.cfgdir, prefix }, out, err);
+    } else {
+      const { renderOne } = await import('./commands/render');
+      code = renderOne(opts.id ?? '', { cfgdir: opts.cfgdir, prefix, data: opts.data ?? '' }, out, err);
+    }
+  } catch (e) {
+    code = report(e, log);
+  }
+  process.exit(code);
+}
+
 /** Exits before run(): 0 after --help or --version, ExitCode.config for bad flags (with the message). */
 export function exitEarly(code: number, message?: string): never {
   if (message) process.stderr.write(`reconfig: ${message}\n`);

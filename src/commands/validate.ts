@@ -1,0 +1,24 @@
+/**
+ * `reconfig validate`: load every target (conf.d and the environment) and compile every template, with no etcd.
+ * Problems go to stderr, one line each with its file (or variable) and field; a summary goes to stdout.
+ */
+import { loadTargets } from '../config/load';
+import { ConfigError, ExitCode } from '../errors';
+
+export interface ValidateOptions {
+  cfgdir: string;
+  prefix: string;
+}
+
+export function validate(opts: ValidateOptions, out: (text: string) => void, err: (text: string) => void): number {
+  try {
+    const targets = loadTargets({ cfgdir: opts.cfgdir, prefix: opts.prefix });
+    out(`${opts.cfgdir}: ${targets.length} target(s), every template compiles\n`);
+    return ExitCode.ok;
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    for (const p of e.problems) err(`${p.file}: ${p.message}\n`);
+    err(`${e.problems.length} problem(s)\n`);
+    return ExitCode.config;
+  }
+}
