@@ -37,7 +37,7 @@ export function readDataFile(file: string): Array<[string, string]> {
   for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
     if (!key.startsWith('/')) throw new UsageError(`--data ${file}: key ${JSON.stringify(key)} must begin with /`);
     if (value === null || value === undefined) continue;
-    entries.push([key, typeof value === 'object' ? JSON.stringify(value) : String(value)]);
+    entries.push([key, typeof value === 'string' ? value : JSON.stringify(value)]);
   }
   return entries;
 }
