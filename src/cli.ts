@@ -82,6 +82,7 @@ const program = new Command()
   .addOption(opt('-n, --notreally', 'print diffs instead of writing; run no commands', { default: false }))
   .addOption(opt('-d, --debug', 'log at debug level', { default: false }))
   .addOption(opt('--resync <duration>', 're-read everything and re-render this often, as well as on every reconnect ("0": never)', { default: '1h' }))
+  .addOption(opt('--listen <host:port>', 'serve /metrics and /healthz here (e.g. 127.0.0.1:9100); off by default'))
   .addOption(opt('--reload-signal <signal>', 'sidecar mode: the signal sent to the program after a change', { default: 'SIGHUP', parse: signal }))
   .exitOverride()
   // Errors are printed once, by exitEarly, with the program's name.

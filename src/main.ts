@@ -26,6 +26,8 @@ export interface Options extends ConnectionFlags {
   program: string[];
   /** Sidecar mode: sent to the program after each batch of applied changes. */
   reloadSignal: NodeJS.Signals;
+  /** host:port for /metrics and /healthz; off when absent. */
+  listen?: string;
 }
 
 let earlyHup = false;
@@ -128,6 +130,14 @@ async function runAgent(opts: Options, log: Logger): Promise<number> {
     print: (text) => process.stdout.write(text),
   };
   log.info({ targets: targets.length, cfgdir: opts.cfgdir, notreally: opts.notreally }, 'configuration loaded');
+  if (opts.listen !== undefined) {
+    if (opts.onetime) throw new UsageError('--listen serves a running agent; it does nothing with --onetime');
+    const { Metrics } = await import('./ops/metrics');
+    const { serve } = await import('./ops/server');
+    const metrics = new Metrics(targets.map((t) => t.id));
+    await serve(opts.listen, metrics, log);
+    ctx.observer = metrics;
+  }
   if (opts.program.length > 0) {
     if (opts.onetime || opts.notreally) throw new UsageError('sidecar mode (-- program) does not go with --onetime or --notreally');
     return sidecar(opts, settings, targets, ctx, load, log, resyncMs);
@@ -198,6 +208,7 @@ async function watch(
   const agent = new Agent(store, targets, ctx, {
     onFirstSync: () => log.info('first sync done'),
     // A wrong certificate, password or SRV name at start-up: retrying will not help, so say so and exit.
+    observer: ctx.observer,
     // (In sidecar mode the first render has already worked: later trouble is retried like any outage.)
     ...(program ? {} : { onMisconfigured: (err: Error) => giveUp(err) }),
     resyncMs,

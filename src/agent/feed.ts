@@ -6,6 +6,7 @@
 import { EtcdError, errorMessage } from '../errors';
 import { SpecIndex, type Store, type WatchEvent, type WatchHandle } from '../etcd/store';
 import type { Logger } from '../log';
+import { noObserver, type Observer } from './observer';
 import type { TargetRunner } from './runner';
 
 type State = 'starting' | 'connected' | 'disconnected';
@@ -21,6 +22,8 @@ export interface FeedOptions {
    */
   onMisconfigured?: (err: EtcdError) => void;
   resyncMs?: number;
+  /** Metrics and health (--listen). */
+  observer?: Observer;
 }
 
 export class Feed {
@@ -93,6 +96,7 @@ export class Feed {
               }
             }
             for (const [r, evs] of mine) r.update(evs, rev);
+            this.observer.events(events.length, rev);
           },
           onBroken: (err) => onBroken(err),
         });
@@ -126,7 +130,12 @@ export class Feed {
     }
   }
 
+  private get observer(): Observer {
+    return this.opts.observer ?? noObserver;
+  }
+
   private connected(revision: number): void {
+    this.observer.synced(revision, this.state === 'starting' ? 'start' : this.state === 'disconnected' ? 'outage' : 'resync');
     if (this.state === 'starting') this.log.info({ revision, endpoints: this.store.endpoints }, 'connected; watching');
     else if (this.state === 'disconnected') this.log.info({ revision }, `reconnected; resynced at revision ${revision}`);
     else this.log.info({ revision }, `resynced at revision ${revision}`);
@@ -134,6 +143,7 @@ export class Feed {
   }
 
   private disconnected(reason: Error): void {
+    this.observer.disconnected(reason.message);
     if (this.state === 'connected' || this.state === 'starting') {
       const msg = this.state === 'starting' ? 'cannot reach etcd; retrying' : 'disconnected from etcd; retrying';
       this.log.warn({ err: reason.message, endpoints: this.store.endpoints }, msg);

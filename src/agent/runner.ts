@@ -12,6 +12,7 @@ import type { KeySpec, KV, WatchEvent } from '../etcd/store';
 import { specWants } from '../etcd/store';
 import type { Logger } from '../log';
 import { TargetData } from '../render/data';
+import { noObserver, type Observer } from './observer';
 import { Pacer } from './pace';
 
 export interface RunnerContext {
@@ -27,6 +28,8 @@ export interface RunnerContext {
   onApplied?: () => void;
   /** A runner has no apply pending or running any more. */
   onSettled?: () => void;
+  /** Metrics and health (--listen). */
+  observer?: Observer;
 }
 
 export interface Outcome {
@@ -52,11 +55,13 @@ export class TargetRunner {
   private failing = false;
   private readonly pace: Pacer;
   private everLoaded = false;
+  private readonly observer: Observer;
 
   constructor(readonly target: Target, private readonly ctx: RunnerContext) {
     this.spec = { key: target.etcdKey, recursive: target.recursive };
     this.log = ctx.log.child({ target: target.id, key: target.key, dest: target.dest });
     this.pace = new Pacer(target.wait);
+    this.observer = ctx.observer ?? noObserver;
   }
 
   /**
@@ -94,6 +99,7 @@ export class TargetRunner {
   private trigger(): void {
     if (this.stopped || !this.loaded) return;
     this.dirty = true;
+    this.observer.pending(this.target.id);
     this.running ??= this.loop();
   }
 
@@ -137,6 +143,7 @@ export class TargetRunner {
         },
       });
       this.reloadPending = false;
+      this.observer.applied(t.id, res.changed);
       const ms = Math.round((performance.now() - started) * 10) / 10;
       if (this.failing) log.info('target recovered');
       this.failing = false;
@@ -155,6 +162,7 @@ export class TargetRunner {
       // The file is in place but the daemon may not have read it: reload again next time.
       if (error.stage === 'reload') this.reloadPending = true;
       this.failing = true;
+      this.observer.failed(t.id, error.stage, errorMessage(error.cause));
       const cause = error.cause as { output?: string; code?: number | null } | undefined;
       const what = error.stage === 'hold' ? 'held' : `${error.stage} failed`;
       log.error(
@@ -177,10 +185,13 @@ export class TargetRunner {
   }
 
   private render(): string {
+    const started = performance.now();
     try {
       return this.target.render(this.data.toObject());
     } catch (err) {
       throw new TargetError(this.target.id, 'render', err);
+    } finally {
+      this.observer.rendered(this.target.id, (performance.now() - started) / 1000);
     }
   }
 

@@ -33,6 +33,7 @@ export class Agent {
     const old = this.runners;
     await Promise.all(old.map((r) => r.stop()));
     this.runners = targets.map((t) => new TargetRunner(t, this.ctx));
+    this.ctx.observer?.targets(targets.map((t) => t.id));
     cleanStaged(targets, this.ctx);
     this.feed.replace(this.runners);
   }

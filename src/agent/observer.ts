@@ -1,0 +1,32 @@
+/**
+ * What the agent reports as it works, for metrics and health (ops/). The agent calls these hooks; without
+ * --listen they do nothing, and prom-client is never loaded.
+ */
+import type { TargetError } from '../errors';
+
+export interface Observer {
+  /** New data for the target has arrived and is not applied yet. */
+  pending(id: string): void;
+  /** An apply succeeded: the file holds what the last revision read says (changed: it was replaced). */
+  applied(id: string, changed: boolean): void;
+  /** An apply failed at `stage` (or was held by a guard, stage "hold"). */
+  failed(id: string, stage: TargetError['stage'], message: string): void;
+  rendered(id: string, seconds: number): void;
+  /** Watching from a fresh snapshot at `revision`; `after` tells whether it follows an outage or a resync. */
+  synced(revision: number, after: 'start' | 'outage' | 'resync'): void;
+  disconnected(reason: string): void;
+  events(count: number, revision: number): void;
+  /** The set of targets is now exactly these (after SIGHUP). */
+  targets(ids: readonly string[]): void;
+}
+
+export const noObserver: Observer = {
+  pending: () => undefined,
+  applied: () => undefined,
+  failed: () => undefined,
+  rendered: () => undefined,
+  synced: () => undefined,
+  disconnected: () => undefined,
+  events: () => undefined,
+  targets: () => undefined,
+};

@@ -1,0 +1,143 @@
+/**
+ * Metrics (Prometheus, through prom-client on a registry of our own) and the health verdict, both fed by the
+ * agent's Observer hooks. Metric names are listed in the README.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Observer } from '../agent/observer';
+
+interface TargetHealth {
+  inSync: boolean;
+  held: boolean;
+  error?: string;
+}
+
+export interface Health {
+  healthy: boolean;
+  reasons: string[];
+  etcd: { connected: boolean; revision: number };
+  targets: Record<string, TargetHealth>;
+}
+
+export class Metrics implements Observer {
+  readonly registry = new Registry();
+  private connectedNow = false;
+  private revision = 0;
+  private readonly health = new Map<string, TargetHealth>();
+
+  private readonly applies = this.counter('reconfig_target_applies_total', 'Applies that replaced the target file.', ['target']);
+  private readonly failures = this.counter('reconfig_target_failures_total', 'Failed applies, by stage (read, render, stage, check, swap, reload; hold for minkeys).', ['target', 'stage']);
+  private readonly lastSuccess = new Gauge({
+    name: 'reconfig_target_last_success_timestamp_seconds',
+    help: 'Unix time of the last successful apply (changed or not).',
+    labelNames: ['target'],
+    registers: [this.registry],
+  });
+  private readonly renderSeconds = new Histogram({
+    name: 'reconfig_target_render_duration_seconds',
+    help: 'Time to render the template.',
+    labelNames: ['target'],
+    buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+    registers: [this.registry],
+  });
+  private readonly inSync = new Gauge({
+    name: 'reconfig_target_in_sync',
+    help: '1 when the file holds what the last revision read says, 0 while an apply is pending or has failed.',
+    labelNames: ['target'],
+    registers: [this.registry],
+  });
+  private readonly held = new Gauge({ name: 'reconfig_target_held', help: '1 while a guard (minkeys) holds the target.', labelNames: ['target'], registers: [this.registry] });
+  private readonly etcdConnected = new Gauge({ name: 'reconfig_etcd_connected', help: '1 while watching etcd.', registers: [this.registry] });
+  private readonly watchRevision = new Gauge({ name: 'reconfig_watch_revision', help: 'The newest etcd revision seen.', registers: [this.registry] });
+  private readonly reconnects = this.counter('reconfig_etcd_reconnects_total', 'Watches re-established after an outage.');
+  private readonly resyncs = this.counter('reconfig_resyncs_total', 'Fresh snapshots taken after the first (outages, periodic resync, SIGHUP).');
+  private readonly eventCount = this.counter('reconfig_watch_events_total', 'Watch events received for the targets.');
+
+  constructor(targetIds: readonly string[]) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'reconfig_' });
+    this.etcdConnected.set(0);
+    this.targets(targetIds);
+  }
+
+  private counter<L extends string>(name: string, help: string, labelNames: L[] = []): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  targets(ids: readonly string[]): void {
+    for (const id of [...this.health.keys()]) {
+      if (ids.includes(id)) continue;
+      this.health.delete(id);
+      for (const m of [this.applies, this.lastSuccess, this.renderSeconds, this.inSync, this.held]) m.remove({ target: id });
+    }
+    for (const id of ids) {
+      if (this.health.has(id)) continue;
+      this.health.set(id, { inSync: false, held: false });
+      this.applies.inc({ target: id }, 0);
+      this.inSync.set({ target: id }, 0);
+      this.held.set({ target: id }, 0);
+    }
+  }
+
+  pending(id: string): void {
+    this.set(id, { inSync: false });
+  }
+
+  applied(id: string, changed: boolean): void {
+    if (changed) this.applies.inc({ target: id });
+    this.lastSuccess.set({ target: id }, Date.now() / 1000);
+    this.set(id, { inSync: true, held: false, error: undefined });
+  }
+
+  failed(id: string, stage: string, message: string): void {
+    this.failures.inc({ target: id, stage });
+    this.set(id, { inSync: false, held: stage === 'hold', error: `${stage}: ${message}` });
+  }
+
+  rendered(id: string, seconds: number): void {
+    this.renderSeconds.observe({ target: id }, seconds);
+  }
+
+  synced(revision: number, after: 'start' | 'outage' | 'resync'): void {
+    this.connectedNow = true;
+    this.etcdConnected.set(1);
+    this.seen(revision);
+    if (after === 'outage') this.reconnects.inc();
+    if (after !== 'start') this.resyncs.inc();
+  }
+
+  disconnected(): void {
+    this.connectedNow = false;
+    this.etcdConnected.set(0);
+  }
+
+  events(count: number, revision: number): void {
+    this.eventCount.inc(count);
+    this.seen(revision);
+  }
+
+  private seen(revision: number): void {
+    if (revision > this.revision) {
+      this.revision = revision;
+      this.watchRevision.set(revision);
+    }
+  }
+
+  private set(id: string, change: Partial<TargetHealth>): void {
+    const h = this.health.get(id);
+    if (!h) return;
+    Object.assign(h, change);
+    if (change.inSync !== undefined) this.inSync.set({ target: id }, change.inSync ? 1 : 0);
+    if (change.held !== undefined) this.held.set({ target: id }, change.held ? 1 : 0);
+  }
+
+  /** Healthy while connected and every target is in sync or held on purpose. */
+  verdict(): Health {
+    const reasons: string[] = [];
+    if (!this.connectedNow) reasons.push('not connected to etcd');
+    const targets: Record<string, TargetHealth> = {};
+    for (const [id, h] of this.health) {
+      targets[id] = { ...h };
+      if (!h.inSync && !h.held) reasons.push(`target ${id} is not in sync${h.error ? ` (${h.error})` : ''}`);
+    }
+    return { healthy: reasons.length === 0, reasons, etcd: { connected: this.connectedNow, revision: this.revision }, targets };
+  }
+}
