@@ -2,15 +2,14 @@
  * The one place that exits. Loads conf.d, then runs --onetime or the watching agent; turns errors into exit
  * codes (see ExitCode) and handles signals: SIGTERM/SIGINT stop after in-flight applies, SIGHUP re-reads conf.d.
  */
-import type { Program } from './agent/sidecar';
-import { Agent } from './agent/supervisor';
 import { formatReport, runOnce } from './agent/onetime';
 import type { RunnerContext } from './agent/runner';
 import { loadTargets } from './config/load';
 import { parseDuration } from './config/duration';
 import type { Target } from './config/target';
 import { ConfigError, ExitCode, ReconfigError, UsageError, errorMessage } from './errors';
-import type { Reader, Store } from './etcd/store';
+import { connect, sidecar, watch } from './daemon';
+import type { Reader } from './etcd/store';
 import { connectionSettings, type ConnectionFlags, type ConnectionSettings } from './etcd/settings';
 import { createLogger, type Logger } from './log';
 
@@ -105,12 +104,6 @@ function parseResync(text: string): number {
   }
 }
 
-async function connect(settings: ConnectionSettings, log: Logger): Promise<Store> {
-  // Loaded only once conf.d is valid: a bad config fails fast without paying for the gRPC stack.
-  const { EtcdStore } = await import('./etcd/client');
-  return new EtcdStore(settings, { warn: (msg) => log.warn(msg) });
-}
-
 /** --onetime reads through etcd's JSON gateway: no gRPC stack to load for one read. */
 async function connectOnce(settings: ConnectionSettings, log: Logger): Promise<Reader> {
   const { GatewayReader } = await import('./etcd/gateway');
@@ -140,7 +133,7 @@ async function runAgent(opts: Options, log: Logger): Promise<number> {
   }
   if (opts.program.length > 0) {
     if (opts.onetime || opts.notreally) throw new UsageError('sidecar mode (-- program) does not go with --onetime or --notreally');
-    return sidecar(opts, settings, targets, ctx, load, log, resyncMs);
+    return sidecar({ settings, targets, ctx, load, log, resyncMs, report, earlyHup: () => earlyHup }, opts.program, opts.reloadSignal);
   }
   if (opts.onetime) {
     const reader = await connectOnce(settings, log);
@@ -152,124 +145,5 @@ async function runAgent(opts: Options, log: Logger): Promise<number> {
       reader.close();
     }
   }
-  return watch(await connect(settings, log), targets, ctx, load, log, resyncMs);
-}
-
-/**
- * Sidecar mode: every target rendered once (no reloads: nothing runs yet), then the program started, then the
- * agent, which signals the program after each batch of changes. Any failure of the first render keeps the
- * program from starting. reconfig exits with the program's code.
- */
-async function sidecar(
-  opts: Options,
-  settings: ConnectionSettings,
-  targets: Target[],
-  ctx: RunnerContext,
-  load: () => Target[],
-  log: Logger,
-  resyncMs: number,
-): Promise<number> {
-  const store = await connect(settings, log);
-  const { Program, ChangeBatcher } = await import('./agent/sidecar');
-  const first = await runOnce(store, targets, { ...ctx, skipReload: true }).catch((err: unknown) => {
-    store.close();
-    throw err;
-  });
-  const failed = first.outcomes.filter((o) => !o.ok);
-  if (failed.length > 0) {
-    store.close();
-    for (const o of failed) log.error({ target: o.id, stage: o.error?.stage }, o.error?.message ?? 'failed');
-    log.error(`first render failed for ${failed.map((o) => o.id).join(', ')}; ${opts.program[0]} was not started`);
-    return ExitCode.targetsFailed;
-  }
-  const program = new Program(opts.program, log);
-  let agent: Agent | null = null;
-  const batcher = new ChangeBatcher(
-    () => agent?.busy ?? false,
-    () => {
-      if (program.signal(opts.reloadSignal)) log.info({ signal: opts.reloadSignal }, `sent ${opts.reloadSignal} to ${opts.program[0]}`);
-    },
-  );
-  const sidecarCtx: RunnerContext = { ...ctx, onApplied: () => batcher.changed(), onSettled: () => batcher.settle() };
-  return watch(store, targets, sidecarCtx, load, log, resyncMs, (created) => (agent = created), program);
-}
-
-async function watch(
-  store: Store,
-  targets: Target[],
-  ctx: RunnerContext,
-  load: () => Target[],
-  log: Logger,
-  resyncMs: number,
-  onAgent: (agent: Agent) => void = () => undefined,
-  program?: Program,
-): Promise<number> {
-  let giveUp: (err: Error) => void = () => undefined;
-  const agent = new Agent(store, targets, ctx, {
-    onFirstSync: () => log.info('first sync done'),
-    // A wrong certificate, password or SRV name at start-up: retrying will not help, so say so and exit.
-    observer: ctx.observer,
-    // (In sidecar mode the first render has already worked: later trouble is retried like any outage.)
-    ...(program ? {} : { onMisconfigured: (err: Error) => giveUp(err) }),
-    resyncMs,
-  });
-  onAgent(agent);
-  agent.start();
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    giveUp = (err) => {
-      if (stopping) return;
-      stopping = true;
-      void agent.stop().finally(() => resolve(report(err, log)));
-    };
-    let reloading = Promise.resolve();
-    const stop = (signal: NodeJS.Signals): void => {
-      if (program) {
-        // The program decides when it is done; reconfig follows it out (program.exited, below).
-        program.signal(signal);
-        return;
-      }
-      if (stopping) return;
-      stopping = true;
-      log.info({ signal }, 'stopping after in-flight applies');
-      reloading
-        .then(() => agent.stop())
-        .then(
-          () => resolve(ExitCode.ok),
-          (err: unknown) => resolve(report(err, log)),
-        );
-    };
-    if (program) {
-      process.on('SIGQUIT', stop);
-      void program.exited.then(async (code) => {
-        stopping = true;
-        await reloading.then(() => agent.stop()).catch((err: unknown) => report(err, log));
-        resolve(code);
-      });
-    }
-    const hup = (): void => {
-      if (stopping) return;
-      reloading = reloading.then(async () => {
-        let next: Target[];
-        try {
-          next = load();
-        } catch (err) {
-          if (err instanceof ConfigError) {
-            for (const p of err.problems) log.error({ file: p.file }, `${p.file}: ${p.message}`);
-          }
-          log.error(`SIGHUP: new configuration is invalid; still running the old set of ${agent.targets.length} target(s)`);
-          return;
-        }
-        await agent.replace(next);
-        log.info({ targets: next.length }, 'SIGHUP: configuration reloaded');
-      }).catch((err: unknown) => {
-        log.error({ err: errorMessage(err) }, `SIGHUP: reload failed: ${errorMessage(err)}`);
-      });
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-    process.removeAllListeners('SIGHUP');
-    process.on('SIGHUP', hup);
-    if (earlyHup) hup();
-  });
+  return watch({ store: await connect(settings, log), targets, ctx, load, log, resyncMs, report, earlyHup: () => earlyHup });
 }
