@@ -56,7 +56,10 @@ export class TemplateError extends ReconfigError {
   }
 }
 
-/** A check or reload command failed: names the command, its exit code (or signal) and its output. */
+/**
+ * A check or reload command failed: names the command, its exit code (or signal) and the first line of its
+ * output. The whole output is in `output`, which the log carries once, in full.
+ */
 export class CommandError extends ReconfigError {
   constructor(
     readonly stage: 'check' | 'reload',
@@ -67,7 +70,10 @@ export class CommandError extends ReconfigError {
     readonly timedOut: boolean,
   ) {
     const how = timedOut ? 'timed out' : signal ? `was killed by ${signal}` : `exited ${code}`;
-    super(`${stage}cmd \`${command}\` ${how}${output ? `: ${output.trimEnd()}` : ''}`);
+    const lines = output.trim().split('\n');
+    const first = lines[0].length > 200 ? `${lines[0].slice(0, 200)}...` : lines[0];
+    const more = lines.length > 1 ? ` (+${lines.length - 1} more line(s) in "output")` : '';
+    super(`${stage}cmd \`${command}\` ${how}${first ? `: ${first}${more}` : ''}`);
   }
 }
 

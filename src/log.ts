@@ -1,21 +1,46 @@
 /**
- * The pino root logger. Logs are JSON lines on stderr, so that stdout carries only what a person or a pipe
- * asked for (diffs from --notreally, the --onetime summary).
+ * The pino root logger. Logs go to stderr, so that stdout carries only what a person or a pipe asked for
+ * (diffs from --notreally, the --onetime summary). JSON lines by default; readable lines (pino-pretty) on a
+ * terminal or with --log-format pretty.
  */
 import pino from 'pino';
 
 export type Logger = pino.Logger;
+export type LogFormat = 'json' | 'pretty';
 
-export function createLogger(opts: { debug?: boolean; destination?: pino.DestinationStream } = {}): Logger {
-  return pino(
-    {
-      name: 'reconfig',
-      level: opts.debug ? 'debug' : 'info',
-      base: { pid: process.pid },
-      timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
-    },
-    // Synchronous writes: a log line is never lost when the process exits right after it.
-    opts.destination ?? pino.destination({ dest: 2, sync: true }),
-  );
+export interface LoggerOptions {
+  debug?: boolean;
+  /** Default: pretty when stderr is a terminal, JSON otherwise. */
+  format?: LogFormat;
+  destination?: pino.DestinationStream;
+}
+
+export function createLogger(opts: LoggerOptions = {}): Logger {
+  const options: pino.LoggerOptions = {
+    name: 'reconfig',
+    level: opts.debug ? 'debug' : 'info',
+    base: { pid: process.pid },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+  };
+  if (opts.destination) return pino(options, opts.destination);
+  const format = opts.format ?? (process.stderr.isTTY ? 'pretty' : 'json');
+  if (format === 'pretty') return pino(options, prettyStream());
+  // Synchronous writes: a log line is never lost when the process exits right after it.
+  return pino(options, pino.destination({ dest: 2, sync: true }));
+}
+
+function prettyStream(): pino.DestinationStream {
+  // Loaded only for people at a terminal; JSON logging never pays for it.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const pretty = require('pino-pretty') as typeof import('pino-pretty');
+  return pretty.build({
+    destination: 2,
+    sync: true,
+    colorize: process.stderr.isTTY,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname,name',
+    // Command output keeps its line breaks.
+    singleLine: false,
+  });
 }

@@ -11,7 +11,7 @@ import { ConfigError, ExitCode, ReconfigError, UsageError, errorMessage } from '
 import { connect, sidecar, watch } from './daemon';
 import type { Reader } from './etcd/store';
 import { connectionSettings, type ConnectionFlags, type ConnectionSettings } from './etcd/settings';
-import { createLogger, type Logger } from './log';
+import { createLogger, type LogFormat, type Logger } from './log';
 
 export interface Options extends ConnectionFlags {
   cfgdir: string;
@@ -27,13 +27,15 @@ export interface Options extends ConnectionFlags {
   reloadSignal: NodeJS.Signals;
   /** host:port for /metrics and /healthz; off when absent. */
   listen?: string;
+  /** Default: pretty on a terminal, JSON otherwise. */
+  logFormat?: LogFormat;
 }
 
 let earlyHup = false;
 
 /** Runs reconfig and exits the process with the right code. */
 export async function run(opts: Options): Promise<never> {
-  const log = createLogger({ debug: opts.debug });
+  const log = createLogger({ debug: opts.debug, format: opts.logFormat });
   // SIGHUP's default is to terminate: a reload sent while reconfig is still starting (systemd's ExecReload,
   // say) must not kill it. It is remembered and carried out once the agent runs.
   process.on('SIGHUP', () => {

@@ -1,0 +1,46 @@
+/** Logs for people and for machines: JSON when not on a terminal, pino-pretty lines on request, command output once. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { runCli } from '../support/cli';
+import { sharedEtcd, uniquePrefix } from '../support/etcd';
+import { LIST, makeCfgdir } from '../support/util';
+
+const shared = sharedEtcd();
+
+function cfg(checkcmd?: string): string {
+  return makeCfgdir({ a: { id: 'a', source: 'list.ejs', target: 'out/a', key: '/a', recursive: true, ...(checkcmd ? { checkcmd } : {}) } }, { 'list.ejs': LIST });
+}
+
+test('JSON lines by default when stderr is not a terminal; readable lines with --log-format pretty', async () => {
+  const p = uniquePrefix('logs');
+  const json = await runCli(['-c', cfg(), '--port', String(shared.etcd.clientPort), '-p', p, '--onetime']);
+  assert.equal(json.code, 0, json.stderr);
+  for (const line of json.stderr.trim().split('\n')) assert.doesNotThrow(() => JSON.parse(line), line);
+  const pretty = await runCli(['-c', cfg(), '--port', String(shared.etcd.clientPort), '-p', p, '--onetime', '--log-format', 'pretty']);
+  assert.equal(pretty.code, 0, pretty.stderr);
+  assert.match(pretty.stderr, /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: configuration loaded$/m);
+  assert.match(pretty.stderr, /^ {4}targets: 1$/m);
+  assert.ok(!pretty.stderr.trimStart().startsWith('{'), 'not JSON');
+  const env = await runCli(['-c', cfg(), '--port', String(shared.etcd.clientPort), '-p', p, '--onetime'], { env: { RECONFIG_LOG_FORMAT: 'pretty' } });
+  assert.match(env.stderr, /INFO: configuration loaded/);
+  const bad = await runCli(['-c', cfg(), '--log-format', 'xml']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /Allowed choices are json, pretty/);
+});
+
+test('a failed command\'s output is in the log once, in full', async () => {
+  const p = uniquePrefix('logout');
+  await shared.client.put(`${p}/a/x`).value('1');
+  // The command's text does not contain its output, so every occurrence below is the output itself.
+  const check = 'for i in 1 2 3; do echo "line $i of output"; done >&2; exit 3';
+  const res = await runCli(['-c', cfg(check), '--port', String(shared.etcd.clientPort), '-p', p, '--onetime']);
+  assert.equal(res.code, 1);
+  const occurrences = res.stderr.split('line 3 of output').length - 1;
+  assert.equal(occurrences, 1, res.stderr);
+  const line = res.stderr.split('\n').find((l) => l.includes('line 3 of output'))!;
+  const entry = JSON.parse(line) as { output: string; exitCode: number; err: string };
+  assert.equal(entry.output, 'line 1 of output\nline 2 of output\nline 3 of output\n');
+  assert.equal(entry.exitCode, 3);
+  assert.match(entry.err, /exited 3: line 1 of output \(\+2 more line\(s\) in "output"\)/);
+  assert.match(res.stdout, /FAILED at check: .*exited 3: line 1 of output/);
+});
