@@ -11,6 +11,7 @@ import { ConfigError, ExitCode, errorMessage } from './errors';
 import type { ConnectionSettings } from './etcd/settings';
 import type { Store } from './etcd/store';
 import type { Logger } from './log';
+import { notifyReady } from './ops/notify';
 
 export interface Daemon {
   store: Store;
@@ -24,6 +25,12 @@ export interface Daemon {
   report: (err: unknown, log: Logger) => number;
   /** A SIGHUP arrived before the agent ran. */
   earlyHup: () => boolean;
+}
+
+/** Calls `fn` once no runner has an apply pending or running: the first full apply is done. */
+function whenIdle(agent: Agent, fn: () => void): void {
+  if (!agent.busy) return fn();
+  setTimeout(() => whenIdle(agent, fn), 5);
 }
 
 export async function connect(settings: ConnectionSettings, log: Logger): Promise<Store> {
@@ -75,10 +82,13 @@ export async function sidecar(
 export async function watch(d: Daemon, onAgent: (agent: Agent) => void = () => undefined, program?: Program): Promise<number> {
   const { store, targets, ctx, load, log, resyncMs, report } = d;
   let giveUp: (err: Error) => void = () => undefined;
-  const agent = new Agent(store, targets, ctx, {
-    onFirstSync: () => log.info('first sync done'),
-    // A wrong certificate, password or SRV name at start-up: retrying will not help, so say so and exit.
+  const agent: Agent = new Agent(store, targets, ctx, {
+    onFirstSync: () => whenIdle(agent, () => {
+      log.info(`first full apply done; watching ${agent.targets.length} target(s)`);
+      notifyReady(`watching ${agent.targets.length} target(s)`, log);
+    }),
     observer: ctx.observer,
+    // A wrong certificate, password or SRV name at start-up: retrying will not help, so say so and exit.
     // (In sidecar mode the first render has already worked: later trouble is retried like any outage.)
     ...(program ? {} : { onMisconfigured: (err: Error) => giveUp(err) }),
     resyncMs,

@@ -39,7 +39,7 @@ async function latency(etcd: EtcdServer, client: Etcd3, n: number, root = workRo
   writeCfg(dir, [{ id: 'lat', source: 'lat.ejs', target: dest, key: '/lat/k' }], { 'lat.ejs': '<%= get("/lat/k", "none") %>\n' });
   await client.put('/lat/k').value('start');
   const agent = new Agent(['-c', dir, '--port', String(etcd.clientPort)]);
-  await agent.waitLog('first sync done');
+  await agent.waitLog('first full apply done');
   await whenFile(dest, (c) => c === 'start\n');
   const floorClient = etcd.client();
   const watcher = await floorClient.watch().key('/lat/k').create();
@@ -82,7 +82,7 @@ async function burst(etcd: EtcdServer, client: Etcd3): Promise<Record<string, nu
   const tpl = '<% for (const [k, v] of Object.entries(reconfigdata)) { %><%= k %> <%= v %>\n<% } %>';
   writeCfg(dir, [{ id: 'burst', source: 'b.ejs', target: dest, key: '/burst', recursive: true }], { 'b.ejs': tpl });
   const agent = new Agent(['-c', dir, '--port', String(etcd.clientPort)]);
-  await agent.waitLog('first sync done');
+  await agent.waitLog('first full apply done');
   await whenFile(dest, () => existsSync(dest));
   const floor = spawn(process.execPath, [path.join(__dirname, 'bare-watcher.js'), etcd.url, '/burst/', '5000'], {
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -134,7 +134,7 @@ async function targets(etcd: EtcdServer, client: Etcd3, count: number): Promise<
     await sleep(5);
   }
   const startup = now() - t0;
-  await agent.waitLog('first sync done');
+  await agent.waitLog('first full apply done');
   const streams = await etcd.metric('etcd_debugging_mvcc_watch_stream_total');
   const changes: number[] = [];
   for (let i = 0; i < 20; i++) {

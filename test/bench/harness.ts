@@ -89,9 +89,10 @@ export class Agent {
   count(msg: string): number {
     return this.stderr.split('\n').filter((l) => l.includes(`"msg":"${msg}"`)).length;
   }
+  /** Waits for a log line whose message begins with `msg`. */
   async waitLog(msg: string, timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (!this.stderr.includes(`"msg":"${msg}"`)) {
+    while (!this.stderr.includes(`"msg":"${msg}`)) {
       if (Date.now() > deadline || this.proc.exitCode !== null) throw new Error(`agent never logged ${msg}: ${this.stderr.slice(-2000)}`);
       await sleep(5);
     }

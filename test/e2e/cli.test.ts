@@ -126,8 +126,8 @@ test('watch mode: follows etcd, --notreally in watch mode prints diffs, SIGTERM 
   const previewCfg = simpleCfg();
   const preview = AgentProcess.start(['-c', previewCfg, '--port', port(), '-p', p, '--notreally']);
   try {
-    await agent.waitForLog((l) => l.msg === 'first sync done', 'first sync');
-    await preview.waitForLog((l) => l.msg === 'first sync done', 'first sync (preview)');
+    await agent.waitForLog((l) => l.msg.startsWith('first full apply done'), 'first sync');
+    await preview.waitForLog((l) => l.msg.startsWith('first full apply done'), 'first sync (preview)');
     await shared.client.put(`${p}/app/web1`).value('10.0.0.1:80');
     await waitFor(() => readOr(dest) === 'web1 10.0.0.1:80\n', 'the change');
     await waitFor(() => /^\+web1 10\.0\.0\.1:80$/m.test(preview.stdout), 'the preview diff');
@@ -148,7 +148,7 @@ test('SIGHUP re-reads conf.d; an invalid one is logged and the old set keeps run
   const dest = path.join(cfg, 'out/app.conf');
   const agent = AgentProcess.start(['-c', cfg, '--port', port(), '-p', p]);
   try {
-    await agent.waitForLog((l) => l.msg === 'first sync done', 'first sync');
+    await agent.waitForLog((l) => l.msg.startsWith('first full apply done'), 'first sync');
     writeFileSync(path.join(cfg, 'conf.d/bad.json'), JSON.stringify({ id: 'bad', source: 'app.ejs', target: 'y', key: 'nope' }));
     agent.child.kill('SIGHUP');
     await agent.waitForLog((l) => /new configuration is invalid; still running the old set of 1/.test(l.msg), 'the refusal');

@@ -27,7 +27,7 @@ test('kill -9 at any point of an apply leaves the target old or new, never parti
   let leftovers = 0;
   for (let i = 1; i <= 8; i++) {
     const agent = AgentProcess.start(args);
-    await agent.waitForLog((l) => l.msg === 'first sync done', 'first sync');
+    await agent.waitForLog((l) => l.msg.startsWith('first full apply done'), 'first sync');
     await waitFor(() => readOr(out).length === size + 9, 'a complete file');
     await shared.client.put(`${p}/big`).value(body(i));
     // Kill at a different moment each round: before, during and after the check and the swap.
