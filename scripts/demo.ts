@@ -62,7 +62,7 @@ async function main(): Promise<void> {
     console.log(`   etcd is at ${etcd.url}`);
     cpSync(path.join(ROOT, 'conf.d'), path.join(cfg, 'conf.d'), { recursive: true });
     cpSync(path.join(ROOT, 'templates'), path.join(cfg, 'templates'), { recursive: true });
-    for (const [bin, file] of [['haproxy', 'haproxy.json'], ['varnishd', 'varnish.json']] as const) {
+    for (const [bin, file] of [['haproxy', 'haproxy.json'], ['varnishd', 'varnish.json'], ['nginx', 'nginx.json']] as const) {
       if (onPath(bin)) continue;
       const f = path.join(cfg, 'conf.d', file);
       const t = JSON.parse(readFileSync(f, 'utf8')) as { checkcmd?: string };
@@ -76,6 +76,7 @@ async function main(): Promise<void> {
       ['/services/web/backends/web1', '10.0.0.11:8080'],
       ['/services/web/backends/web2', '10.0.0.12:8080'],
       ['/services/cache/backends/cache1', '{"host": "10.0.1.21", "port": 6081}'],
+      ['/services/api/backends/api1', '10.0.2.31:9000'],
     ];
     for (const [k, v] of seed) {
       await client.put(k).value(v);

@@ -167,19 +167,47 @@ test('SIGHUP re-reads conf.d; an invalid one is logged and the old set keeps run
   }
 });
 
-test('the repo examples render and pass their real checks (haproxy -c, varnishd -C)', async () => {
-  const p = uniquePrefix('examples');
-  await shared.client.put(`${p}/services/web/backends/web1`).value('10.0.0.1:80');
-  await shared.client.put(`${p}/services/cache/backends/c1`).value('{"host": "10.0.1.1", "port": 6081}');
+/** A cfgdir holding the repository's conf.d/ and templates/, traversable by varnishd -C's own user. */
+function examples(): string {
   const cfg = tempDir();
   // varnishd -C drops root to its own user, which must be able to reach the staged file.
   chmodSync(cfg, 0o755);
   cpSync(path.join(REPO, 'conf.d'), path.join(cfg, 'conf.d'), { recursive: true });
   cpSync(path.join(REPO, 'templates'), path.join(cfg, 'templates'), { recursive: true });
+  return cfg;
+}
+
+test('the repo examples render and pass their real checks (haproxy -c, varnishd -C, nginx -t)', async () => {
+  const p = uniquePrefix('examples');
+  await shared.client.put(`${p}/services/web/backends/web1`).value('10.0.0.1:80');
+  await shared.client.put(`${p}/services/cache/backends/c1`).value('{"host": "10.0.1.1", "port": 6081}');
+  await shared.client.put(`${p}/services/api/backends/api1`).value('10.0.2.1:9000');
+  const cfg = examples();
   const res = await runCli(['-c', cfg, '--port', port(), '-p', p, '--onetime']);
   assert.equal(res.code, 0, res.stdout + res.stderr);
+  assert.match(res.stdout, /3 target\(s\) at revision \d+: 3 changed/);
   assert.match(readFileSync(path.join(cfg, 'out/haproxy.cfg'), 'utf8'), /server web1 10\.0\.0\.1:80 check/);
   assert.match(readFileSync(path.join(cfg, 'out/backends.vcl'), 'utf8'), /\.host = "10\.0\.1\.1";/);
+  assert.match(readFileSync(path.join(cfg, 'out/nginx.conf'), 'utf8'), /server 10\.0\.2\.1:9000;/);
+});
+
+test('a backend address with a stray newline is caught by each daemon\'s own check and never reaches the live file', async () => {
+  const p = uniquePrefix('strays');
+  await shared.client.put(`${p}/services/web/backends/web1`).value('10.0.0.1:80');
+  await shared.client.put(`${p}/services/cache/backends/c1`).value('{"host": "10.0.1.1", "port": 6081}');
+  await shared.client.put(`${p}/services/api/backends/api1`).value('10.0.2.1:9000');
+  const cfg = examples();
+  const first = await runCli(['-c', cfg, '--port', port(), '-p', p, '--onetime']);
+  assert.equal(first.code, 0, first.stdout + first.stderr);
+  const files = ['haproxy.cfg', 'backends.vcl', 'nginx.conf'].map((f) => path.join(cfg, 'out', f));
+  const before = files.map((f) => readFileSync(f, 'utf8'));
+  await shared.client.put(`${p}/services/web/backends/web1`).value('10.0.0.1:80\n    bogus directive');
+  await shared.client.put(`${p}/services/cache/backends/c1`).value('{"host": "10.0.1.1\\nbogus", "port": 6081}');
+  await shared.client.put(`${p}/services/api/backends/api1`).value('10.0.2.1:9000\nbogus');
+  const res = await runCli(['-c', cfg, '--port', port(), '-p', p, '--onetime']);
+  assert.equal(res.code, 1);
+  for (const id of ['haproxy', 'varnish', 'nginx']) assert.match(res.stdout, new RegExp(`^  ${id} .* FAILED at check: `, 'm'));
+  assert.deepEqual(files.map((f) => readFileSync(f, 'utf8')), before, 'every live file keeps its bytes');
 });
 
 test('--help shows examples; bad flags exit 2', async () => {
