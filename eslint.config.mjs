@@ -17,4 +17,11 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
+  // The example plugins are plain CommonJS, as users write them: linted without type information.
+  {
+    files: ['plugins/**/*.js'],
+    extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: { sourceType: 'commonjs', parserOptions: { projectService: false } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
 );

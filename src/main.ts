@@ -63,7 +63,7 @@ export async function runCommand(command: 'validate' | 'render', opts: { cfgdir:
       code = validate({ cfgdir: opts.cfgdir, prefix }, out, err);
     } else {
       const { renderOne } = await import('./commands/render');
-      code = renderOne(opts.id ?? '', { cfgdir: opts.cfgdir, prefix, data: opts.data ?? '' }, out, err);
+      code = await renderOne(opts.id ?? '', { cfgdir: opts.cfgdir, prefix, data: opts.data ?? '' }, out, err);
     }
   } catch (e) {
     code = report(e, log);

@@ -4,7 +4,7 @@
  * is lost across disconnects, compaction or restarts. State changes are logged once, not once per retry.
  */
 import { EtcdError, errorMessage } from '../errors';
-import { SpecIndex, type Store, type WatchEvent, type WatchHandle } from '../etcd/store';
+import { SpecIndex, type KeySpec, type Store, type WatchEvent, type WatchHandle } from '../etcd/store';
 import type { Logger } from '../log';
 import { noObserver, type Observer } from './observer';
 import type { TargetRunner } from './runner';
@@ -70,7 +70,9 @@ export class Feed {
     let backoff = BACKOFF_MIN_MS;
     let first = true;
     while (!this.stopping) {
-      const runners = this.runners;
+      const all = this.runners;
+      // Plugin targets with no key run on their own interval, not from etcd.
+      const runners = all.filter((r): r is TargetRunner & { spec: KeySpec } => r.spec !== undefined);
       const specs = runners.map((r) => r.spec);
       const index = new SpecIndex(runners, (r) => r.spec);
       const broken = new Promise<Error | null>((resolve) => {
@@ -79,7 +81,7 @@ export class Feed {
       let reason: Error | null = null;
       try {
         const snap = await this.store.snapshot(specs);
-        if (this.stopping || runners !== this.runners) continue;
+        if (this.stopping || all !== this.runners) continue;
         // Load before watching: events that arrive while the watch is being set up build on the snapshot.
         runners.forEach((r, i) => r.load(snap.kvs[i], snap.revision));
         let onBroken: (err: Error) => void = () => undefined;

@@ -15,8 +15,11 @@ export interface OnetimeReport {
 export async function runOnce(store: Reader, targets: readonly Target[], ctx: RunnerContext): Promise<OnetimeReport> {
   cleanStaged(targets, ctx);
   const runners = targets.map((t) => new TargetRunner(t, ctx));
-  const snap = await store.snapshot(runners.map((r) => r.spec));
-  runners.forEach((r, i) => r.load(snap.kvs[i], snap.revision, false));
+  // Plugin targets with no key read nothing from etcd.
+  const keyed = runners.filter((r) => r.spec !== undefined);
+  const snap = await store.snapshot(keyed.map((r) => r.spec!));
+  keyed.forEach((r, i) => r.load(snap.kvs[i], snap.revision, false));
+  for (const r of runners) if (!r.spec) r.load([], snap.revision, false);
   const outcomes = new Array<Outcome>(runners.length);
   let next = 0;
   const worker = async (): Promise<void> => {

@@ -12,8 +12,12 @@ import type { KeySpec, KV, WatchEvent } from '../etcd/store';
 import { specWants } from '../etcd/store';
 import type { Logger } from '../log';
 import { TargetData } from '../render/data';
+import { runPlugin } from '../render/plugin';
 import { noObserver, type Observer } from './observer';
 import { Pacer } from './pace';
+
+/** How soon a failed plugin is tried again (or its interval, if shorter). */
+const PLUGIN_RETRY_MS = 5000;
 
 export interface RunnerContext {
   /** The global prefix, removed from keys before templates see them. */
@@ -42,7 +46,8 @@ export interface Outcome {
 }
 
 export class TargetRunner {
-  readonly spec: KeySpec;
+  /** What it watches in etcd; undefined for a plugin target with no key (it runs on its interval). */
+  readonly spec: KeySpec | undefined;
   private readonly log: Logger;
   /** Keys with the global prefix removed, as templates see them. */
   private data = new TargetData();
@@ -56,9 +61,13 @@ export class TargetRunner {
   private readonly pace: Pacer;
   private everLoaded = false;
   private readonly observer: Observer;
+  private timer: NodeJS.Timeout | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  /** The last render failed because of the plugin: try again soon even if nothing changes. */
+  private pluginFailed = false;
 
   constructor(readonly target: Target, private readonly ctx: RunnerContext) {
-    this.spec = { key: target.etcdKey, recursive: target.recursive };
+    this.spec = target.etcdKey === undefined ? undefined : { key: target.etcdKey, recursive: target.recursive };
     this.log = ctx.log.child({ target: target.id, key: target.key, dest: target.dest });
     this.pace = new Pacer(target.wait);
     this.observer = ctx.observer ?? noObserver;
@@ -79,11 +88,20 @@ export class TargetRunner {
     if (apply) this.trigger();
   }
 
+  /** A plugin target with no key: render now, then every interval. */
+  startInterval(): void {
+    this.loaded = true;
+    this.everLoaded = true;
+    this.trigger();
+    const every = this.target.intervalMs ?? PLUGIN_RETRY_MS;
+    this.timer = setInterval(() => this.trigger(), every);
+  }
+
   /** Folds in watch events; events at or below the revision already held are ignored. */
   update(events: readonly WatchEvent[], revision: number): void {
     let touched = 0;
     for (const e of events) {
-      if (e.revision <= this.revision || !specWants(this.spec, e.key)) continue;
+      if (e.revision <= this.revision || !this.spec || !specWants(this.spec, e.key)) continue;
       const key = e.key.slice(this.ctx.prefix.length);
       if (e.type === 'put') this.data.set(key, e.value);
       else this.data.delete(key);
@@ -133,7 +151,7 @@ export class TargetRunner {
     const started = performance.now();
     try {
       this.checkMinkeys();
-      const content = this.render();
+      const content = await this.render();
       const res = await applyTarget(t, content, {
         notreally: this.ctx.notreally,
         skipReload: this.ctx.skipReload,
@@ -184,10 +202,22 @@ export class TargetRunner {
     );
   }
 
-  private render(): string {
+  private async render(): Promise<string> {
+    const data = this.data.toObject();
+    const plugin = this.target.plugin;
+    let given: object | undefined;
+    if (plugin) {
+      try {
+        given = await runPlugin(plugin, { target: this.target.id, data }, this.target.timeoutMs);
+        this.pluginFailed = false;
+      } catch (err) {
+        this.retryPlugin();
+        throw new TargetError(this.target.id, 'render', err);
+      }
+    }
     const started = performance.now();
     try {
-      return this.target.render(this.data.toObject());
+      return this.target.render(data, given);
     } catch (err) {
       throw new TargetError(this.target.id, 'render', err);
     } finally {
@@ -195,9 +225,22 @@ export class TargetRunner {
     }
   }
 
+  /** A plugin failure is not fixed by a change in etcd: try again after a while (sooner if the interval is). */
+  private retryPlugin(): void {
+    this.pluginFailed = true;
+    if (this.retryTimer || this.stopped) return;
+    const wait = Math.min(this.target.intervalMs ?? PLUGIN_RETRY_MS, PLUGIN_RETRY_MS);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this.pluginFailed) this.trigger();
+    }, wait);
+  }
+
   /** Stops scheduling applies and waits for the one in flight, if any. */
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     this.pace.cancel();
     await this.running;
   }

@@ -26,6 +26,12 @@ export class Agent {
   start(): void {
     cleanStaged(this.runners.map((r) => r.target), this.ctx);
     this.feed.start();
+    this.startIntervals();
+  }
+
+  /** Plugin targets with no key render on their own interval. */
+  private startIntervals(): void {
+    for (const r of this.runners) if (!r.spec) r.startInterval();
   }
 
   /** Replaces the set of targets without a restart. */
@@ -36,6 +42,7 @@ export class Agent {
     this.ctx.observer?.targets(targets.map((t) => t.id));
     cleanStaged(targets, this.ctx);
     this.feed.replace(this.runners);
+    this.startIntervals();
   }
 
   /** Some runner has an apply pending or running. */

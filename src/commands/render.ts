@@ -9,6 +9,7 @@ import { loadTargets } from '../config/load';
 import { ExitCode, UsageError, errorMessage } from '../errors';
 import { specWants } from '../etcd/store';
 import { TargetData } from '../render/data';
+import { runPlugin } from '../render/plugin';
 
 export interface RenderOptions {
   cfgdir: string;
@@ -42,15 +43,17 @@ export function readDataFile(file: string): Array<[string, string]> {
   return entries;
 }
 
-export function renderOne(id: string, opts: RenderOptions, out: (text: string) => void, err: (text: string) => void): number {
+export async function renderOne(id: string, opts: RenderOptions, out: (text: string) => void, err: (text: string) => void): Promise<number> {
   const targets = loadTargets({ cfgdir: opts.cfgdir, prefix: opts.prefix });
   const target = targets.find((t) => t.id === id);
   if (!target) throw new UsageError(`no target with id ${JSON.stringify(id)} (there are: ${targets.map((t) => t.id).join(', ') || 'none'})`);
-  const spec = { key: target.key === '/' ? '' : target.key, recursive: target.recursive };
-  const entries = readDataFile(opts.data).filter(([k]) => spec.key === '' || specWants(spec, k));
+  const key = target.key === '/' ? '' : target.key;
+  const entries = readDataFile(opts.data).filter(([k]) => key === '' || (key !== undefined && specWants({ key, recursive: target.recursive }, k)));
   let text: string;
   try {
-    text = target.render(new TargetData(entries).toObject());
+    const data = new TargetData(entries).toObject();
+    const plugin = target.plugin ? await runPlugin(target.plugin, { target: target.id, data }, target.timeoutMs) : undefined;
+    text = target.render(data, plugin);
   } catch (e) {
     err(`${errorMessage(e)}\n`);
     return ExitCode.targetsFailed;

@@ -8,6 +8,7 @@ import type { ErrorObject } from 'ajv';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, type ConfigProblem, errorMessage } from '../errors';
+import { loadPlugin, type Plugin } from '../render/plugin';
 import { compileTemplate } from '../render/template';
 import { parseDuration } from './duration';
 import type { TargetSpec } from './schema';
@@ -71,7 +72,8 @@ function loadOne(def: Definition, opts: LoadOptions, problems: ConfigProblem[], 
     return undefined;
   }
   if (!validate(raw)) {
-    for (const e of validate.errors ?? []) problems.push({ file, message: formatSchemaError(e) });
+    // An `if` error only repeats the `then` error that comes with it.
+    for (const e of validate.errors ?? []) if (e.keyword !== 'if') problems.push({ file, message: formatSchemaError(e) });
     return undefined;
   }
   return resolve(raw, file, opts, problems, cache);
@@ -109,9 +111,16 @@ function resolve(
   const render = compiled instanceof Error ? undefined : compiled;
   if (compiled instanceof Error) problems.push({ file, message: `/source: ${compiled.message}` });
   // "/app/" means "/app"; "/" alone means everything under the global prefix.
-  const key = spec.key.replace(/\/+$/, '');
+  const key = spec.key?.replace(/\/+$/, '');
   if (key === '' && opts.prefix === '') {
     problems.push({ file, message: '/key: "/" would watch the whole keyspace; give a narrower key or a --prefix' });
+  }
+  const plugin = spec.plugin === undefined ? undefined : pluginOf(path.resolve(opts.cfgdir, spec.plugin), file, problems);
+  if (spec.key === undefined && spec.plugin !== undefined && spec.interval === undefined) {
+    problems.push({ file, message: '/interval: is required for a plugin target with no key (how often to run it)' });
+  }
+  if (spec.interval !== undefined && (spec.plugin === undefined || spec.key !== undefined)) {
+    problems.push({ file, message: '/interval: only for a plugin target with no key (a target with a key re-renders on change)' });
   }
   if (spec.reloadcmd !== undefined && spec.reloadsignal !== undefined) {
     problems.push({ file, message: '/reloadsignal: give either reloadcmd or reloadsignal, not both' });
@@ -127,8 +136,10 @@ function resolve(
     source,
     render,
     dest: path.resolve(opts.cfgdir, spec.target),
-    key: key || '/',
-    etcdKey: opts.prefix + key,
+    key: key === undefined ? undefined : key || '/',
+    etcdKey: key === undefined ? undefined : opts.prefix + key,
+    plugin,
+    intervalMs: spec.interval === undefined ? undefined : parseDuration(spec.interval),
     recursive: spec.recursive,
     checkcmd: spec.checkcmd,
     reloadcmd: spec.reloadcmd,
@@ -143,6 +154,15 @@ function resolve(
     minkeys: spec.minkeys,
     wait,
   };
+}
+
+function pluginOf(file: string, origin: string, problems: ConfigProblem[]): Plugin | undefined {
+  try {
+    return loadPlugin(file);
+  } catch (err) {
+    problems.push({ file: origin, message: `/plugin: ${errorMessage(err)}` });
+    return undefined;
+  }
 }
 
 /** consul-template's wait: max defaults to four times min. */

@@ -9,8 +9,10 @@ export interface TargetSpec {
   id: string;
   source: string;
   target: string;
-  key: string;
+  key?: string;
   recursive: boolean;
+  plugin?: string;
+  interval?: string;
   checkcmd?: string;
   reloadcmd?: string;
   reloadsignal?: { pidfile: string; signal: string };
@@ -38,7 +40,9 @@ export const targetSchema: JSONSchemaType<TargetSpec> = {
   $id: 'https://reconfig.dev/schema/target.json',
   type: 'object',
   additionalProperties: false,
-  required: ['id', 'source', 'target', 'key'],
+  required: ['id', 'source', 'target'],
+  // key is required unless the target has a plugin. (JSONSchemaType has no place for if/then; ajv checks it.)
+  ...({ if: { not: { properties: { plugin: {} }, required: ['plugin'] } }, then: { properties: { key: {} }, required: ['key'] } } as object),
   properties: {
     id: { type: 'string', minLength: 1, description: 'A unique name for the target, used in logs.' },
     source: {
@@ -47,7 +51,24 @@ export const targetSchema: JSONSchemaType<TargetSpec> = {
       description: 'The EJS template, relative to <cfgdir>/templates/, or absolute.',
     },
     target: { type: 'string', minLength: 1, description: 'The file to write, absolute or relative to cfgdir.' },
-    key: { type: 'string', pattern: '^/', description: 'The etcd key, beginning with /.' },
+    key: {
+      type: 'string',
+      pattern: '^/',
+      nullable: true,
+      description: 'The etcd key, beginning with /. Required unless the target has a plugin.',
+    },
+    plugin: {
+      type: 'string',
+      minLength: 1,
+      nullable: true,
+      description: 'A JS module (absolute, or relative to cfgdir) whose get(context) gives the template `plugin`.',
+    },
+    interval: {
+      type: 'string',
+      pattern: DURATION_PATTERN,
+      nullable: true,
+      description: 'For a plugin target with no key: re-run the plugin and re-render this often.',
+    },
     recursive: {
       type: 'boolean',
       default: false,

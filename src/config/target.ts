@@ -1,4 +1,5 @@
 /** A target as the rest of reconfig sees it: paths resolved, the template compiled, owners looked up. */
+import type { Plugin } from '../render/plugin';
 import type { Render } from '../render/template';
 
 export interface Target {
@@ -10,10 +11,14 @@ export interface Target {
   render: Render;
   /** Absolute path of the file to write. */
   dest: string;
-  /** The key as written in the target file. */
-  key: string;
+  /** The key as written in the target file; undefined for a plugin target with no key. */
+  key?: string;
   /** The key in etcd: the global prefix followed by `key`. */
-  etcdKey: string;
+  etcdKey?: string;
+  /** Trusted code that gives the template `plugin` (see render/plugin.ts). */
+  plugin?: Plugin;
+  /** A keyless plugin target re-renders this often (ms). */
+  intervalMs?: number;
   recursive: boolean;
   checkcmd?: string;
   reloadcmd?: string;

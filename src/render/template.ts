@@ -7,9 +7,10 @@ import vm from 'node:vm';
 import { TemplateError, errorMessage } from '../errors';
 import { HELPER_NAMES, makeHelpers, type Data } from './helpers';
 
-export type Render = (data: Data) => string;
+/** Renders the data; `plugin` is what the target's plugin gave (undefined without one). */
+export type Render = (data: Data, plugin?: unknown) => string;
 
-const LOCALS = ['reconfigdata', ...HELPER_NAMES];
+const LOCALS = ['reconfigdata', 'plugin', ...HELPER_NAMES];
 
 function options(filename: string): ejs.Options & { async: false; client: false } {
   return {
@@ -35,9 +36,9 @@ export function compileTemplate(filename: string, text: string): Render {
     const detail = errorMessage(err).replace(/ in \S+ while compiling ejs[\s\S]*$/, '').replace(/ while compiling ejs[\s\S]*$/, '');
     throw new TemplateError(filename, syntaxErrorLine(filename, text), detail, { cause: err });
   }
-  return (data) => {
+  return (data, plugin) => {
     try {
-      return fn({ reconfigdata: data, ...makeHelpers(data) });
+      return fn({ reconfigdata: data, plugin, ...makeHelpers(data) });
     } catch (err) {
       // ejs's rethrow prefixes "<file>:<line>\n<context>\n\n" to the message.
       const m = /^[^\n]*:(\d+)\n[\s\S]*?\n\n([\s\S]*)$/.exec(errorMessage(err));

@@ -1,0 +1,66 @@
+/**
+ * Plugins (pyconfd's idea): a JS module whose exported get(context) returns, or resolves to, an object that the
+ * template sees as `plugin`, beside `reconfigdata`. Plugins are trusted code: they run inside reconfig with its
+ * privileges, so keep them where only root can write. A plugin that throws, times out or gives no object makes
+ * a failed render: the target is left untouched and the plugin is tried again.
+ */
+import path from 'node:path';
+import { errorMessage } from '../errors';
+import type { Data } from './helpers';
+
+export interface PluginContext {
+  /** The target's id. */
+  target: string;
+  /** The target's data from etcd (empty for a target with no key), as the template sees it. */
+  data: Data;
+  /** Aborted when the plugin's time is up. */
+  signal: AbortSignal;
+}
+
+export type PluginGet = (context: PluginContext) => unknown;
+
+export interface Plugin {
+  /** Absolute path of the module. */
+  path: string;
+  get: PluginGet;
+}
+
+/** Loads the module at `file` and checks that it exports get(). Throws an Error that says what is wrong. */
+export function loadPlugin(file: string): Plugin {
+  let mod: unknown;
+  try {
+    // Plugins are user code chosen at run time: require() is the way to load them.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    mod = require(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Error(code === 'MODULE_NOT_FOUND' && errorMessage(err).includes(file) ? `plugin not found: ${file}` : `plugin ${file} failed to load: ${errorMessage(err)}`);
+  }
+  const get = (mod as { get?: unknown } | null)?.get ?? (mod as { default?: { get?: unknown } } | null)?.default?.get;
+  if (typeof get !== 'function') throw new Error(`plugin ${file} does not export a get(context) function`);
+  return { path: path.resolve(file), get: get as PluginGet };
+}
+
+/** Runs the plugin with a deadline; resolves to the object it gave. */
+export async function runPlugin(plugin: Plugin, context: Omit<PluginContext, 'signal'>, timeoutMs: number): Promise<object> {
+  const abort = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      abort.abort();
+      reject(new Error(`plugin ${plugin.path} gave no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+  });
+  try {
+    const result: unknown = await Promise.race([Promise.resolve().then(() => plugin.get({ ...context, signal: abort.signal })), late]);
+    if (result === null || typeof result !== 'object') {
+      throw new Error(`plugin ${plugin.path}: get() gave ${result === null ? 'null' : typeof result}, not an object`);
+    }
+    return result;
+  } catch (err) {
+    if (err instanceof Error && err.message.startsWith(`plugin ${plugin.path}`)) throw err;
+    throw new Error(`plugin ${plugin.path} failed: ${errorMessage(err)}`, { cause: err });
+  } finally {
+    clearTimeout(timer);
+  }
+}
