@@ -62,6 +62,8 @@ async function main(): Promise<void> {
     console.log(`   etcd is at ${etcd.url}`);
     cpSync(path.join(ROOT, 'conf.d'), path.join(cfg, 'conf.d'), { recursive: true });
     cpSync(path.join(ROOT, 'templates'), path.join(cfg, 'templates'), { recursive: true });
+    // The pgbouncer example follows a Patroni cluster, which the demo does not run.
+    rmSync(path.join(cfg, 'conf.d', 'pgbouncer.json'));
     for (const [bin, file] of [['haproxy', 'haproxy.json'], ['varnishd', 'varnish.json'], ['nginx', 'nginx.json']] as const) {
       if (onPath(bin)) continue;
       const f = path.join(cfg, 'conf.d', file);

@@ -174,6 +174,8 @@ function examples(): string {
   chmodSync(cfg, 0o755);
   cpSync(path.join(REPO, 'conf.d'), path.join(cfg, 'conf.d'), { recursive: true });
   cpSync(path.join(REPO, 'templates'), path.join(cfg, 'templates'), { recursive: true });
+  // The pgbouncer example needs a Patroni cluster and a running pgbouncer: test/e2e/patroni.test.ts.
+  rmSync(path.join(cfg, 'conf.d', 'pgbouncer.json'));
   return cfg;
 }
 
