@@ -13,6 +13,7 @@ import { specWants } from '../etcd/store';
 import type { Logger } from '../log';
 import { TargetData } from '../render/data';
 import { runPlugin } from '../render/plugin';
+import type { Container } from '../docker/containers';
 import { noObserver, type Observer } from './observer';
 import { Pacer } from './pace';
 
@@ -63,6 +64,8 @@ export class TargetRunner {
   private readonly observer: Observer;
   private timer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
+  /** A Docker target's running containers; undefined until the first list arrives. */
+  private containers: Container[] | undefined;
   /** The last render failed because of the plugin: try again soon even if nothing changes. */
   private pluginFailed = false;
 
@@ -85,6 +88,18 @@ export class TargetRunner {
     // The first snapshot renders at once; a resync after an outage waits like any change.
     this.pace.changed(this.data.size, this.everLoaded);
     this.everLoaded = true;
+    if (apply) this.trigger();
+  }
+
+  /** A Docker target's containers changed (or were listed for the first time). */
+  setContainers(list: Container[], apply = true): void {
+    this.containers = list;
+    if (!this.spec) {
+      // Without a key, the containers are all the data there is.
+      this.loaded = true;
+      this.everLoaded = true;
+    }
+    this.pace.changed(1);
     if (apply) this.trigger();
   }
 
@@ -115,7 +130,8 @@ export class TargetRunner {
   }
 
   private trigger(): void {
-    if (this.stopped || !this.loaded) return;
+    // A Docker target waits for its first container list as well as for etcd.
+    if (this.stopped || !this.loaded || (this.target.docker && !this.containers)) return;
     this.dirty = true;
     this.observer.pending(this.target.id);
     this.running ??= this.loop();
@@ -217,7 +233,7 @@ export class TargetRunner {
     }
     const started = performance.now();
     try {
-      return this.target.render(data, given);
+      return this.target.render(data, { plugin: given, containers: this.containers });
     } catch (err) {
       throw new TargetError(this.target.id, 'render', err);
     } finally {

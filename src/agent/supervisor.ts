@@ -12,6 +12,7 @@ import { TargetRunner, type RunnerContext } from './runner';
 export class Agent {
   private runners: TargetRunner[];
   private readonly feed: Feed;
+  private readonly watches = new Map<TargetRunner, { stop(): void }>();
 
   constructor(
     private readonly store: Store,
@@ -29,14 +30,27 @@ export class Agent {
     this.startIntervals();
   }
 
-  /** Plugin targets with no key render on their own interval. */
+  /** Plugin targets with no key render on their own interval; Docker targets follow their containers. */
   private startIntervals(): void {
-    for (const r of this.runners) if (!r.spec) r.startInterval();
+    for (const r of this.runners) {
+      if (r.target.docker) void this.watchContainers(r, r.target.docker);
+      else if (!r.spec) r.startInterval();
+    }
+  }
+
+  private async watchContainers(r: TargetRunner, opts: NonNullable<Target['docker']>): Promise<void> {
+    // dockerode is loaded only when a target asks for containers.
+    const { ContainerWatch } = await import('../docker/watch');
+    if (!this.runners.includes(r)) return;
+    const w = new ContainerWatch(opts, (list) => r.setContainers(list), this.ctx.log.child({ target: r.target.id }));
+    this.watches.set(r, w);
+    w.start();
   }
 
   /** Replaces the set of targets without a restart. */
   async replace(targets: readonly Target[]): Promise<void> {
     const old = this.runners;
+    this.stopWatches();
     await Promise.all(old.map((r) => r.stop()));
     this.runners = targets.map((t) => new TargetRunner(t, this.ctx));
     this.ctx.observer?.targets(targets.map((t) => t.id));
@@ -55,7 +69,13 @@ export class Agent {
   }
 
   /** Stops watching and waits for in-flight applies to finish. */
+  private stopWatches(): void {
+    for (const w of this.watches.values()) w.stop();
+    this.watches.clear();
+  }
+
   async stop(): Promise<void> {
+    this.stopWatches();
     await this.feed.stop();
     await Promise.all(this.runners.map((r) => r.stop()));
     this.store.close();

@@ -29,7 +29,7 @@ export interface ApplyOptions {
   onOutput?: (stage: 'check' | 'reload', output: string) => void;
 }
 
-type T = Pick<Target, 'id' | 'dest' | 'checkcmd' | 'reloadcmd' | 'reloadsignal' | 'mode' | 'uid' | 'gid' | 'timeoutMs'>;
+type T = Pick<Target, 'id' | 'dest' | 'checkcmd' | 'reloadcmd' | 'reloadsignal' | 'notify' | 'mode' | 'uid' | 'gid' | 'timeoutMs'>;
 
 /** `{{src}}`, or confd's `{{.src}}`. */
 const SRC = /\{\{\s*\.?src\s*\}\}/g;
@@ -77,12 +77,19 @@ async function check(t: T, command: string, src: string, opts: ApplyOptions): Pr
 }
 
 async function reload(t: T, opts: ApplyOptions): Promise<boolean> {
+  const notify = t.notify;
+  if (notify) {
+    // dockerode is loaded only for targets that notify containers.
+    const { notifyContainers } = await import('../docker/watch');
+    const names = await step(t, 'reload', () => notifyContainers(notify));
+    opts.onOutput?.('reload', `notified ${names.join(', ')}`);
+  }
   const sig = t.reloadsignal;
   if (sig) {
     await step(t, 'reload', () => signalPidfile(sig.pidfile, sig.signal));
     return true;
   }
-  if (!t.reloadcmd) return false;
+  if (!t.reloadcmd) return notify !== undefined;
   const cmd = t.reloadcmd;
   const { output } = await step(t, 'reload', () =>
     runCommand('reload', cmd, { env: { RECONFIG_DEST: t.dest }, timeoutMs: t.timeoutMs }),

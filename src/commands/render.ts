@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { loadTargets } from '../config/load';
+import type { Target } from '../config/target';
 import { ExitCode, UsageError, errorMessage } from '../errors';
 import { specWants } from '../etcd/store';
 import { TargetData } from '../render/data';
@@ -43,6 +44,12 @@ export function readDataFile(file: string): Array<[string, string]> {
   return entries;
 }
 
+/** A Docker target renders from the containers running now (the socket must be reachable). */
+async function liveContainers(opts: NonNullable<Target['docker']>): Promise<unknown> {
+  const { dockerClient, listContainers } = await import('../docker/containers');
+  return listContainers(dockerClient(opts.socket), opts);
+}
+
 export async function renderOne(id: string, opts: RenderOptions, out: (text: string) => void, err: (text: string) => void): Promise<number> {
   const targets = loadTargets({ cfgdir: opts.cfgdir, prefix: opts.prefix });
   const target = targets.find((t) => t.id === id);
@@ -53,7 +60,8 @@ export async function renderOne(id: string, opts: RenderOptions, out: (text: str
   try {
     const data = new TargetData(entries).toObject();
     const plugin = target.plugin ? await runPlugin(target.plugin, { target: target.id, data }, target.timeoutMs) : undefined;
-    text = target.render(data, plugin);
+    const containers = target.docker ? await liveContainers(target.docker) : undefined;
+    text = target.render(data, { plugin, containers });
   } catch (e) {
     err(`${errorMessage(e)}\n`);
     return ExitCode.targetsFailed;

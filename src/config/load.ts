@@ -116,7 +116,7 @@ function resolve(
     problems.push({ file, message: '/key: "/" would watch the whole keyspace; give a narrower key or a --prefix' });
   }
   const plugin = spec.plugin === undefined ? undefined : pluginOf(path.resolve(opts.cfgdir, spec.plugin), file, problems);
-  if (spec.key === undefined && spec.plugin !== undefined && spec.interval === undefined) {
+  if (spec.key === undefined && spec.docker === undefined && spec.plugin !== undefined && spec.interval === undefined) {
     problems.push({ file, message: '/interval: is required for a plugin target with no key (how often to run it)' });
   }
   if (spec.interval !== undefined && (spec.plugin === undefined || spec.key !== undefined)) {
@@ -140,6 +140,13 @@ function resolve(
     etcdKey: key === undefined ? undefined : opts.prefix + key,
     plugin,
     intervalMs: spec.interval === undefined ? undefined : parseDuration(spec.interval),
+    docker: spec.docker && { socket: path.resolve(opts.cfgdir, spec.docker.socket), filters: spec.docker.filters ?? {} },
+    notify: spec.notify && {
+      socket: path.resolve(opts.cfgdir, spec.notify.socket),
+      filters: spec.notify.filters,
+      signal: spec.notify.signal as NodeJS.Signals,
+      restart: spec.notify.restart,
+    },
     recursive: spec.recursive,
     checkcmd: spec.checkcmd,
     reloadcmd: spec.reloadcmd,

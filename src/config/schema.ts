@@ -13,6 +13,8 @@ export interface TargetSpec {
   recursive: boolean;
   plugin?: string;
   interval?: string;
+  docker?: { socket: string; filters?: Record<string, string[]> };
+  notify?: { socket: string; filters: Record<string, string[]>; signal: string; restart: boolean };
   checkcmd?: string;
   reloadcmd?: string;
   reloadsignal?: { pidfile: string; signal: string };
@@ -41,8 +43,11 @@ export const targetSchema: JSONSchemaType<TargetSpec> = {
   type: 'object',
   additionalProperties: false,
   required: ['id', 'source', 'target'],
-  // key is required unless the target has a plugin. (JSONSchemaType has no place for if/then; ajv checks it.)
-  ...({ if: { not: { properties: { plugin: {} }, required: ['plugin'] } }, then: { properties: { key: {} }, required: ['key'] } } as object),
+  // key is required unless the target has a plugin or Docker data. (JSONSchemaType has no place for if/then.)
+  ...({
+    if: { not: { anyOf: [{ properties: { plugin: {} }, required: ['plugin'] }, { properties: { docker: {} }, required: ['docker'] }] } },
+    then: { properties: { key: {} }, required: ['key'] },
+  } as object),
   properties: {
     id: { type: 'string', minLength: 1, description: 'A unique name for the target, used in logs.' },
     source: {
@@ -62,6 +67,30 @@ export const targetSchema: JSONSchemaType<TargetSpec> = {
       minLength: 1,
       nullable: true,
       description: 'A JS module (absolute, or relative to cfgdir) whose get(context) gives the template `plugin`.',
+    },
+    docker: {
+      type: 'object',
+      nullable: true,
+      additionalProperties: false,
+      required: [],
+      properties: {
+        socket: { type: 'string', minLength: 1, default: '/var/run/docker.sock' },
+        filters: { type: 'object', nullable: true, required: [], additionalProperties: { type: 'array', items: { type: 'string' } } },
+      },
+      description: 'Give the template `containers`: the running containers (Docker Engine API), optionally filtered by label or name.',
+    },
+    notify: {
+      type: 'object',
+      nullable: true,
+      additionalProperties: false,
+      required: ['filters'],
+      properties: {
+        socket: { type: 'string', minLength: 1, default: '/var/run/docker.sock' },
+        filters: { type: 'object', required: [], additionalProperties: { type: 'array', items: { type: 'string' } } },
+        signal: { type: 'string', enum: [...RELOAD_SIGNALS], default: 'SIGHUP' },
+        restart: { type: 'boolean', default: false },
+      },
+      description: 'After the file changed, signal (or restart) the containers that match the filters.',
     },
     interval: {
       type: 'string',

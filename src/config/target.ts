@@ -1,4 +1,5 @@
 /** A target as the rest of reconfig sees it: paths resolved, the template compiled, owners looked up. */
+import type { DockerOptions } from '../docker/containers';
 import type { Plugin } from '../render/plugin';
 import type { Render } from '../render/template';
 
@@ -19,6 +20,10 @@ export interface Target {
   plugin?: Plugin;
   /** A keyless plugin target re-renders this often (ms). */
   intervalMs?: number;
+  /** Docker containers as data (`containers` in the template). */
+  docker?: DockerOptions;
+  /** Containers to signal or restart after the file changed. */
+  notify?: DockerOptions & { signal: NodeJS.Signals; restart: boolean };
   recursive: boolean;
   checkcmd?: string;
   reloadcmd?: string;

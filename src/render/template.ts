@@ -7,10 +7,15 @@ import vm from 'node:vm';
 import { TemplateError, errorMessage } from '../errors';
 import { HELPER_NAMES, makeHelpers, type Data } from './helpers';
 
-/** Renders the data; `plugin` is what the target's plugin gave (undefined without one). */
-export type Render = (data: Data, plugin?: unknown) => string;
+/** What a template may see beside reconfigdata: its plugin's object, and its Docker containers. */
+export interface Extras {
+  plugin?: unknown;
+  containers?: unknown;
+}
 
-const LOCALS = ['reconfigdata', 'plugin', ...HELPER_NAMES];
+export type Render = (data: Data, extras?: Extras) => string;
+
+const LOCALS = ['reconfigdata', 'plugin', 'containers', ...HELPER_NAMES];
 
 function options(filename: string): ejs.Options & { async: false; client: false } {
   return {
@@ -36,9 +41,9 @@ export function compileTemplate(filename: string, text: string): Render {
     const detail = errorMessage(err).replace(/ in \S+ while compiling ejs[\s\S]*$/, '').replace(/ while compiling ejs[\s\S]*$/, '');
     throw new TemplateError(filename, syntaxErrorLine(filename, text), detail, { cause: err });
   }
-  return (data, plugin) => {
+  return (data, extras = {}) => {
     try {
-      return fn({ reconfigdata: data, plugin, ...makeHelpers(data) });
+      return fn({ reconfigdata: data, plugin: extras.plugin, containers: extras.containers, ...makeHelpers(data) });
     } catch (err) {
       // ejs's rethrow prefixes "<file>:<line>\n<context>\n\n" to the message.
       const m = /^[^\n]*:(\d+)\n[\s\S]*?\n\n([\s\S]*)$/.exec(errorMessage(err));

@@ -1,0 +1,70 @@
+/**
+ * Docker containers as data, against a real Docker Engine API (podman's compatible service): containers
+ * started and stopped while the agent runs, label filters, and a container signalled after a change.
+ */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { AgentProcess, runCli } from '../support/cli';
+import { freePort, sharedEtcd, uniquePrefix } from '../support/etcd';
+import { Podman } from '../support/podman';
+import { makeCfgdir, readOr, waitFor } from '../support/util';
+
+const shared = sharedEtcd();
+let podman: Podman;
+
+before(async () => {
+  podman = await Podman.start();
+});
+after(() => podman.stop());
+
+const LIST = '<% for (const c of containers) { %><%= c.name %> ip=<%= c.ip %> port=<%= c.port %> color=<%= c.env.COLOR %> app=<%= c.labels.app %> short=<%= c.shortId.length %>\n<% } %>';
+
+test('containers are template data: filtered by label, and followed as they start and stop', async () => {
+  const cfg = makeCfgdir({ web: { id: 'web', source: 'web.ejs', target: 'out/web', docker: { socket: podman.socket, filters: { label: ['app=web'] } } } }, { 'web.ejs': LIST });
+  const out = path.join(cfg, 'out/web');
+  await podman.run('web1', { labels: { app: 'web' }, env: { COLOR: 'blue' }, ports: [`${await freePort()}:80`] });
+  await podman.run('other', { labels: { app: 'db' } });
+  const agent = AgentProcess.start(['-c', cfg, '--port', String(shared.etcd.clientPort)]);
+  try {
+    await waitFor(() => /^web1 ip=10\.\d+\.\d+\.\d+ port=80 color=blue app=web short=12$/m.test(readOr(out)), 'web1 in the file');
+    assert.ok(!readOr(out).includes('other'), 'the label filter leaves other out');
+    await podman.run('web2', { labels: { app: 'web' }, env: { COLOR: 'green' } });
+    await waitFor(() => readOr(out).includes('web2 ip='), 'web2 after it started', 30_000);
+    await podman.podman(['stop', '-t', '0', 'web1']);
+    await waitFor(() => !readOr(out).includes('web1') && readOr(out).includes('web2'), 'web1 gone after it stopped', 30_000);
+    const once = await runCli(['-c', cfg, '--port', String(shared.etcd.clientPort), '--onetime']);
+    assert.equal(once.code, 0, once.stderr);
+    assert.match(once.stdout, /1 unchanged/);
+  } finally {
+    await agent.stop();
+    await podman.podman(['rm', '-f', '-t', '0', 'web1', 'web2', 'other']).catch(() => '');
+  }
+});
+
+test('a container matched by name is signalled after the file changed', async () => {
+  const p = uniquePrefix('notify');
+  await shared.client.put(`${p}/app/x`).value('1');
+  await podman.run('sig', { cmd: "trap 'echo got-HUP' HUP; while :; do sleep 1 & wait $!; done" });
+  const cfg = makeCfgdir(
+    {
+      app: {
+        id: 'app', source: 'app.ejs', target: 'out/app', key: '/app', recursive: true,
+        notify: { socket: podman.socket, filters: { name: ['sig'] }, signal: 'SIGHUP' },
+      },
+    },
+    { 'app.ejs': 'x=<%= get("/app/x") %>\n' },
+  );
+  const agent = AgentProcess.start(['-c', cfg, '--port', String(shared.etcd.clientPort), '-p', p]);
+  try {
+    await waitFor(() => readOr(path.join(cfg, 'out/app')) === 'x=1\n', 'the first render');
+    await waitFor(async () => (await podman.podman(['logs', 'sig'])).includes('got-HUP'), 'the first signal', 30_000);
+    const before = (await podman.podman(['logs', 'sig'])).split('got-HUP').length;
+    await shared.client.put(`${p}/app/x`).value('2');
+    await waitFor(async () => (await podman.podman(['logs', 'sig'])).split('got-HUP').length > before, 'a signal after the change', 30_000);
+    assert.ok(agent.logs.some((l) => l.msg === 'applied' && l.reloaded === true), 'the notify counts as the reload');
+  } finally {
+    await agent.stop();
+    await podman.podman(['rm', '-f', '-t', '0', 'sig']).catch(() => '');
+  }
+});
