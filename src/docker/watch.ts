@@ -8,7 +8,10 @@ import { errorMessage } from '../errors';
 import type { Logger } from '../log';
 import { dockerClient, listContainers, type Container, type DockerOptions } from './containers';
 
-const EVENTS = ['start', 'die', 'stop', 'kill', 'destroy', 'rename', 'update'];
+/** Events after which the list may differ. podman adds `cleanup` after `die`, when the state has settled. */
+const EVENTS = new Set(['start', 'die', 'stop', 'kill', 'destroy', 'remove', 'rename', 'update', 'cleanup', 'pause', 'unpause']);
+/** A container's state can lag its event: list once more this long after the last event. */
+const SETTLE_MS = 500;
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5000;
 
@@ -20,6 +23,7 @@ export class ContainerWatch {
   private again = false;
   private broken = false;
   private timer: NodeJS.Timeout | null = null;
+  private settle: NodeJS.Timeout | null = null;
   private backoff = BACKOFF_MIN_MS;
 
   constructor(
@@ -37,7 +41,8 @@ export class ContainerWatch {
   private async connect(): Promise<void> {
     if (this.stopped) return;
     try {
-      const stream = (await this.docker.getEvents({ filters: JSON.stringify({ type: ['container'], event: EVENTS }) }));
+      // Filtered here rather than by the engine: engines differ in the event names they know.
+      const stream = await this.docker.getEvents({ filters: JSON.stringify({ type: ['container'] }) });
       if (this.stopped) {
         (stream as unknown as { destroy?: () => void }).destroy?.();
         return;
@@ -46,11 +51,9 @@ export class ContainerWatch {
       let buffered = '';
       stream.on('data', (chunk: Buffer) => {
         buffered += chunk.toString('utf8');
-        // One JSON event per line; any complete event means the list may have changed.
-        if (buffered.includes('\n')) {
-          buffered = buffered.slice(buffered.lastIndexOf('\n') + 1);
-          this.refresh();
-        }
+        const lines = buffered.split('\n');
+        buffered = lines.pop() ?? '';
+        if (lines.some((l) => EVENTS.has(eventAction(l)))) this.changed();
       });
       stream.on('error', (err: Error) => this.lost(err));
       stream.on('end', () => this.lost(new Error('event stream ended')));
@@ -74,6 +77,16 @@ export class ContainerWatch {
       void this.connect();
     }, this.backoff);
     this.backoff = Math.min(BACKOFF_MAX_MS, this.backoff * 2);
+  }
+
+  /** An event: list now, and once more when things have settled. */
+  private changed(): void {
+    this.refresh();
+    if (this.settle) clearTimeout(this.settle);
+    this.settle = setTimeout(() => {
+      this.settle = null;
+      this.refresh();
+    }, SETTLE_MS);
   }
 
   /** Lists again; events that arrive during a list make one more list afterwards. */
@@ -100,7 +113,18 @@ export class ContainerWatch {
   stop(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.settle) clearTimeout(this.settle);
     (this.stream as unknown as { destroy?: () => void } | null)?.destroy?.();
+  }
+}
+
+/** The event's action (`status` in older engines), or "" for a line that is not an event. */
+function eventAction(line: string): string {
+  try {
+    const e = JSON.parse(line) as { Action?: string; status?: string };
+    return (e.Action ?? e.status ?? '').split(':')[0];
+  } catch {
+    return '';
   }
 }
 
