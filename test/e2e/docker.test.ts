@@ -68,3 +68,23 @@ test('a container matched by name is signalled after the file changed', async ()
     await podman.podman(['rm', '-f', '-t', '0', 'sig']).catch(() => '');
   }
 });
+
+test('a broken event stream is reopened, and what changed meanwhile is picked up', async () => {
+  const cfg = makeCfgdir({ web: { id: 'web', source: 'web.ejs', target: 'out/web', docker: { socket: podman.socket, filters: { label: ['app=api'] } } } }, { 'web.ejs': LIST });
+  const out = path.join(cfg, 'out/web');
+  await podman.run('api1', { labels: { app: 'api' } });
+  const agent = AgentProcess.start(['-c', cfg, '--port', String(shared.etcd.clientPort)]);
+  try {
+    await waitFor(() => readOr(out).includes('api1 ip='), 'api1 in the file');
+    await podman.killService();
+    await agent.waitForLog((l) => /^Docker API on .*; retrying$/.test(l.msg), 'the break logged');
+    await podman.run('api2', { labels: { app: 'api' } }); // while no API is there to tell anyone
+    await podman.restartService();
+    await waitFor(() => readOr(out).includes('api2 ip='), 'api2 after the stream was reopened', 30_000);
+    assert.equal(agent.count((l) => /^Docker API on .*; retrying$/.test(l.msg)), 1, 'the outage is logged once');
+    await agent.waitForLog((l) => l.msg === 'Docker event stream reopened', 'the reconnect logged');
+  } finally {
+    await agent.stop();
+    await podman.podman(['rm', '-f', '-t', '0', 'api1', 'api2']).catch(() => '');
+  }
+});

@@ -47,9 +47,28 @@ export class Podman {
     for (const c of ['sh', 'sleep', 'httpd', 'echo', 'cat', 'trap']) symlinkSync('busybox', path.join(dir, 'rootfs/bin', c));
     writeFileSync(path.join(dir, 'rootfs/www/index.html'), 'hi\n');
     await p.shell(`tar -C ${dir}/rootfs -c . | podman import --change 'CMD ["/bin/sh"]' - ${IMAGE}`);
-    p.service = spawn('podman', ['system', 'service', '--time=0', `unix://${p.socket}`], { env, stdio: 'ignore' });
-    await waitFor(async () => (await p.podman(['--url', `unix://${p.socket}`, 'info', '--format', '{{.Version.Version}}']).catch(() => '')) !== '', 'the podman API');
+    await p.serve();
     return p;
+  }
+
+  private async serve(): Promise<void> {
+    this.service = spawn('podman', ['system', 'service', '--time=0', `unix://${this.socket}`], { env: this.env, stdio: 'ignore' });
+    await waitFor(async () => (await this.podman(['--url', `unix://${this.socket}`, 'info', '--format', '{{.Version.Version}}']).catch(() => '')) !== '', 'the podman API');
+  }
+
+  /** Kills the API service (the engine's containers keep running): clients see their event stream break. */
+  async killService(): Promise<void> {
+    const s = this.service;
+    if (!s || s.exitCode !== null) return;
+    const exited = new Promise((r) => s.once('exit', r));
+    s.kill('SIGKILL');
+    await exited;
+    this.service = null;
+  }
+
+  async restartService(): Promise<void> {
+    await this.killService();
+    await this.serve();
   }
 
   /** Runs podman with this store's configuration; resolves to its stdout. */
