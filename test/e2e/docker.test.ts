@@ -88,3 +88,25 @@ test('a broken event stream is reopened, and what changed meanwhile is picked up
     await podman.podman(['rm', '-f', '-t', '0', 'api1', 'api2']).catch(() => '');
   }
 });
+
+test('notify can restart the matching containers instead of signalling them', async () => {
+  const p = uniquePrefix('restart');
+  await shared.client.put(`${p}/app/x`).value('1');
+  await podman.run('rs', { labels: { role: 'restart-me' }, cmd: 'echo started; while :; do sleep 1; done' });
+  const cfg = makeCfgdir(
+    { app: { id: 'app', source: 'app.ejs', target: 'out/app', key: '/app', recursive: true, notify: { socket: podman.socket, filters: { label: ['role=restart-me'] }, restart: true } } },
+    { 'app.ejs': 'x=<%= get("/app/x") %>\n' },
+  );
+  const starts = async (): Promise<number> => (await podman.podman(['logs', 'rs'])).split('started').length - 1;
+  const agent = AgentProcess.start(['-c', cfg, '--port', String(shared.etcd.clientPort), '-p', p]);
+  try {
+    await waitFor(() => readOr(path.join(cfg, 'out/app')) === 'x=1\n', 'the first render');
+    await waitFor(async () => (await starts()) >= 2, 'a restart after the first render', 30_000);
+    const before = await starts();
+    await shared.client.put(`${p}/app/x`).value('2');
+    await waitFor(async () => (await starts()) > before, 'a restart after the change', 30_000);
+  } finally {
+    await agent.stop();
+    await podman.podman(['rm', '-f', '-t', '0', 'rs']).catch(() => '');
+  }
+});
