@@ -5,10 +5,11 @@
 import { EtcdError, errorMessage, type EtcdFailure } from '../errors';
 
 const TLS = /certificate|SSL routines|ssl3_|tlsv1 alert|alert bad|handshake|self[- ]signed|unable to verify|ERR_TLS|CERT_|DEPTH_ZERO|wrong version number/i;
-const AUTH = /authentication failed|invalid user ID or password|user name is empty|permission denied|auth(entication)? is not enabled|invalid auth token/i;
+// Not "invalid auth token": a token that expired is renewed by a fresh client, so it is no misconfiguration.
+const AUTH = /authentication failed|invalid user ID or password|user name is empty|permission denied|auth(entication)? is not enabled/i;
 const UNREACHABLE = /UNAVAILABLE|DEADLINE_EXCEEDED|ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ETIMEDOUT|socket hang up|no answer within|Failed to connect|Connection dropped/i;
 
-export function failureKind(err: unknown): EtcdFailure {
+function failureKind(err: unknown): EtcdFailure {
   if (err instanceof EtcdError) return err.kind;
   const code = (err as { code?: unknown } | null)?.code;
   const text = `${err instanceof Error ? err.name : ''} ${errorMessage(err)} ${typeof code === 'string' ? code : ''}`;

@@ -115,14 +115,14 @@ export class EtcdStore implements Store {
 
   private read(client: Etcd3, specs: readonly KeySpec[]): Promise<Snapshot> {
     return readSnapshot(specs, {
-        txnRanges: async (ranges, revision) => {
-          const res = await client.kv.txn({
-            success: ranges.map((r) => ({ request_range: { key: r.start, range_end: r.end, revision, limit: PAGE } })),
-          });
-          return { revision: Number(res.header.revision), pages: res.responses.map((r) => r.response_range) };
-        },
-        range: (start, end, revision) => client.kv.range({ key: start, range_end: end, revision, limit: PAGE }),
-      });
+      txnRanges: async (ranges, revision) => {
+        const res = await client.kv.txn({
+          success: ranges.map((r) => ({ request_range: { key: r.start, range_end: r.end, revision, limit: PAGE } })),
+        });
+        return { revision: Number(res.header.revision), pages: res.responses.map((r) => r.response_range) };
+      },
+      range: (start, end, revision) => client.kv.range({ key: start, range_end: end, revision, limit: PAGE }),
+    });
   }
 
   async watch(specs: readonly KeySpec[], fromRevision: number, handlers: WatchHandlers): Promise<WatchHandle> {

@@ -73,11 +73,9 @@ export class Members {
     }
     if (failures.length === 1) throw failures[0];
     const kinds = new Set(failures.map((f) => f.kind));
-    return Promise.reject(
-      new EtcdError(`etcd ${what} failed on every member: ${failures.map((f) => f.message).join('; ')}`, {
-        kind: kinds.size === 1 ? failures[0].kind : 'unreachable',
-      }),
-    );
+    throw new EtcdError(`etcd ${what} failed on every member: ${failures.map((f) => f.message).join('; ')}`, {
+      kind: kinds.size === 1 ? failures[0].kind : 'unreachable',
+    });
   }
 
   /** The current member failed: the next call uses the next one, or resolves again after a full round. */

@@ -66,6 +66,9 @@ test('killing the member in use, then the leader: every change still arrives', a
 
 test('--onetime moves on from a dead first member', async () => {
   const dir = makeCfgdir({ app: { id: 'app', source: 'list.ejs', target: 'out/app.conf', key: '/app', recursive: true } }, { 'list.ejs': LIST });
+  const w = writer();
+  await w.put('/app/a').value('1');
+  w.close();
   const first = cluster.members[0];
   await first.kill9();
   try {
