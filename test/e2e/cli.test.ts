@@ -179,11 +179,16 @@ function examples(): string {
   return cfg;
 }
 
-test('the repo examples render and pass their real checks (haproxy -c, varnishd -C, nginx -t)', async () => {
-  const p = uniquePrefix('examples');
+/** One backend for each example (haproxy, varnish, nginx) under prefix `p`. */
+async function seedExamples(p: string): Promise<void> {
   await shared.client.put(`${p}/services/web/backends/web1`).value('10.0.0.1:80');
   await shared.client.put(`${p}/services/cache/backends/c1`).value('{"host": "10.0.1.1", "port": 6081}');
   await shared.client.put(`${p}/services/api/backends/api1`).value('10.0.2.1:9000');
+}
+
+test('the repo examples render and pass their real checks (haproxy -c, varnishd -C, nginx -t)', async () => {
+  const p = uniquePrefix('examples');
+  await seedExamples(p);
   const cfg = examples();
   const res = await runCli(['-c', cfg, '--port', port(), '-p', p, '--onetime']);
   assert.equal(res.code, 0, res.stdout + res.stderr);
@@ -195,9 +200,7 @@ test('the repo examples render and pass their real checks (haproxy -c, varnishd 
 
 test('a backend address with a stray newline is caught by each daemon\'s own check and never reaches the live file', async () => {
   const p = uniquePrefix('strays');
-  await shared.client.put(`${p}/services/web/backends/web1`).value('10.0.0.1:80');
-  await shared.client.put(`${p}/services/cache/backends/c1`).value('{"host": "10.0.1.1", "port": 6081}');
-  await shared.client.put(`${p}/services/api/backends/api1`).value('10.0.2.1:9000');
+  await seedExamples(p);
   const cfg = examples();
   const first = await runCli(['-c', cfg, '--port', port(), '-p', p, '--onetime']);
   assert.equal(first.code, 0, first.stdout + first.stderr);

@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { freePort } from './etcd';
-import { tempDir, waitFor } from './util';
+import { stopProcess, tempDir, waitFor } from './util';
 import { DnsClient, NoSuchName } from '../../src/etcd/discovery/dns';
 
 export interface SrvSpec {
@@ -77,11 +77,7 @@ export class Dnsmasq {
   }
 
   async stop(): Promise<void> {
-    const p = this.proc;
-    if (!p || p.exitCode !== null) return;
-    const exited = new Promise((r) => p.once('exit', r));
-    p.kill('SIGTERM');
-    await exited;
+    if (this.proc) await stopProcess(this.proc);
     this.proc = null;
   }
 }

@@ -6,7 +6,7 @@ import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_pro
 import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { freePort } from './etcd';
-import { tempDir, waitFor } from './util';
+import { stopProcess, tempDir, waitFor } from './util';
 
 const BIN_DIR = '/usr/lib/postgresql/15/bin';
 
@@ -130,14 +130,7 @@ export class PatroniCluster {
 
   async stop(): Promise<void> {
     await Promise.all(
-      this.nodes.map(async (n) => {
-        if (n.proc.exitCode !== null) return;
-        const exited = new Promise((r) => n.proc.once('exit', r));
-        n.proc.kill('SIGTERM');
-        const timer = setTimeout(() => n.proc.kill('SIGKILL'), 20_000);
-        await exited;
-        clearTimeout(timer);
-      }),
+      this.nodes.map((n) => stopProcess(n.proc, 'SIGTERM', 20_000)),
     );
     // Patroni's postgres children exit with it on SIGTERM; anything left behind is killed by its data dir.
     await new Promise((r) => execFile('pkill', ['-9', '-f', this.dir], () => r(undefined)));
@@ -195,9 +188,6 @@ export class Pgbouncer {
   }
 
   async stop(): Promise<void> {
-    if (this.proc.exitCode !== null) return;
-    const exited = new Promise((r) => this.proc.once('exit', r));
-    this.proc.kill('SIGTERM');
-    await exited;
+    await stopProcess(this.proc);
   }
 }

@@ -6,7 +6,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { tempDir, waitFor } from './util';
+import { stopProcess, tempDir, waitFor } from './util';
 
 export const IMAGE = 'local/mini';
 
@@ -58,11 +58,7 @@ export class Podman {
 
   /** Kills the API service (the engine's containers keep running): clients see their event stream break. */
   async killService(): Promise<void> {
-    const s = this.service;
-    if (!s || s.exitCode !== null) return;
-    const exited = new Promise((r) => s.once('exit', r));
-    s.kill('SIGKILL');
-    await exited;
+    if (this.service) await stopProcess(this.service, 'SIGKILL');
     this.service = null;
   }
 

@@ -1,4 +1,5 @@
 /** Small helpers for tests: temp dirs, polling with a generous liveness bound, a cfgdir builder. */
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -60,4 +61,17 @@ export const LIST = '<% for (const [k, v] of Object.entries(reconfigdata)) { %><
 /** The non-empty lines of a file ('' if it is absent): counts reloads that append a line each. */
 export function lines(file: string): string[] {
   return readOr(file).split('\n').filter(Boolean);
+}
+
+/**
+ * Sends `signal` to a child that is still running and waits for it to exit; with `killAfterMs`, a child that
+ * outlives it gets SIGKILL.
+ */
+export async function stopProcess(proc: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', killAfterMs?: number): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise((r) => proc.once('exit', r));
+  proc.kill(signal);
+  const timer = killAfterMs === undefined ? undefined : setTimeout(() => proc.kill('SIGKILL'), killAfterMs);
+  await exited;
+  clearTimeout(timer);
 }
