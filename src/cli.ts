@@ -58,6 +58,10 @@ function booleansFromEnv(cmd: Command): void {
   }
 }
 
+/** Where the configuration is, and the key prefix: the default run and every command take them. */
+const cfgdirOption = (): Option => opt('-c, --cfgdir <dir>', 'configuration directory holding conf.d/ and templates/', { default: '/etc/reconfig' });
+const prefixOption = (): Option => opt('-p, --prefix <prefix>', 'prepended to every key', { default: '', parse: prefix });
+
 const program = new Command()
   .name('reconfig')
   .usage('[options] [-- program [args...]]   |   validate [options]   |   render <target-id> --data <file> [options]')
@@ -65,7 +69,7 @@ const program = new Command()
   .version(version, '--version')
   // A subcommand's own -c/-p come after its name: `reconfig validate -c dir`.
   .enablePositionalOptions()
-  .addOption(opt('-c, --cfgdir <dir>', 'configuration directory holding conf.d/ and templates/', { default: '/etc/reconfig' }))
+  .addOption(cfgdirOption())
   .addOption(opt('--host <host>', 'etcd host', { default: '127.0.0.1' }))
   .addOption(opt('--port <port>', 'etcd client port', { default: 2379, parse: port }))
   .addOption(opt('--endpoints <urls>', 'etcd members, comma-separated (https://10.0.0.1:2379,...); overrides --host and --port'))
@@ -77,7 +81,7 @@ const program = new Command()
   .addOption(opt('--ssl_key <pem>', 'client private key; may be encrypted (see --ssl_passphrase)'))
   .addOption(opt('--ssl_passphrase <pass>', 'passphrase of an encrypted --ssl_key (prefer RECONFIG_SSL_PASSPHRASE: ps shows argv)'))
   .addOption(opt('--user <name[:password]>', `etcd user; the password may come from ${PASSWORD_ENV} instead, out of ps`))
-  .addOption(opt('-p, --prefix <prefix>', 'prepended to every key', { default: '', parse: prefix }))
+  .addOption(prefixOption())
   .addOption(opt('-o, --onetime', 'apply every target once, print a summary and exit', { default: false }))
   .addOption(opt('-n, --notreally', 'print diffs instead of writing; run no commands', { default: false }))
   .addOption(opt('-d, --debug', 'log at debug level', { default: false }))
@@ -105,11 +109,8 @@ Every flag can also be set as RECONFIG_<FLAG> (RECONFIG_ENDPOINTS, RECONFIG_SSL_
 wins. Targets and templates may come from RECONFIG_TARGET_<name> and RECONFIG_TEMPLATE_<name>.`,
   );
 
-/** Options that every command shares: where the configuration is, and the key prefix. */
 function configOptions(cmd: Command): Command {
-  return cmd
-    .addOption(opt('-c, --cfgdir <dir>', 'configuration directory holding conf.d/ and templates/', { default: '/etc/reconfig' }))
-    .addOption(opt('-p, --prefix <prefix>', 'prepended to every key', { default: '', parse: prefix }));
+  return cmd.addOption(cfgdirOption()).addOption(prefixOption());
 }
 
 configOptions(

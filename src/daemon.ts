@@ -10,7 +10,7 @@ import type { Target } from './config/target';
 import { ConfigError, ExitCode, errorMessage } from './errors';
 import type { ConnectionSettings } from './etcd/settings';
 import type { Store } from './etcd/store';
-import type { Logger } from './log';
+import { logProblems, type Logger } from './log';
 import { notifyReady } from './ops/notify';
 
 export interface Daemon {
@@ -134,9 +134,7 @@ export async function watch(d: Daemon, onAgent: (agent: Agent) => void = () => u
         try {
           next = load();
         } catch (err) {
-          if (err instanceof ConfigError) {
-            for (const p of err.problems) log.error({ file: p.file }, `${p.file}: ${p.message}`);
-          }
+          if (err instanceof ConfigError) logProblems(err.problems, log);
           log.error(`SIGHUP: new configuration is invalid; still running the old set of ${agent.targets.length} target(s)`);
           return;
         }

@@ -4,6 +4,7 @@
  * terminal or with --log-format pretty.
  */
 import pino from 'pino';
+import type { ConfigProblem } from './errors';
 
 export type Logger = pino.Logger;
 export type LogFormat = 'json' | 'pretty';
@@ -43,4 +44,9 @@ function prettyStream(): pino.DestinationStream {
     // Command output keeps its line breaks.
     singleLine: false,
   });
+}
+
+/** One error line per configuration problem, naming its file (or variable) and field. */
+export function logProblems(problems: readonly ConfigProblem[], log: Logger): void {
+  for (const p of problems) log.error({ file: p.file }, `${p.file}: ${p.message}`);
 }

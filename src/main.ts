@@ -11,7 +11,7 @@ import { ConfigError, ExitCode, ReconfigError, UsageError, errorMessage } from '
 import { connect, sidecar, watch } from './daemon';
 import type { Reader } from './etcd/store';
 import { connectionSettings, type ConnectionFlags, type ConnectionSettings } from './etcd/settings';
-import { createLogger, type LogFormat, type Logger } from './log';
+import { createLogger, logProblems, type LogFormat, type Logger } from './log';
 
 export interface Options extends ConnectionFlags {
   cfgdir: string;
@@ -79,7 +79,7 @@ export function exitEarly(code: number, message?: string): never {
 
 function report(err: unknown, log: Logger): number {
   if (err instanceof ConfigError) {
-    for (const p of err.problems) log.error({ file: p.file }, `${p.file}: ${p.message}`);
+    logProblems(err.problems, log);
     log.error(`configuration invalid (${err.problems.length} problem(s)); nothing was changed`);
     return err.exitCode;
   }

@@ -20,15 +20,12 @@ export async function runOnce(store: Reader, targets: readonly Target[], ctx: Ru
   const snap = await store.snapshot(keyed.map((r) => r.spec!));
   keyed.forEach((r, i) => r.load(snap.kvs[i], snap.revision, false));
   for (const r of runners) if (!r.spec) r.load([], snap.revision, false);
-  // Docker targets render from the containers running now.
-  await Promise.all(
-    runners.map(async (r) => {
-      const docker = r.target.docker;
-      if (!docker) return;
-      const { dockerClient, listContainers } = await import('../docker/containers');
-      r.setContainers(await listContainers(dockerClient(docker.socket), docker), false);
-    }),
-  );
+  // Docker targets render from the containers running now (dockerode is loaded only for them).
+  const withDocker = runners.filter((r) => r.target.docker);
+  if (withDocker.length > 0) {
+    const { listContainersOnce } = await import('../docker/containers');
+    await Promise.all(withDocker.map(async (r) => r.setContainers(await listContainersOnce(r.target.docker!), false)));
+  }
   const outcomes = new Array<Outcome>(runners.length);
   let next = 0;
   const worker = async (): Promise<void> => {

@@ -47,12 +47,13 @@ export interface Outcome {
 }
 
 export class TargetRunner {
-  /** What it watches in etcd; undefined for a plugin target with no key (it runs on its interval). */
+  /** What it watches in etcd; undefined for a target with no key (a plugin on its interval, or containers). */
   readonly spec: KeySpec | undefined;
   private readonly log: Logger;
   /** Keys with the global prefix removed, as templates see them. */
   private data = new TargetData();
   private revision = 0;
+  /** Has data to render: a snapshot, or (without a key) containers or a plugin interval. Never unset. */
   private loaded = false;
   private dirty = false;
   private running: Promise<void> | null = null;
@@ -60,7 +61,6 @@ export class TargetRunner {
   private reloadPending = false;
   private failing = false;
   private readonly pace: Pacer;
-  private everLoaded = false;
   private readonly observer: Observer;
   private timer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -84,10 +84,9 @@ export class TargetRunner {
     const strip = this.ctx.prefix.length;
     this.data = new TargetData(kvs.map((kv) => [kv.key.slice(strip), kv.value] as const));
     this.revision = revision;
-    this.loaded = true;
     // The first snapshot renders at once; a resync after an outage waits like any change.
-    this.pace.changed(this.data.size, this.everLoaded);
-    this.everLoaded = true;
+    this.pace.changed(this.data.size, this.loaded);
+    this.loaded = true;
     if (apply) this.trigger();
   }
 
@@ -97,7 +96,6 @@ export class TargetRunner {
     if (!this.spec) {
       // Without a key, the containers are all the data there is.
       this.loaded = true;
-      this.everLoaded = true;
     }
     this.pace.changed(1);
     if (apply) this.trigger();
@@ -106,7 +104,6 @@ export class TargetRunner {
   /** A plugin target with no key: render now, then every interval. */
   startInterval(): void {
     this.loaded = true;
-    this.everLoaded = true;
     this.trigger();
     const every = this.target.intervalMs ?? PLUGIN_RETRY_MS;
     this.timer = setInterval(() => this.trigger(), every);

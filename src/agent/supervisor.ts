@@ -68,12 +68,12 @@ export class Agent {
     return this.runners.map((r) => r.target);
   }
 
-  /** Stops watching and waits for in-flight applies to finish. */
   private stopWatches(): void {
     for (const w of this.watches.values()) w.stop();
     this.watches.clear();
   }
 
+  /** Stops watching and waits for in-flight applies to finish. */
   async stop(): Promise<void> {
     this.stopWatches();
     await this.feed.stop();

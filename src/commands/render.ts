@@ -46,8 +46,8 @@ export function readDataFile(file: string): Array<[string, string]> {
 
 /** A Docker target renders from the containers running now (the socket must be reachable). */
 async function liveContainers(opts: NonNullable<Target['docker']>): Promise<unknown> {
-  const { dockerClient, listContainers } = await import('../docker/containers');
-  return listContainers(dockerClient(opts.socket), opts);
+  const { listContainersOnce } = await import('../docker/containers');
+  return listContainersOnce(opts);
 }
 
 export async function renderOne(id: string, opts: RenderOptions, out: (text: string) => void, err: (text: string) => void): Promise<number> {

@@ -8,7 +8,7 @@ import type { ErrorObject } from 'ajv';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, type ConfigProblem, errorMessage } from '../errors';
-import { loadPlugin, type Plugin } from '../render/plugin';
+import { forgetPlugins, loadPlugin, type Plugin } from '../render/plugin';
 import { compileTemplate } from '../render/template';
 import { parseDuration } from './duration';
 import type { TargetSpec } from './schema';
@@ -45,6 +45,7 @@ export function loadTargets(opts: LoadOptions): Target[] {
   const problems: ConfigProblem[] = [];
   const definitions = targetDefinitions(opts.cfgdir, env, problems);
   clearIdCache();
+  forgetPlugins();
   const cache: TemplateCache = { compiled: new Map(), fromEnv: envTemplates(env, problems) };
   const targets: Target[] = [];
   for (const def of definitions) {

@@ -60,7 +60,7 @@ export const targetSchema: JSONSchemaType<TargetSpec> = {
       type: 'string',
       pattern: '^/',
       nullable: true,
-      description: 'The etcd key, beginning with /. Required unless the target has a plugin.',
+      description: 'The etcd key, beginning with /. Required unless the target has a plugin or Docker data.',
     },
     plugin: {
       type: 'string',

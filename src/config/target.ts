@@ -5,14 +5,14 @@ import type { Render } from '../render/template';
 
 export interface Target {
   id: string;
-  /** Where it was defined, for messages: a conf.d file path. */
+  /** Where it was defined, for messages: a conf.d file path, or `$RECONFIG_TARGET_<name>`. */
   origin: string;
   /** Absolute path of the template, or `$RECONFIG_TEMPLATE_<name>` for one from the environment. */
   source: string;
   render: Render;
   /** Absolute path of the file to write. */
   dest: string;
-  /** The key as written in the target file; undefined for a plugin target with no key. */
+  /** The key as written in the target file; undefined for a plugin or Docker target with no key. */
   key?: string;
   /** The key in etcd: the global prefix followed by `key`. */
   etcdKey?: string;

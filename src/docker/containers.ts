@@ -58,6 +58,11 @@ function envMap(env: readonly string[] | null | undefined): Record<string, strin
   return out;
 }
 
+/** The running containers that match, read once through a client of their own (--onetime, `render`). */
+export function listContainersOnce(opts: DockerOptions): Promise<Container[]> {
+  return listContainers(dockerClient(opts.socket), opts);
+}
+
 /** The running containers that match, sorted by name, each inspected for its environment. */
 export async function listContainers(docker: Docker, opts: DockerOptions): Promise<Container[]> {
   let list: Docker.ContainerInfo[];

@@ -26,12 +26,7 @@ export class Metrics implements Observer {
 
   private readonly applies = this.counter('reconfig_target_applies_total', 'Applies that replaced the target file.', ['target']);
   private readonly failures = this.counter('reconfig_target_failures_total', 'Failed applies, by stage (read, render, stage, check, swap, reload; hold for minkeys).', ['target', 'stage']);
-  private readonly lastSuccess = new Gauge({
-    name: 'reconfig_target_last_success_timestamp_seconds',
-    help: 'Unix time of the last successful apply (changed or not).',
-    labelNames: ['target'],
-    registers: [this.registry],
-  });
+  private readonly lastSuccess = this.gauge('reconfig_target_last_success_timestamp_seconds', 'Unix time of the last successful apply (changed or not).', ['target']);
   private readonly renderSeconds = new Histogram({
     name: 'reconfig_target_render_duration_seconds',
     help: 'Time to render the template.',
@@ -39,15 +34,14 @@ export class Metrics implements Observer {
     buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
     registers: [this.registry],
   });
-  private readonly inSync = new Gauge({
-    name: 'reconfig_target_in_sync',
-    help: '1 when the file holds what the last revision read says, 0 while an apply is pending or has failed.',
-    labelNames: ['target'],
-    registers: [this.registry],
-  });
-  private readonly held = new Gauge({ name: 'reconfig_target_held', help: '1 while a guard (minkeys) holds the target.', labelNames: ['target'], registers: [this.registry] });
-  private readonly etcdConnected = new Gauge({ name: 'reconfig_etcd_connected', help: '1 while watching etcd.', registers: [this.registry] });
-  private readonly watchRevision = new Gauge({ name: 'reconfig_watch_revision', help: 'The newest etcd revision seen.', registers: [this.registry] });
+  private readonly inSync = this.gauge(
+    'reconfig_target_in_sync',
+    '1 when the file holds what the last revision read says, 0 while an apply is pending or has failed.',
+    ['target'],
+  );
+  private readonly held = this.gauge('reconfig_target_held', '1 while a guard (minkeys) holds the target.', ['target']);
+  private readonly etcdConnected = this.gauge('reconfig_etcd_connected', '1 while watching etcd.');
+  private readonly watchRevision = this.gauge('reconfig_watch_revision', 'The newest etcd revision seen.');
   private readonly reconnects = this.counter('reconfig_etcd_reconnects_total', 'Watches re-established after an outage.');
   private readonly resyncs = this.counter('reconfig_resyncs_total', 'Fresh snapshots taken after the first (outages, periodic resync, SIGHUP).');
   private readonly eventCount = this.counter('reconfig_watch_events_total', 'Watch events received for the targets.');
@@ -60,6 +54,10 @@ export class Metrics implements Observer {
 
   private counter<L extends string>(name: string, help: string, labelNames: L[] = []): Counter<L> {
     return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  private gauge<L extends string>(name: string, help: string, labelNames: L[] = []): Gauge<L> {
+    return new Gauge({ name, help, labelNames, registers: [this.registry] });
   }
 
   targets(ids: readonly string[]): void {

@@ -25,6 +25,18 @@ export interface Plugin {
   get: PluginGet;
 }
 
+/** Modules loaded since the last forgetPlugins(): targets that share a plugin within one load share its module. */
+const loaded = new Set<string>();
+
+/**
+ * Makes the next loadPlugin() read each plugin's file again, so that a SIGHUP picks up an edited plugin (only
+ * the plugin's own file: modules it requires stay as Node cached them).
+ */
+export function forgetPlugins(): void {
+  for (const file of loaded) delete require.cache[file];
+  loaded.clear();
+}
+
 /** Loads the module at `file` and checks that it exports get(). Throws an Error that says what is wrong. */
 export function loadPlugin(file: string): Plugin {
   let mod: unknown;
@@ -32,6 +44,7 @@ export function loadPlugin(file: string): Plugin {
     // Plugins are user code chosen at run time: require() is the way to load them.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     mod = require(file);
+    loaded.add(require.resolve(file));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new Error(code === 'MODULE_NOT_FOUND' && errorMessage(err).includes(file) ? `plugin not found: ${file}` : `plugin ${file} failed to load: ${errorMessage(err)}`);
@@ -44,23 +57,25 @@ export function loadPlugin(file: string): Plugin {
 /** Runs the plugin with a deadline; resolves to the object it gave. */
 export async function runPlugin(plugin: Plugin, context: Omit<PluginContext, 'signal'>, timeoutMs: number): Promise<object> {
   const abort = new AbortController();
+  const timedOut = new Error(`plugin ${plugin.path} gave no answer within ${timeoutMs} ms`);
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       abort.abort();
-      reject(new Error(`plugin ${plugin.path} gave no answer within ${timeoutMs} ms`));
+      reject(timedOut);
     }, timeoutMs);
   });
+  let result: unknown;
   try {
-    const result: unknown = await Promise.race([Promise.resolve().then(() => plugin.get({ ...context, signal: abort.signal })), late]);
-    if (result === null || typeof result !== 'object') {
-      throw new Error(`plugin ${plugin.path}: get() gave ${result === null ? 'null' : typeof result}, not an object`);
-    }
-    return result;
+    result = await Promise.race([Promise.resolve().then(() => plugin.get({ ...context, signal: abort.signal })), late]);
   } catch (err) {
-    if (err instanceof Error && err.message.startsWith(`plugin ${plugin.path}`)) throw err;
+    if (err === timedOut) throw err;
     throw new Error(`plugin ${plugin.path} failed: ${errorMessage(err)}`, { cause: err });
   } finally {
     clearTimeout(timer);
   }
+  if (result === null || typeof result !== 'object') {
+    throw new Error(`plugin ${plugin.path}: get() gave ${result === null ? 'null' : typeof result}, not an object`);
+  }
+  return result;
 }

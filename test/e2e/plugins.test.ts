@@ -81,6 +81,23 @@ test('a plugin beside a key runs on every render; one that hangs past timeout fa
   }
 });
 
+test('SIGHUP loads an edited plugin afresh', async () => {
+  const dir = tempDir();
+  const plugin = path.join(dir, 'version.js');
+  writeFileSync(plugin, "exports.get = () => ({ version: 'one' });\n");
+  const cfg = makeCfgdir({ v: { id: 'v', source: 'v.ejs', target: 'out/v', plugin, interval: '1h' } }, { 'v.ejs': 'version=<%= plugin.version %>\n' });
+  const out = path.join(cfg, 'out/v');
+  const agent = AgentProcess.start(['-c', cfg, '--port', String(shared.etcd.clientPort)]);
+  try {
+    await waitFor(() => readOr(out) === 'version=one\n', 'the first render');
+    writeFileSync(plugin, "exports.get = () => ({ version: 'two' });\n");
+    agent.child.kill('SIGHUP');
+    await waitFor(() => readOr(out) === 'version=two\n', 'the edited plugin, after SIGHUP');
+  } finally {
+    await agent.stop();
+  }
+});
+
 test('plugin problems in conf.d are named with the file and field', async () => {
   const dir = tempDir();
   const noGet = path.join(dir, 'noget.js');
