@@ -80,8 +80,11 @@ export class CommandError extends ReconfigError {
 /** Writing the target failed (stage, chmod/chown, rename, fsync). */
 export class ApplyError extends ReconfigError {}
 
-/** The data did not pass a guard, so the target was held on purpose. */
+/** The data did not pass a guard (minkeys, a `values` rule), so the target was held on purpose. */
 export class HoldError extends ReconfigError {}
+
+/** A key or value holds what must never reach a config file (a control character); the render fails. */
+export class ValueError extends ReconfigError {}
 
 /**
  * What went wrong with etcd. `unreachable` and `other` may pass (a restart, a moved member); `tls`, `auth` and

@@ -12,6 +12,7 @@ import type { KeySpec, KV, WatchEvent } from '../etcd/store';
 import { specWants } from '../etcd/store';
 import type { Logger } from '../log';
 import { TargetData } from '../render/data';
+import { assertValues } from '../render/values';
 import { runPlugin } from '../render/plugin';
 import type { Container } from '../docker/containers';
 import { noObserver, type Observer } from './observer';
@@ -51,7 +52,7 @@ export class TargetRunner {
   readonly spec: KeySpec | undefined;
   private readonly log: Logger;
   /** Keys with the global prefix removed, as templates see them. */
-  private data = new TargetData();
+  private data: TargetData;
   private revision = 0;
   /** Has data to render: a snapshot, or (without a key) containers or a plugin interval. Never unset. */
   private loaded = false;
@@ -74,6 +75,7 @@ export class TargetRunner {
     this.log = ctx.log.child({ target: target.id, key: target.key, dest: target.dest });
     this.pace = new Pacer(target.wait);
     this.observer = ctx.observer ?? noObserver;
+    this.data = new TargetData([], target.checkValue);
   }
 
   /**
@@ -82,7 +84,7 @@ export class TargetRunner {
    */
   load(kvs: readonly KV[], revision: number, apply = true): void {
     const strip = this.ctx.prefix.length;
-    this.data = new TargetData(kvs.map((kv) => [kv.key.slice(strip), kv.value] as const));
+    this.data = new TargetData(kvs.map((kv) => [kv.key.slice(strip), kv.value] as const), this.target.checkValue);
     this.revision = revision;
     // The first snapshot renders at once; a resync after an outage waits like any change.
     this.pace.changed(this.data.size, this.loaded);
@@ -164,6 +166,7 @@ export class TargetRunner {
     const started = performance.now();
     try {
       this.checkMinkeys();
+      assertValues(t.id, this.data);
       const content = await this.render();
       const res = await applyTarget(t, content, {
         notreally: this.ctx.notreally,

@@ -10,6 +10,7 @@ import type { Target } from '../config/target';
 import { ExitCode, UsageError, errorMessage } from '../errors';
 import { specWants } from '../etcd/store';
 import { TargetData } from '../render/data';
+import { assertValues } from '../render/values';
 import { runPlugin } from '../render/plugin';
 
 export interface RenderOptions {
@@ -58,7 +59,9 @@ export async function renderOne(id: string, opts: RenderOptions, out: (text: str
   const entries = readDataFile(opts.data).filter(([k]) => key === '' || (key !== undefined && specWants({ key, recursive: target.recursive }, k)));
   let text: string;
   try {
-    const data = new TargetData(entries).toObject();
+    const held = new TargetData(entries, target.checkValue);
+    assertValues(target.id, held);
+    const data = held.toObject();
     const plugin = target.plugin ? await runPlugin(target.plugin, { target: target.id, data }, target.timeoutMs) : undefined;
     const containers = target.docker ? await liveContainers(target.docker) : undefined;
     text = target.render(data, { plugin, containers });

@@ -17,6 +17,8 @@ import type { Target } from './target';
 import { clearIdCache, lookupId } from './owners';
 import { envTemplates, targetDefinitions, type Definition, type EnvTemplate } from './sources';
 import { uniquenessProblems } from './unique';
+import { RuleCompiler } from './rules';
+import { valueCheck } from '../render/values';
 
 export interface LoadOptions {
   cfgdir: string;
@@ -46,7 +48,7 @@ export function loadTargets(opts: LoadOptions): Target[] {
   const definitions = targetDefinitions(opts.cfgdir, env, problems);
   clearIdCache();
   forgetPlugins();
-  const cache: TemplateCache = { compiled: new Map(), fromEnv: envTemplates(env, problems) };
+  const cache: TemplateCache = { compiled: new Map(), fromEnv: envTemplates(env, problems), rules: new RuleCompiler() };
   const targets: Target[] = [];
   for (const def of definitions) {
     const t = loadOne(def, opts, problems, cache);
@@ -61,6 +63,8 @@ export function loadTargets(opts: LoadOptions): Target[] {
 interface TemplateCache {
   compiled: Map<string, Target['render'] | Error>;
   fromEnv: Map<string, EnvTemplate>;
+  /** `values` rules' schemas, compiled once per load. */
+  rules: RuleCompiler;
 }
 
 function loadOne(def: Definition, opts: LoadOptions, problems: ConfigProblem[], cache: TemplateCache): Target | undefined {
@@ -128,6 +132,10 @@ function resolve(
   }
   const wait = spec.wait ? waitWindow(spec.wait) : undefined;
   if (wait && wait.maxMs < wait.minMs) problems.push({ file, message: '/wait/max: must not be shorter than /wait/min' });
+  if (spec.values !== undefined && spec.key === undefined) {
+    problems.push({ file, message: '/values: only for a target with a key (the rules check its values from etcd)' });
+  }
+  const rules = spec.values ? cache.rules.compile(spec.values, key === undefined ? undefined : key || '/', file, problems) : [];
   const uid = spec.owner === undefined ? undefined : lookupId('passwd', spec.owner, file, '/owner', problems);
   const gid = spec.group === undefined ? undefined : lookupId('group', spec.group, file, '/group', problems);
   if (problems.length > before || !render) return undefined;
@@ -161,6 +169,7 @@ function resolve(
     timeoutMs: parseDuration(spec.timeout),
     minkeys: spec.minkeys,
     wait,
+    checkValue: valueCheck(spec.multiline, rules),
   };
 }
 

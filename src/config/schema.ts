@@ -24,6 +24,15 @@ export interface TargetSpec {
   timeout: string;
   minkeys?: number;
   wait?: { min: string; max?: string };
+  multiline: boolean;
+  values?: ValueRuleSpec[];
+}
+
+/** One entry of a target's `values`: the values of the keys matching `keys` must satisfy `schema`. */
+export interface ValueRuleSpec {
+  keys?: string;
+  schema: Record<string, unknown> | boolean;
+  json: boolean;
 }
 
 const nameOrId = {
@@ -157,6 +166,29 @@ export const targetSchema: JSONSchemaType<TargetSpec> = {
         max: { type: 'string', pattern: DURATION_PATTERN, nullable: true },
       },
       description: 'Debounce: apply once changes have been quiet for min, but no later than max (default 4 x min).',
+    },
+    multiline: {
+      type: 'boolean',
+      default: false,
+      description:
+        'Allow values holding line breaks and other control characters (PEM certificates). Without it such a value fails the render.',
+    },
+    values: {
+      type: 'array',
+      nullable: true,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['schema'],
+        properties: {
+          keys: { type: 'string', minLength: 1, nullable: true },
+          // Any JSON Schema; ajv compiles it when conf.d is loaded (config/rules.ts) and reports a bad one there.
+          schema: { type: ['object', 'boolean'] } as never,
+          json: { type: 'boolean', default: false },
+        },
+      },
+      description:
+        'Rules for values: each `{keys, schema, json}` makes the values of the keys matching the glob `keys` (`*` one segment, `**` any depth; relative to `key` unless it begins with /; default every key) satisfy the JSON Schema `schema` (parsed as JSON first with `json: true`). A value that breaks a rule holds the target.',
     },
   },
 };

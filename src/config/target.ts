@@ -2,6 +2,7 @@
 import type { DockerOptions } from '../docker/containers';
 import type { Plugin } from '../render/plugin';
 import type { Render } from '../render/template';
+import type { ValueCheck } from '../render/values';
 
 export interface Target {
   id: string;
@@ -37,5 +38,7 @@ export interface Target {
   minkeys?: number;
   /** Debounce window in ms: quiet for min, at most max after the first change. */
   wait?: { minMs: number; maxMs: number };
+  /** Refuses keys and values that must not reach the file: control characters, values breaking `values` rules. */
+  checkValue: ValueCheck;
 }
 
