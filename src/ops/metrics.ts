@@ -25,7 +25,7 @@ export class Metrics implements Observer {
   private readonly health = new Map<string, TargetHealth>();
 
   private readonly applies = this.counter('reconfig_target_applies_total', 'Applies that replaced the target file.', ['target']);
-  private readonly failures = this.counter('reconfig_target_failures_total', 'Failed applies, by stage (read, render, stage, check, swap, reload; hold for minkeys).', ['target', 'stage']);
+  private readonly failures = this.counter('reconfig_target_failures_total', 'Failed applies, by stage (read, render, stage, check, swap, reload; hold for minkeys or a values rule).', ['target', 'stage']);
   private readonly lastSuccess = this.gauge('reconfig_target_last_success_timestamp_seconds', 'Unix time of the last successful apply (changed or not).', ['target']);
   private readonly renderSeconds = new Histogram({
     name: 'reconfig_target_render_duration_seconds',
@@ -39,7 +39,7 @@ export class Metrics implements Observer {
     '1 when the file holds what the last revision read says, 0 while an apply is pending or has failed.',
     ['target'],
   );
-  private readonly held = this.gauge('reconfig_target_held', '1 while a guard (minkeys) holds the target.', ['target']);
+  private readonly held = this.gauge('reconfig_target_held', '1 while a guard (minkeys, a values rule) holds the target.', ['target']);
   private readonly etcdConnected = this.gauge('reconfig_etcd_connected', '1 while watching etcd.');
   private readonly watchRevision = this.gauge('reconfig_watch_revision', 'The newest etcd revision seen.');
   private readonly reconnects = this.counter('reconfig_etcd_reconnects_total', 'Watches re-established after an outage.');

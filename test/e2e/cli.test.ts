@@ -1,16 +1,15 @@
 import assert from 'node:assert/strict';
-import { chmodSync, cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import { AgentProcess, runCli } from '../support/cli';
 import { freePort, sharedEtcd, uniquePrefix } from '../support/etcd';
 import { makeCfgdir, readOr, tempDir, waitFor } from '../support/util';
+import { examples, seedExamples } from '../support/examples';
 
 const shared = sharedEtcd();
 const port = (): string => String(shared.etcd.clientPort);
-
-const REPO = path.resolve(__dirname, '..', '..', '..');
 
 function simpleCfg(extra: Record<string, unknown> = {}): string {
   return makeCfgdir({ app: { id: 'app', source: 'app.ejs', target: 'out/app.conf', key: '/app', recursive: true, ...extra } }, {
@@ -167,28 +166,9 @@ test('SIGHUP re-reads conf.d; an invalid one is logged and the old set keeps run
   }
 });
 
-/** A cfgdir holding the repository's conf.d/ and templates/, traversable by varnishd -C's own user. */
-function examples(): string {
-  const cfg = tempDir();
-  // varnishd -C drops root to its own user, which must be able to reach the staged file.
-  chmodSync(cfg, 0o755);
-  cpSync(path.join(REPO, 'conf.d'), path.join(cfg, 'conf.d'), { recursive: true });
-  cpSync(path.join(REPO, 'templates'), path.join(cfg, 'templates'), { recursive: true });
-  // The pgbouncer example needs a Patroni cluster and a running pgbouncer: test/e2e/patroni.test.ts.
-  rmSync(path.join(cfg, 'conf.d', 'pgbouncer.json'));
-  return cfg;
-}
-
-/** One backend for each example (haproxy, varnish, nginx) under prefix `p`. */
-async function seedExamples(p: string): Promise<void> {
-  await shared.client.put(`${p}/services/web/backends/web1`).value('10.0.0.1:80');
-  await shared.client.put(`${p}/services/cache/backends/c1`).value('{"host": "10.0.1.1", "port": 6081}');
-  await shared.client.put(`${p}/services/api/backends/api1`).value('10.0.2.1:9000');
-}
-
 test('the repo examples render and pass their real checks (haproxy -c, varnishd -C, nginx -t)', async () => {
   const p = uniquePrefix('examples');
-  await seedExamples(p);
+  await seedExamples(shared.client, p);
   const cfg = examples();
   const res = await runCli(['-c', cfg, '--port', port(), '-p', p, '--onetime']);
   assert.equal(res.code, 0, res.stdout + res.stderr);
@@ -198,10 +178,34 @@ test('the repo examples render and pass their real checks (haproxy -c, varnishd 
   assert.match(readFileSync(path.join(cfg, 'out/nginx.conf'), 'utf8'), /server 10\.0\.2\.1:9000;/);
 });
 
-test('a backend address with a stray newline is caught by each daemon\'s own check and never reaches the live file', async () => {
+test('a backend value with a stray newline is refused before any check runs, and never reaches the live file', async () => {
   const p = uniquePrefix('strays');
-  await seedExamples(p);
+  await seedExamples(shared.client, p);
   const cfg = examples();
+  const first = await runCli(['-c', cfg, '--port', port(), '-p', p, '--onetime']);
+  assert.equal(first.code, 0, first.stdout + first.stderr);
+  const files = ['haproxy.cfg', 'backends.vcl', 'nginx.conf'].map((f) => path.join(cfg, 'out', f));
+  const before = files.map((f) => readFileSync(f, 'utf8'));
+  await shared.client.put(`${p}/services/web/backends/web1`).value('10.0.0.1:80\n    bogus directive');
+  await shared.client.put(`${p}/services/cache/backends/c1`).value('{"host": "10.0.1.1\\nbogus", "port": 6081}');
+  await shared.client.put(`${p}/services/api/backends/api1`).value('10.0.2.1:9000\nbogus');
+  const res = await runCli(['-c', cfg, '--port', port(), '-p', p, '--onetime']);
+  assert.equal(res.code, 1);
+  // A raw line break is a control character (every target refuses it); varnish's is escaped inside JSON, and
+  // its values rule wants a host name there.
+  for (const id of ['haproxy', 'nginx']) assert.match(res.stdout, new RegExp(`^  ${id} .* FAILED at render: target ${id}: key /services/\\w+/backends/\\w+: the value holds a control character, U\\+000A`, 'm'));
+  assert.match(res.stdout, /^ {2}varnish .* FAILED at hold: .*key \/services\/cache\/backends\/c1: the value breaks values\[0\].*value\/host must match format "ipv4"/m);
+  assert.deepEqual(files.map((f) => readFileSync(f, 'utf8')), before, 'every live file keeps its bytes');
+});
+
+test('without the value guards, each daemon\'s own check still catches the stray newline', async () => {
+  const p = uniquePrefix('strays-open');
+  await seedExamples(shared.client, p);
+  const open = (t: Record<string, unknown>): void => {
+    t.multiline = true;
+    delete t.values;
+  };
+  const cfg = examples({ haproxy: open, varnish: open, nginx: open });
   const first = await runCli(['-c', cfg, '--port', port(), '-p', p, '--onetime']);
   assert.equal(first.code, 0, first.stdout + first.stderr);
   const files = ['haproxy.cfg', 'backends.vcl', 'nginx.conf'].map((f) => path.join(cfg, 'out', f));

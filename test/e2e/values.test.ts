@@ -1,0 +1,201 @@
+/**
+ * Values are data, not config (real etcd, real haproxy -c and varnishd -C): control characters are refused unless a
+ * target allows multi-line values, and `values` rules hold a target whose data breaks them.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { test } from 'node:test';
+import { AgentProcess, runCli, type LogLine } from '../support/cli';
+import { freePort, sharedEtcd, uniquePrefix } from '../support/etcd';
+import { examples, seedExamples } from '../support/examples';
+import { makeCfgdir, readOr, waitFor } from '../support/util';
+
+const shared = sharedEtcd();
+const port = (): string => String(shared.etcd.clientPort);
+
+function get(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+      .on('error', reject);
+  });
+}
+
+const metric = (text: string, series: string): number | undefined => {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+};
+
+/** The README's haproxy pattern: `server <name> <value>`, checked by the real haproxy -c. */
+const HAPROXY = `global
+    maxconn 100
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+frontend web
+    bind 127.0.0.1:8080
+    default_backend web
+backend web
+<% for (const b of children(key)) { -%>
+    server <%= b.name %> <%= b.value %>
+<% } -%>
+`;
+
+const REDIRECT = '127.0.0.1:80\n  http-request redirect location https://evil.example/';
+
+test('control characters never reach a target without multiline, though haproxy -c passes the injection; PEM passes with multiline', async () => {
+  const p = uniquePrefix('ctl');
+  const listen = `127.0.0.1:${await freePort()}`;
+  const haproxy = (id: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+    id,
+    source: `${id}.ejs`,
+    target: `out/${id}.cfg`,
+    key: `/${id}`,
+    recursive: true,
+    checkcmd: 'haproxy -c -q -f {{src}}',
+    ...extra,
+  });
+  const cfg = makeCfgdir(
+    { closed: haproxy('closed'), open: haproxy('open', { multiline: true }), pem: { id: 'pem', source: 'pem.ejs', target: 'out/cert.pem', key: '/pem', multiline: true } },
+    { 'closed.ejs': HAPROXY.replace('children(key)', "children('/closed')"), 'open.ejs': HAPROXY.replace('children(key)', "children('/open')"), 'pem.ejs': "<%- get('/pem') %>" },
+  );
+  const closed = path.join(cfg, 'out/closed.cfg');
+  const open = path.join(cfg, 'out/open.cfg');
+  for (const id of ['closed', 'open']) await shared.client.put(`${p}/${id}/web1`).value('10.0.0.1:80');
+  await shared.client.put(`${p}/pem`).value('none yet');
+  const agent = AgentProcess.start(['-c', cfg, '--port', port(), '-p', p, '--listen', listen]);
+  try {
+    await waitFor(() => readOr(closed).includes('server web1 10.0.0.1:80') && readOr(open).includes('server web1 10.0.0.1:80'), 'first render');
+    const good = readOr(closed);
+
+    // The hole: the redirect is a well-formed directive, and haproxy -c lets it through where it is allowed.
+    await shared.client.put(`${p}/open/web1`).value(REDIRECT);
+    await shared.client.put(`${p}/closed/web1`).value(REDIRECT);
+    await waitFor(() => readOr(open).includes('http-request redirect location https://evil.example/'), 'the injection passing haproxy -c');
+    const refusal = (cp: string): Promise<LogLine> =>
+      agent.waitForLog((l) => l.target === 'closed' && l.stage === 'render' && String(l.err).includes(`key /closed/web1: the value holds a control character, ${cp}`), cp);
+    await refusal('U+000A (line feed) at position 13');
+    for (const [value, cp] of [
+      ['10.0.0.1:80\u0000 backup', 'U+0000 (NUL) at position 12'],
+      ['10.0.0.1:80\r  http-request deny', 'U+000D (carriage return) at position 12'],
+      ['10.0.0.1:80 \u001b[2J', 'U+001B (escape) at position 13'],
+    ]) {
+      await shared.client.put(`${p}/closed/web1`).value(value);
+      await refusal(cp);
+      assert.equal(readOr(closed), good, `the file keeps its bytes (${cp})`);
+    }
+    const m = (await get(`http://${listen}/metrics`)).body;
+    assert.ok((metric(m, 'reconfig_target_failures_total{target="closed",stage="render"}') ?? 0) >= 4, m);
+    assert.equal((await get(`http://${listen}/healthz`)).status, 503, 'a refused value is a failure, not a hold');
+    const logged = JSON.stringify(agent.logs);
+    assert.ok(!logged.includes('evil.example') && !logged.includes('http-request deny'), 'no refused value in the log');
+
+    // The sentinel: a good value after the refused ones applies.
+    await shared.client.put(`${p}/closed/web1`).value('10.0.0.9:80');
+    await waitFor(() => readOr(closed).includes('server web1 10.0.0.9:80'), 'the good value');
+
+    const cert = '-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ==\r\n-----END CERTIFICATE-----\n';
+    await shared.client.put(`${p}/pem`).value(cert);
+    await waitFor(() => readOr(path.join(cfg, 'out/cert.pem')) === cert, 'the PEM certificate, byte for byte');
+  } finally {
+    await agent.stop();
+  }
+});
+
+test('the one-line VCL injection passes varnishd -C but never reaches the varnish example with its values rules', async () => {
+  const p = uniquePrefix('vcl');
+  await seedExamples(shared.client, p);
+  const guarded = examples();
+  const unguarded = examples({ varnish: (t) => delete t.values });
+  for (const cfg of [guarded, unguarded]) {
+    const res = await runCli(['-c', cfg, '--port', port(), '-p', p, '--onetime']);
+    assert.equal(res.code, 0, res.stdout + res.stderr);
+  }
+  const before = readFileSync(path.join(guarded, 'out/backends.vcl'), 'utf8');
+  // Closes the string and the backend, adds a vcl_recv that fails every request, and reopens a sub for the rest.
+  const port_ = '1"; } sub vcl_recv { return (synth(500)); } sub vcl_fini { #';
+  await shared.client.put(`${p}/services/cache/backends/c1`).value(JSON.stringify({ host: '10.0.1.1', port: port_ }));
+  const open = await runCli(['-c', unguarded, '--port', port(), '-p', p, '--onetime']);
+  assert.equal(open.code, 0, `varnishd -C accepts the injected VCL: ${open.stdout}${open.stderr}`);
+  assert.match(readFileSync(path.join(unguarded, 'out/backends.vcl'), 'utf8'), /sub vcl_recv \{ return \(synth\(500\)\); \}/);
+  const res = await runCli(['-c', guarded, '--port', port(), '-p', p, '--onetime']);
+  assert.equal(res.code, 1);
+  assert.match(res.stdout, /varnish .* FAILED at hold: target varnish: key \/services\/cache\/backends\/c1: the value breaks values\[0\] \(keys "backends\/\*"\): value\/port must be integer/);
+  assert.equal(readFileSync(path.join(guarded, 'out/backends.vcl'), 'utf8'), before, 'the live VCL keeps its bytes');
+});
+
+test('values rules on the haproxy example: a hostname, an overlong value and a value outside an enum hold the target; a good one applies', async () => {
+  const p = uniquePrefix('rules');
+  await seedExamples(shared.client, p);
+  const listen = `127.0.0.1:${await freePort()}`;
+  const ipv4Port = '^([0-9]{1,3}\\.){3}[0-9]{1,3}:[0-9]{1,5}$';
+  const cfg = examples({
+    haproxy: (t) => {
+      (t.values as Array<{ keys: string; schema: object }>)[0] = { keys: 'backends/*', schema: { type: 'string', maxLength: 21, pattern: ipv4Port } };
+    },
+  });
+  const file = path.join(cfg, 'out/haproxy.cfg');
+  const agent = AgentProcess.start(['-c', cfg, '--port', port(), '-p', p, '--listen', listen]);
+  try {
+    await agent.waitForLog((l) => l.msg.startsWith('first full apply done'), 'every example applied (varnishd -C takes a while)');
+    assert.match(readOr(file), /server web1 10\.0\.0\.1:80 check/);
+    const good = readOr(file);
+    const held = (what: RegExp): Promise<LogLine> => agent.waitForLog((l) => l.target === 'haproxy' && l.stage === 'hold' && what.test(String(l.err)), String(what));
+    await shared.client.put(`${p}/services/web/backends/web1`).value('web1.example:80');
+    await held(/^key \/services\/web\/backends\/web1: the value breaks values\[0\] \(keys "backends\/\*"\): value must match pattern/);
+    const health = await get(`http://${listen}/healthz`);
+    assert.equal(health.status, 200, `a held target is held on purpose, not unhealthy: ${health.body}`);
+    assert.equal(metric((await get(`http://${listen}/metrics`)).body, 'reconfig_target_held{target="haproxy"}'), 1);
+    await shared.client.put(`${p}/services/web/backends/web1`).value(`10.0.0.1:${'8'.repeat(40)}`);
+    await held(/backends\/web1: the value breaks values\[0\].*must NOT have more than 21 characters/);
+    assert.equal(readOr(file), good, 'no broken value reached the file');
+    await shared.client.put(`${p}/services/web/backends/web1`).value('10.0.0.2:80');
+    await waitFor(() => readOr(file).includes('server web1 10.0.0.2:80 check'), 'the good backend');
+    const before = readOr(file);
+    await shared.client.put(`${p}/services/web/balance`).value('random-ish');
+    await held(/^key \/services\/web\/balance: the value breaks values\[2\] \(keys "balance"\): value must be equal to one of the allowed values/);
+    await shared.client.put(`${p}/services/web/balance`).value('leastconn');
+    await waitFor(() => readOr(file).includes('balance leastconn'), 'the good balance');
+    assert.equal(readOr(file), before.replace('balance roundrobin', 'balance leastconn'), 'random-ish never reached the file');
+    await waitFor(async () => metric((await get(`http://${listen}/metrics`)).body, 'reconfig_target_held{target="haproxy"}') === 0, 'no longer held');
+    // The file that applied passed the real haproxy -c (the example's checkcmd); check it again by hand.
+    assert.equal((await runShell(`haproxy -c -q -f ${file}`)).code, 0);
+  } finally {
+    await agent.stop();
+  }
+});
+
+async function runShell(cmd: string): Promise<{ code: number | null }> {
+  const { spawn } = await import('node:child_process');
+  return new Promise((resolve) => spawn('sh', ['-c', cmd], { stdio: 'ignore' }).on('exit', (code) => resolve({ code })));
+}
+
+test('a bad rule is a load error naming file and path; render --data refuses a value that breaks a rule', async () => {
+  const bad = examples({ nginx: (t) => (t.values = [{ keys: 'backends/**x', schema: { type: 'string' } }, { schema: { patern: '^x' } }]) });
+  const v = await runCli(['validate', '-c', bad]);
+  assert.equal(v.code, 2, v.stdout + v.stderr);
+  const out = v.stdout + v.stderr;
+  assert.match(out, /nginx\.json: \/values\/0\/keys: "backends\/\*\*x" has \*\* inside a path segment/);
+  assert.match(out, /nginx\.json: \/values\/1\/schema: strict mode: unknown keyword: "patern"/);
+
+  const cfg = examples();
+  const data = path.join(cfg, 'data.json');
+  writeFileSync(data, JSON.stringify({ '/services/api/backends/api1': '10.0.2.1:9000; proxy_pass http://evil' }));
+  const r = await runCli(['render', 'nginx', '-c', cfg, '--data', data]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /target nginx: key \/services\/api\/backends\/api1: the value breaks values\[0\] \(keys "backends\/\*"\): value must match pattern/);
+  assert.equal(r.stdout, '');
+  writeFileSync(data, JSON.stringify({ '/services/api/backends/api1': '10.0.2.1:9000' }));
+  const ok = await runCli(['render', 'nginx', '-c', cfg, '--data', data]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /server 10\.0\.2\.1:9000;/);
+});
