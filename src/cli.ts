@@ -2,9 +2,23 @@
 /** Commander wiring only: flags -> Options -> run(). */
 import { constants } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { ExitCode } from './errors';
-import { exitEarly, run, runCommand, type Options } from './main';
-import { PASSWORD_ENV } from './etcd/settings';
+import type { Options } from './main';
+
+// Exit codes as in errors.ts, and the password variable as in etcd/settings.ts: literal here so that --help,
+// --version and a bad flag load nothing but commander (a test keeps them equal).
+export const EXIT_OK = 0;
+export const EXIT_CONFIG = 2;
+export const PASSWORD_ENV = 'RECONFIG_ETCD_PASSWORD';
+
+/** main.ts is loaded only once a mode runs: --version and --help stay as quick as Node's own start. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const main = (): typeof import('./main') => require('./main') as typeof import('./main');
+
+/** Exits before main runs: 0 after --help or --version, 2 for bad flags (with the message). */
+function exitEarly(code: number, message?: string): never {
+  if (message) process.stderr.write(`reconfig: ${message}\n`);
+  process.exit(code);
+}
 
 // Read at run time rather than imported, so the build layout stays src/ -> dist/src/.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -35,8 +49,10 @@ export function envName(long: string): string {
 function opt(flags: string, description: string, more: { default?: unknown; parse?: (v: string) => unknown } = {}): Option {
   const o = new Option(flags, description);
   const long = o.long ?? flags;
-  // commander turns a boolean on whenever its variable is set, even to "false": booleansFromEnv reads those.
+  // commander turns a boolean on whenever its variable is set, even to "false": booleansFromEnv reads those,
+  // and the help names the variable all the same.
   if (!o.isBoolean()) o.env(envName(long));
+  else o.description = `${description} (env: ${envName(long)}=true|false)`;
   if (more.default !== undefined) o.default(more.default);
   if (more.parse) o.argParser(more.parse);
   return o;
@@ -74,7 +90,7 @@ const program = new Command()
   .addOption(opt('--port <port>', 'etcd client port', { default: 2379, parse: port }))
   .addOption(opt('--endpoints <urls>', 'etcd members, comma-separated (https://10.0.0.1:2379,...); overrides --host and --port'))
   .addOption(opt('--srv <name>', 'find etcd through DNS SRV: a domain (_etcd-client[-ssl]._tcp.<domain>) or a full record name'))
-  .addOption(opt('--dns <host[:port]>', 'nameserver for --srv (default: those in /etc/resolv.conf)'))
+  .addOption(opt('--dns <host[:port],...>', 'nameserver(s) for --srv, tried in order (default: those in /etc/resolv.conf)'))
   .addOption(opt('-s, --ssl', 'talk to etcd over TLS (https)'))
   .addOption(opt('--ssl_cafile <pem>', 'CA certificate(s) that signed the etcd servers (default: the system CAs)'))
   .addOption(opt('--ssl_cert <pem>', 'client certificate'))
@@ -99,8 +115,8 @@ Examples:
   reconfig -c /etc/reconfig                       watch and apply (systemd)
   reconfig -c /etc/reconfig --onetime             apply once; exit 0 only if every target succeeded
   reconfig -c /etc/reconfig --onetime --notreally print the diffs a run would make
-  RECONFIG_ETCD_PASSWORD=... reconfig --ssl --srv example.com --ssl_cafile ca.pem \
-      --ssl_cert client.pem --ssl_key client.key --user reconfig
+  RECONFIG_ETCD_PASSWORD=... reconfig --ssl --srv example.com --user reconfig \\
+      --ssl_cafile ca.pem --ssl_cert client.pem --ssl_key client.key
                                                   TLS, password auth, members from DNS SRV
   reconfig -c /etc/reconfig -- haproxy -W -f /etc/haproxy/haproxy.cfg
                                                   sidecar: render, start haproxy, SIGHUP it on change
@@ -113,12 +129,25 @@ function configOptions(cmd: Command): Command {
   return cmd.addOption(cfgdirOption()).addOption(prefixOption());
 }
 
+/**
+ * A command's -c/-p, or the same flags given before the command's name (`reconfig -c . render ...`), or their
+ * environment variables: the command's own win.
+ */
+function withConfig<T extends { cfgdir: string; prefix: string }>(cmd: Command, o: T): T {
+  const global = program.opts<{ cfgdir: string; prefix: string }>();
+  const pick = (key: 'cfgdir' | 'prefix'): string =>
+    cmd.getOptionValueSource(key) === 'default' && program.getOptionValueSource(key) !== 'default' ? global[key] : o[key];
+  return { ...o, cfgdir: pick('cfgdir'), prefix: pick('prefix') };
+}
+
 configOptions(
   program
     .command('validate')
     .description('load every target and compile every template, with no etcd; exit 0 when all is well, 2 otherwise')
     .addHelpText('after', '\nExample:\n  reconfig validate -c /etc/reconfig      (a pre-commit hook or a CI step for a config repository)\n'),
-).action((o: { cfgdir: string; prefix: string }) => void runCommand('validate', o));
+).action(function (this: Command, o: { cfgdir: string; prefix: string }) {
+  void main().runCommand('validate', withConfig(this, o));
+});
 
 configOptions(
   program
@@ -127,18 +156,20 @@ configOptions(
     .argument('<target-id>', 'the id of the target to render')
     .requiredOption('--data <file>', 'a JSON or YAML object of keys and values, e.g. {"/services/web/web1": "10.0.0.1:80"}')
     .addHelpText('after', '\nExample:\n  reconfig render haproxy --data backends.yaml -c /etc/reconfig > /tmp/haproxy.cfg\n'),
-).action((id: string, o: { cfgdir: string; prefix: string; data: string }) => void runCommand('render', { ...o, id }));
+).action(function (this: Command, id: string, o: { cfgdir: string; prefix: string; data: string }) {
+  void main().runCommand('render', { ...withConfig(this, o), id });
+});
 
 // Sidecar mode: everything after the first `--` is the program, never parsed as reconfig's own arguments.
 const dashes = process.argv.indexOf('--', 2);
 const programArgv = dashes >= 0 ? process.argv.slice(dashes + 1) : [];
-if (dashes >= 0 && programArgv.length === 0) exitEarly(ExitCode.config, 'nothing after --: give the program to run');
+if (dashes >= 0 && programArgv.length === 0) exitEarly(EXIT_CONFIG, 'nothing after --: give the program to run');
 
 program.action(() => {
   // Dependencies' deprecation notices (gRPC sets a TLS server name to an IP address) mean nothing to an operator.
   process.noDeprecation = true;
   booleansFromEnv(program);
-  void run({ ...program.opts<Omit<Options, 'program'>>(), program: programArgv });
+  void main().run({ ...program.opts<Omit<Options, 'program'>>(), program: programArgv });
 });
 
 try {
@@ -146,9 +177,9 @@ try {
 } catch (err) {
   if (err instanceof CommanderError) {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
-      exitEarly(ExitCode.ok);
+      exitEarly(EXIT_OK);
     }
-    exitEarly(ExitCode.config, err.message.replace(/^error: /, ''));
+    exitEarly(EXIT_CONFIG, err.message.replace(/^error: /, ''));
   }
   throw err;
 }

@@ -141,7 +141,7 @@ export async function watch(d: Daemon, onAgent: (agent: Agent) => void = () => u
         await agent.replace(next);
         log.info({ targets: next.length }, 'SIGHUP: configuration reloaded');
       }).catch((err: unknown) => {
-        log.error({ err: errorMessage(err) }, `SIGHUP: reload failed: ${errorMessage(err)}`);
+        log.error(`SIGHUP: reload failed: ${errorMessage(err)}`);
       });
     };
     process.on('SIGTERM', stop);

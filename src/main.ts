@@ -71,12 +71,6 @@ export async function runCommand(command: 'validate' | 'render', opts: { cfgdir:
   process.exit(code);
 }
 
-/** Exits before run(): 0 after --help or --version, ExitCode.config for bad flags (with the message). */
-export function exitEarly(code: number, message?: string): never {
-  if (message) process.stderr.write(`reconfig: ${message}\n`);
-  process.exit(code);
-}
-
 function report(err: unknown, log: Logger): number {
   if (err instanceof ConfigError) {
     logProblems(err.problems, log);
@@ -84,7 +78,9 @@ function report(err: unknown, log: Logger): number {
     return err.exitCode;
   }
   if (err instanceof ReconfigError) {
-    log.error({ err: err.message }, err.message);
+    // The message says it all; what lies beneath (a gRPC status, an errno) goes in `cause`, not in a copy of it.
+    const cause = err.cause === undefined ? undefined : errorMessage(err.cause);
+    log.error(cause === undefined || err.message.includes(cause) ? {} : { cause }, err.message);
     return err.exitCode;
   }
   log.fatal({ err }, `unexpected error: ${errorMessage(err)}`);

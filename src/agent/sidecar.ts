@@ -42,7 +42,7 @@ export class Program {
     try {
       return this.child.kill(signal);
     } catch (err) {
-      this.log.warn({ err: (err as Error).message }, `cannot send ${signal} to ${this.argv[0]}`);
+      this.log.warn(`cannot send ${signal} to ${this.argv[0]}: ${(err as Error).message}`);
       return false;
     }
   }

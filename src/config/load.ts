@@ -16,7 +16,7 @@ import validate from './target-validator';
 import type { Target } from './target';
 import { clearIdCache, lookupId } from './owners';
 import { envTemplates, targetDefinitions, type Definition, type EnvTemplate } from './sources';
-import { uniquenessProblems } from './unique';
+import { uniquenessProblems, type Identity } from './unique';
 import { RuleCompiler } from './rules';
 import { valueCheck } from '../render/values';
 
@@ -50,11 +50,15 @@ export function loadTargets(opts: LoadOptions): Target[] {
   forgetPlugins();
   const cache: TemplateCache = { compiled: new Map(), fromEnv: envTemplates(env, problems), rules: new RuleCompiler() };
   const targets: Target[] = [];
+  const identities: Identity[] = [];
   for (const def of definitions) {
-    const t = loadOne(def, opts, problems, cache);
+    const spec = parseOne(def, problems);
+    if (!spec) continue;
+    identities.push({ id: spec.id, origin: def.origin, etcdKey: etcdKeyOf(spec, opts.prefix), dest: destOf(spec, opts) });
+    const t = resolve(spec, def.origin, opts, problems, cache);
     if (t) targets.push(t);
   }
-  problems.push(...uniquenessProblems(targets));
+  problems.push(...uniquenessProblems(identities));
   if (problems.length) throw new ConfigError(problems);
   return targets;
 }
@@ -67,7 +71,23 @@ interface TemplateCache {
   rules: RuleCompiler;
 }
 
-function loadOne(def: Definition, opts: LoadOptions, problems: ConfigProblem[], cache: TemplateCache): Target | undefined {
+/** The key as written, without trailing slashes ("/app/" means "/app"; "/" alone stays "/"). */
+function keyOf(spec: TargetSpec): string | undefined {
+  const key = spec.key?.replace(/\/+$/, '');
+  return key === undefined ? undefined : key || '/';
+}
+
+function etcdKeyOf(spec: TargetSpec, prefix: string): string | undefined {
+  const key = keyOf(spec);
+  return key === undefined ? undefined : prefix + (key === '/' ? '' : key);
+}
+
+function destOf(spec: TargetSpec, opts: LoadOptions): string {
+  return path.resolve(opts.cfgdir, spec.target);
+}
+
+/** Parses and validates one definition against the schema (which applies the defaults). */
+function parseOne(def: Definition, problems: ConfigProblem[]): TargetSpec | undefined {
   const file = def.origin;
   let raw: unknown;
   try {
@@ -81,7 +101,7 @@ function loadOne(def: Definition, opts: LoadOptions, problems: ConfigProblem[], 
     for (const e of validate.errors ?? []) if (e.keyword !== 'if') problems.push({ file, message: formatSchemaError(e) });
     return undefined;
   }
-  return resolve(raw, file, opts, problems, cache);
+  return raw;
 }
 
 /** `key` is the template's path, or `$RECONFIG_TEMPLATE_<name>` for one from the environment. */
@@ -115,9 +135,9 @@ function resolve(
     : compileCached(source, () => (existsSync(source) ? readFileSync(source, 'utf8') : null), cache);
   const render = compiled instanceof Error ? undefined : compiled;
   if (compiled instanceof Error) problems.push({ file, message: `/source: ${compiled.message}` });
-  // "/app/" means "/app"; "/" alone means everything under the global prefix.
-  const key = spec.key?.replace(/\/+$/, '');
-  if (key === '' && opts.prefix === '') {
+  // "/" alone means everything under the global prefix.
+  const key = keyOf(spec);
+  if (key === '/' && opts.prefix === '') {
     problems.push({ file, message: '/key: "/" would watch the whole keyspace; give a narrower key or a --prefix' });
   }
   const plugin = spec.plugin === undefined ? undefined : pluginOf(path.resolve(opts.cfgdir, spec.plugin), file, problems);
@@ -135,7 +155,7 @@ function resolve(
   if (spec.values !== undefined && spec.key === undefined) {
     problems.push({ file, message: '/values: only for a target with a key (the rules check its values from etcd)' });
   }
-  const rules = spec.values ? cache.rules.compile(spec.values, key === undefined ? undefined : key || '/', file, problems) : [];
+  const rules = spec.values ? cache.rules.compile(spec.values, key, file, problems) : [];
   const uid = spec.owner === undefined ? undefined : lookupId('passwd', spec.owner, file, '/owner', problems);
   const gid = spec.group === undefined ? undefined : lookupId('group', spec.group, file, '/group', problems);
   if (problems.length > before || !render) return undefined;
@@ -144,9 +164,9 @@ function resolve(
     origin: file,
     source,
     render,
-    dest: path.resolve(opts.cfgdir, spec.target),
-    key: key === undefined ? undefined : key || '/',
-    etcdKey: key === undefined ? undefined : opts.prefix + key,
+    dest: destOf(spec, opts),
+    key,
+    etcdKey: etcdKeyOf(spec, opts.prefix),
     plugin,
     intervalMs: spec.interval === undefined ? undefined : parseDuration(spec.interval),
     docker: spec.docker && { socket: path.resolve(opts.cfgdir, spec.docker.socket), filters: spec.docker.filters ?? {} },

@@ -2,16 +2,22 @@
 import type { ConfigProblem } from '../errors';
 import type { Target } from './target';
 
-/** No two targets may share an id, a key or a target file; each clash names both files. */
-export function uniquenessProblems(targets: Target[]): ConfigProblem[] {
+/** What makes a target unique, known as soon as its definition passes the schema. */
+export type Identity = Pick<Target, 'id' | 'origin' | 'etcdKey' | 'dest'>;
+
+/**
+ * No two targets may share an id, a key or a target file; each clash names both files. Checked for every
+ * definition that passed the schema, even one whose template failed, so that one run reports every problem.
+ */
+export function uniquenessProblems(targets: Identity[]): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  const fields: Array<[string, (t: Target) => string | undefined]> = [
+  const fields: Array<[string, (t: Identity) => string | undefined]> = [
     ['id', (t) => t.id],
     ['key', (t) => t.etcdKey],
     ['target', (t) => t.dest],
   ];
   for (const [field, get] of fields) {
-    const seen = new Map<string, Target>();
+    const seen = new Map<string, Identity>();
     for (const t of targets) {
       const v = get(t);
       if (v === undefined) continue;

@@ -69,7 +69,7 @@ export class ContainerWatch {
   private lost(err: unknown): void {
     if (this.stopped) return;
     this.stream = null;
-    if (!this.broken) this.log.warn({ socket: this.opts.socket, err: errorMessage(err) }, `Docker API on ${this.opts.socket}: ${errorMessage(err)}; retrying`);
+    if (!this.broken) this.log.warn({ socket: this.opts.socket }, `Docker API on ${this.opts.socket}: ${errorMessage(err)}; retrying`);
     this.broken = true;
     if (this.timer) return;
     this.timer = setTimeout(() => {

@@ -10,7 +10,7 @@ import type { Logger } from '../log';
 export function notifyReady(status: string, log: Logger, env: NodeJS.ProcessEnv = process.env): void {
   if (!env.NOTIFY_SOCKET) return;
   execFile('systemd-notify', ['--ready', `--pid=${process.pid}`, `--status=${status}`], { timeout: 10_000 }, (err, _out, stderr) => {
-    if (err) log.warn({ err: err.message, output: stderr }, `could not tell systemd we are ready: ${err.message}`);
+    if (err) log.warn({ output: stderr }, `could not tell systemd we are ready: ${err.message}`);
     else log.debug('told systemd we are ready');
   });
 }

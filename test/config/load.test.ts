@@ -107,6 +107,20 @@ test('ids, keys and targets are unique; the error names both files', () => {
   assert.ok(got.includes(`${f('c')}: /target: ${JSON.stringify(path.join(dir, 'out/a.conf'))} is already used by ${f('a')}`), got.join('\n'));
 });
 
+test('one run reports every problem: a clash is found even beside a broken template and a missing one', () => {
+  const dir = makeCfgdir(
+    { a: { ...base, source: 'broken.ejs' }, b: { ...base, id: 'b', target: 'out/b' }, c: { ...base, id: 'c', key: '/c', source: 'missing.ejs', target: 'out/c' }, d: { ...base, id: 'd', key: '/c', target: 'out/d' } },
+    { ...TPL, 'broken.ejs': 'x=<%= get("/a" %>\n' },
+  );
+  const got = problems(dir);
+  const f = (n: string): string => path.join(dir, 'conf.d', `${n}.json`);
+  assert.ok(got.some((l) => l.startsWith(`${f('a')}: /source: `) && l.includes('broken.ejs')), got.join('\n'));
+  assert.ok(got.some((l) => l.startsWith(`${f('c')}: /source: template not found`)), got.join('\n'));
+  assert.ok(got.includes(`${f('b')}: /key: "/a" is already used by ${f('a')}`), got.join('\n'));
+  assert.ok(got.includes(`${f('d')}: /key: "/c" is already used by ${f('c')}`), got.join('\n'));
+  assert.equal(got.length, 4, got.join('\n'));
+});
+
 test('a template syntax error is a configuration error naming the template and line', () => {
   const dir = makeCfgdir({ a: base }, { 'a.ejs': 'line 1\nline 2\n<% if (true) { %>\nline 4\n<%= reconfigdata[ %>\n' });
   const got = problems(dir);
