@@ -2,13 +2,9 @@
 /** Commander wiring only: flags -> Options -> run(). */
 import { constants } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { ExitCode } from './errors';
+import { PASSWORD_ENV } from './etcd/env';
 import type { Options } from './main';
-
-// Exit codes as in errors.ts, and the password variable as in etcd/settings.ts: literal here so that --help,
-// --version and a bad flag load nothing but commander (a test keeps them equal).
-export const EXIT_OK = 0;
-export const EXIT_CONFIG = 2;
-export const PASSWORD_ENV = 'RECONFIG_ETCD_PASSWORD';
 
 /** main.ts is loaded only once a mode runs: --version and --help stay as quick as Node's own start. */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -163,7 +159,7 @@ configOptions(
 // Sidecar mode: everything after the first `--` is the program, never parsed as reconfig's own arguments.
 const dashes = process.argv.indexOf('--', 2);
 const programArgv = dashes >= 0 ? process.argv.slice(dashes + 1) : [];
-if (dashes >= 0 && programArgv.length === 0) exitEarly(EXIT_CONFIG, 'nothing after --: give the program to run');
+if (dashes >= 0 && programArgv.length === 0) exitEarly(ExitCode.config, 'nothing after --: give the program to run');
 
 program.action(() => {
   // Dependencies' deprecation notices (gRPC sets a TLS server name to an IP address) mean nothing to an operator.
@@ -177,9 +173,9 @@ try {
 } catch (err) {
   if (err instanceof CommanderError) {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
-      exitEarly(EXIT_OK);
+      exitEarly(ExitCode.ok);
     }
-    exitEarly(EXIT_CONFIG, err.message.replace(/^error: /, ''));
+    exitEarly(ExitCode.config, err.message.replace(/^error: /, ''));
   }
   throw err;
 }

@@ -12,7 +12,9 @@ import { parseNameserver, systemNameservers, type Nameserver } from './discovery
 import { srvEndpoints } from './discovery/srv';
 
 /** The environment variable that holds --user's password, so that it stays out of `ps`. */
-export const PASSWORD_ENV = 'RECONFIG_ETCD_PASSWORD';
+import { PASSWORD_ENV } from './env';
+
+export { PASSWORD_ENV };
 
 export interface ConnectionFlags {
   host: string;
