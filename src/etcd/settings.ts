@@ -10,8 +10,6 @@ import { UsageError, errorMessage } from '../errors';
 import { staticEndpoints, type EndpointSource } from './endpoints';
 import { parseNameserver, systemNameservers, type Nameserver } from './discovery/dns';
 import { srvEndpoints } from './discovery/srv';
-
-/** The environment variable that holds --user's password, so that it stays out of `ps`. */
 import { PASSWORD_ENV } from './env';
 
 export { PASSWORD_ENV };
