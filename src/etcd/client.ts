@@ -1,6 +1,6 @@
 /**
  * The Store on a real etcd, through the etcd3 client. One client, so one gRPC connection and one watch
- * stream for every target. The library's own watch resume is not trusted (see shared/docs/etcd3-client-notes.md):
+ * stream for every target. The library's own watch resume is not trusted (see docs/etcd-client.md):
  * any disconnect or watcher error is reported once as broken, and the agent re-reads and re-watches.
  */
 import { noop } from 'cockatiel';

@@ -19,7 +19,7 @@ test('the unit file parses: systemd-analyze verify', async () => {
   assert.match(unit, /^Type=notify$/m);
   assert.match(unit, /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
   // verify checks that ExecStart's program exists: point it at this checkout.
-  const local = unit.replace('/usr/bin/node /opt/reconfig/dist/src/cli.js', `${process.execPath} ${path.join(REPO, 'dist', 'src', 'cli.js')}`);
+  const local = unit.replace('ExecStart=/usr/bin/reconfig', `ExecStart=${process.execPath} ${path.join(REPO, 'dist', 'src', 'cli.js')}`);
   assert.notEqual(local, unit, 'the ExecStart line was found');
   const file = path.join(tempDir(), 'reconfig.service');
   writeFileSync(file, local);

@@ -1,6 +1,6 @@
 /**
  * A real two-node Patroni cluster (Debian's patroni, postgresql-15) and a real pgbouncer on loopback, all run
- * as the postgres user (both refuse root), against a test etcd. Settings follow shared/docs/patroni-notes.md.
+ * as the postgres user (both refuse root), against a test etcd. Settings follow docs/testing-patroni.md.
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';

@@ -1,6 +1,6 @@
 /**
  * A real Docker Engine API for tests: Debian's podman serving its Docker-compatible API on a Unix socket, with
- * the settings shared/docs/podman-notes.md found this sandbox needs (runc, cgroupfs, file events, a private
+ * the settings docs/testing-podman.md found this sandbox needs (runc, cgroupfs, file events, a private
  * store), and a busybox image built from local files (no registry is reachable).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';

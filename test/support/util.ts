@@ -1,11 +1,28 @@
 /** Small helpers for tests: temp dirs, polling with a generous liveness bound, a cfgdir builder. */
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+const made: string[] = [];
+
+// Every test file runs in a process of its own: its temporary directories go when it exits, passed or failed
+// (a Patroni data directory owned by postgres included: the tests run as root).
+process.once('exit', () => {
+  for (const dir of made) {
+    try {
+      rmSync(dir, { recursive: true, force: true, maxRetries: 2 });
+    } catch (err) {
+      process.stderr.write(`could not remove ${dir}: ${(err as Error).message}\n`);
+    }
+  }
+});
+
+/** A fresh directory under the system's temporary directory, removed when the test process exits. */
 export function tempDir(name = 'reconfig-test-'): string {
-  return mkdtempSync(path.join(os.tmpdir(), name));
+  const dir = mkdtempSync(path.join(os.tmpdir(), name));
+  made.push(dir);
+  return dir;
 }
 
 /** Polls until `fn` returns a truthy value; fails after `timeoutMs` (a liveness bound, not a speed test). */
