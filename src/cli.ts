@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** Commander wiring only: flags -> Options -> run(). */
 import { constants } from 'node:os';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import type { Command as CommandType, Option as OptionType } from 'commander';
 import { ExitCode } from './errors';
 import { PASSWORD_ENV } from './etcd/env';
 import type { Options } from './main';
@@ -11,14 +11,23 @@ import type { Options } from './main';
 const main = (): typeof import('./main') => require('./main') as typeof import('./main');
 
 /** Exits before main runs: 0 after --help or --version, 2 for bad flags (with the message). */
-function exitEarly(code: number, message?: string): never {
+function exitEarly(code: number, message?: string, out?: string): never {
   if (message) process.stderr.write(`reconfig: ${message}\n`);
+  if (out) process.stdout.write(out);
   process.exit(code);
 }
 
 // Read at run time rather than imported, so the build layout stays src/ -> dist/src/.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { version } = require('../../package.json') as { version: string };
+
+// `reconfig --version` alone answers before commander loads: inventories and health checks run it on every host.
+if (process.argv.length === 3 && process.argv[2] === '--version') exitEarly(ExitCode.ok, undefined, `${version}\n`);
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { Command, CommanderError, InvalidArgumentError, Option } = require('commander') as typeof import('commander');
+type Command = CommandType;
+type Option = OptionType;
 
 function port(value: string): number {
   const n = Number(value);
