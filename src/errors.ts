@@ -111,7 +111,8 @@ export class EtcdError extends ReconfigError {
 export class TargetError extends ReconfigError {
   constructor(
     readonly targetId: string,
-    readonly stage: 'read' | 'render' | 'stage' | 'check' | 'swap' | 'reload' | 'hold',
+    /** Where it failed; `internal` is a bug in reconfig itself, not a problem with the target. */
+    readonly stage: 'read' | 'render' | 'stage' | 'check' | 'swap' | 'reload' | 'hold' | 'internal',
     cause: unknown,
   ) {
     super(`target ${targetId}: ${errorMessage(cause)}`, { cause });

@@ -138,6 +138,7 @@ async function runAgent(opts: Options, log: Logger): Promise<number> {
     try {
       const rep = await runOnce(reader, targets, ctx);
       process.stdout.write(formatReport(rep, targets, opts.notreally));
+      if (rep.outcomes.some((o) => o.error?.stage === 'internal')) return ExitCode.internal;
       return rep.outcomes.every((o) => o.ok) ? ExitCode.ok : ExitCode.targetsFailed;
     } finally {
       reader.close();

@@ -192,17 +192,22 @@ export class TargetRunner {
       }
       return { id: t.id, ok: true, changed: res.changed, reloaded: res.reloaded, revision };
     } catch (err) {
-      const error = err instanceof TargetError ? err : new TargetError(t.id, 'render', err);
+      // Every stage wraps its own failures; anything else is a bug in reconfig, logged with its stack.
+      const error = err instanceof TargetError ? err : new TargetError(t.id, 'internal', err);
       // The file is in place but the daemon may not have read it: reload again next time.
       if (error.stage === 'reload') this.reloadPending = true;
       this.failing = true;
       this.observer.failed(t.id, error.stage, errorMessage(error.cause));
-      const cause = error.cause as { output?: string; code?: number | null } | undefined;
-      const what = error.stage === 'hold' ? 'held' : `${error.stage} failed`;
-      log.error(
-        { stage: error.stage, err: errorMessage(error.cause), exitCode: cause?.code, output: cause?.output },
-        `${what}; ${error.stage === 'reload' ? 'the new file stays' : 'the target keeps its bytes'}`,
-      );
+      if (error.stage === 'internal') {
+        log.fatal({ stage: error.stage, err: error.cause }, `internal error (a bug in reconfig); the target keeps its bytes: ${errorMessage(error.cause)}`);
+      } else {
+        const cause = error.cause as { output?: string; code?: number | null } | undefined;
+        const what = error.stage === 'hold' ? 'held' : `${error.stage} failed`;
+        log.error(
+          { stage: error.stage, err: errorMessage(error.cause), exitCode: cause?.code, output: cause?.output },
+          `${what}; ${error.stage === 'reload' ? 'the new file stays' : 'the target keeps its bytes'}`,
+        );
+      }
       return { id: t.id, ok: false, changed: false, reloaded: false, revision, error };
     }
   }

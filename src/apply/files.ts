@@ -132,9 +132,16 @@ export async function restore(dest: string, previous: Current | null): Promise<v
   }
 }
 
-/** Removes a staged file if it is still there (after a failed check, or a failure before the swap). */
+/**
+ * Removes a staged file if it is still there (after a failed check, or a failure before the swap). Runs in a
+ * `finally`, so a file that is already gone, with its directory even (ENOTDIR), must not hide the real error.
+ */
 export function discard(staged: string): void {
-  rmSync(staged, { force: true });
+  try {
+    rmSync(staged, { force: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOTDIR') throw err;
+  }
 }
 
 /** Removes staged files that a crash left next to `dest`. Returns the paths removed. */

@@ -4,7 +4,7 @@
  * the staged file and skips the reload. Reload runs only when the file changed (or a previous reload failed).
  */
 import type { Target } from '../config/target';
-import { TargetError } from '../errors';
+import { ApplyError, TargetError, errorMessage } from '../errors';
 import { runCommand, shellQuote } from './command';
 import { unifiedDiff } from './diff';
 import { discard, readCurrent, restore, stage, swap, type Current } from './files';
@@ -60,7 +60,13 @@ async function write(t: T, bytes: Buffer, current: Current | null, opts: ApplyOp
       try {
         await check(t, t.checkcmd, t.dest, opts);
       } catch (err) {
-        await step(t, 'swap', () => restore(t.dest, current));
+        try {
+          await restore(t.dest, current);
+        } catch (restoreErr) {
+          // Both matter: why the new file was refused, and why the old one is not back.
+          const both = new AggregateError([err, restoreErr], `${errorMessage(err)}; then putting the previous file back failed: ${errorMessage(restoreErr)}`);
+          throw new TargetError(t.id, 'swap', new ApplyError(both.message, { cause: both }));
+        }
         throw err;
       }
     }

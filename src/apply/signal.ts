@@ -9,7 +9,7 @@ export function signalPidfile(pidfile: string, signal: NodeJS.Signals): number {
     text = readFileSync(pidfile, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new ApplyError(`reloadsignal: cannot read pidfile ${pidfile}: ${code === 'ENOENT' ? 'no such file' : errorMessage(err)}`);
+    throw new ApplyError(`reloadsignal: cannot read pidfile ${pidfile}: ${code === 'ENOENT' ? 'no such file' : errorMessage(err)}`, { cause: err });
   }
   const first = text.trim().split(/\s+/)[0] ?? '';
   const pid = /^[0-9]+$/.test(first) ? Number(first) : NaN;
@@ -20,9 +20,9 @@ export function signalPidfile(pidfile: string, signal: NodeJS.Signals): number {
     process.kill(pid, signal);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ESRCH') throw new ApplyError(`reloadsignal: pidfile ${pidfile} is stale: no process ${pid}`);
-    if (code === 'EPERM') throw new ApplyError(`reloadsignal: not allowed to send ${signal} to process ${pid} (pidfile ${pidfile})`);
-    throw new ApplyError(`reloadsignal: ${signal} to process ${pid} (pidfile ${pidfile}) failed: ${errorMessage(err)}`);
+    if (code === 'ESRCH') throw new ApplyError(`reloadsignal: pidfile ${pidfile} is stale: no process ${pid}`, { cause: err });
+    if (code === 'EPERM') throw new ApplyError(`reloadsignal: not allowed to send ${signal} to process ${pid} (pidfile ${pidfile})`, { cause: err });
+    throw new ApplyError(`reloadsignal: ${signal} to process ${pid} (pidfile ${pidfile}) failed: ${errorMessage(err)}`, { cause: err });
   }
   return pid;
 }

@@ -14,7 +14,7 @@ import { parseDuration } from './duration';
 import type { TargetSpec } from './schema';
 import validate from './target-validator';
 import type { Target } from './target';
-import { clearIdCache, lookupId } from './owners';
+import { IdLookup } from './owners';
 import { envTemplates, targetDefinitions, type Definition, type EnvTemplate } from './sources';
 import { uniquenessProblems, type Identity } from './unique';
 import { RuleCompiler } from './rules';
@@ -46,9 +46,8 @@ export function loadTargets(opts: LoadOptions): Target[] {
   const env = opts.env ?? process.env;
   const problems: ConfigProblem[] = [];
   const definitions = targetDefinitions(opts.cfgdir, env, problems);
-  clearIdCache();
   forgetPlugins();
-  const cache: TemplateCache = { compiled: new Map(), fromEnv: envTemplates(env, problems), rules: new RuleCompiler() };
+  const cache: TemplateCache = { compiled: new Map(), fromEnv: envTemplates(env, problems), rules: new RuleCompiler(), ids: new IdLookup() };
   const targets: Target[] = [];
   const identities: Identity[] = [];
   for (const def of definitions) {
@@ -69,6 +68,8 @@ interface TemplateCache {
   fromEnv: Map<string, EnvTemplate>;
   /** `values` rules' schemas, compiled once per load. */
   rules: RuleCompiler;
+  /** owner and group names, looked up once per load. */
+  ids: IdLookup;
 }
 
 /** The key as written, without trailing slashes ("/app/" means "/app"; "/" alone stays "/"). */
@@ -156,8 +157,8 @@ function resolve(
     problems.push({ file, message: '/values: only for a target with a key (the rules check its values from etcd)' });
   }
   const rules = spec.values ? cache.rules.compile(spec.values, key, file, problems) : [];
-  const uid = spec.owner === undefined ? undefined : lookupId('passwd', spec.owner, file, '/owner', problems);
-  const gid = spec.group === undefined ? undefined : lookupId('group', spec.group, file, '/group', problems);
+  const uid = spec.owner === undefined ? undefined : cache.ids.resolve('passwd', spec.owner, file, '/owner', problems);
+  const gid = spec.group === undefined ? undefined : cache.ids.resolve('group', spec.group, file, '/group', problems);
   if (problems.length > before || !render) return undefined;
   return {
     id: spec.id,

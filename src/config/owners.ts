@@ -1,43 +1,42 @@
 /** owner and group names to ids, through NSS (`getent`), so LDAP and sssd names work too. */
 import { execFileSync } from 'node:child_process';
 import type { ConfigProblem } from '../errors';
+import { errorMessage } from '../errors';
 
-/** One getent process per name and load, however many targets share the owner (cleared by each load). */
-const ids = new Map<string, number | undefined>();
+type Answer = { id: number } | { problem: string };
 
-function getent(db: 'passwd' | 'group', name: string): number | undefined {
-  const k = `${db}:${name}`;
-  if (!ids.has(k)) {
-    let id: number | undefined;
-    try {
-      const line = execFileSync('getent', [db, name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-      id = Number(line.split(':')[2]);
-      if (!Number.isInteger(id)) id = undefined;
-    } catch {
-      // getent exits 2 when the name is unknown.
+/** One lookup per load of the configuration: one getent process per name, however many targets share it. */
+export class IdLookup {
+  private readonly answers = new Map<string, Answer>();
+
+  /** The id of a user or group name (a number, or digits, is taken as it is); a problem naming file and field if none. */
+  resolve(db: 'passwd' | 'group', value: string | number, file: string, field: string, problems: ConfigProblem[]): number | undefined {
+    if (typeof value === 'number') return value;
+    if (/^[0-9]+$/.test(value)) return Number(value);
+    const k = `${db}:${value}`;
+    let answer = this.answers.get(k);
+    if (!answer) {
+      answer = getent(db, value);
+      this.answers.set(k, answer);
     }
-    ids.set(k, id);
+    if ('id' in answer) return answer.id;
+    problems.push({ file, message: `${field}: ${answer.problem}` });
+    return undefined;
   }
-  return ids.get(k);
 }
 
-/** Resolves a user or group name through NSS (`getent`), so LDAP and sssd names work too. */
-export function lookupId(
-  db: 'passwd' | 'group',
-  value: string | number,
-  file: string,
-  field: string,
-  problems: ConfigProblem[],
-): number | undefined {
-  if (typeof value === 'number') return value;
-  if (/^[0-9]+$/.test(value)) return Number(value);
-  const id = getent(db, value);
-  if (id !== undefined) return id;
-  problems.push({ file, message: `${field}: no such ${db === 'passwd' ? 'user' : 'group'}: ${value}` });
-  return undefined;
-}
-
-/** Forgets the names looked up: each load of the configuration asks again. */
-export function clearIdCache(): void {
-  ids.clear();
+function getent(db: 'passwd' | 'group', name: string): Answer {
+  const what = db === 'passwd' ? 'user' : 'group';
+  let line: string;
+  try {
+    line = execFileSync('getent', [db, name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    const e = err as { code?: string; status?: number | null; stderr?: string };
+    // getent exits 2 when the name is unknown; anything else is the lookup itself failing.
+    if (e.status === 2) return { problem: `no such ${what}: ${name}` };
+    if (e.code === 'ENOENT') return { problem: `cannot look up ${what} ${name}: getent is not installed (give a numeric id)` };
+    return { problem: `cannot look up ${what} ${name}: getent ${db} failed: ${e.stderr?.trim() || errorMessage(err)}` };
+  }
+  const id = Number(line.split(':')[2]);
+  return Number.isInteger(id) ? { id } : { problem: `cannot look up ${what} ${name}: getent gave ${JSON.stringify(line.trim())}` };
 }

@@ -7,6 +7,7 @@ import { noop } from 'cockatiel';
 import { Etcd3, EtcdInvalidAuthTokenError, Range, type IOptions, type IKeyValue, type Watcher } from 'etcd3';
 import { EtcdError } from '../errors';
 import { classify } from './classify';
+import { routeGrpcLogs } from './grpc-log';
 import { endpointLabel, type Endpoint } from './endpoints';
 import { Members } from './members';
 import type { ConnectionSettings } from './settings';
@@ -30,8 +31,10 @@ export interface StoreOptions {
   callTimeoutMs?: number;
   /** How long a watch may take to be created before the client is rebuilt. */
   watchCreateTimeoutMs?: number;
-  /** Where to report a changed SRV answer or a member list that could not be refreshed. */
+  /** Where to report a changed SRV answer, a member list that could not be refreshed, and grpc-js's own messages. */
   warn?: (message: string) => void;
+  /** gRPC keepalive: ping this often while a call (the watch) is open. Must not be under etcd's --grpc-keepalive-min-time (5 s). */
+  keepaliveMs?: number;
 }
 
 export class EtcdStore implements Store {
@@ -41,6 +44,7 @@ export class EtcdStore implements Store {
   private readonly members: Members;
   private readonly callTimeoutMs: number;
   private readonly watchCreateTimeoutMs: number;
+  private readonly keepaliveMs: number;
 
   constructor(
     private readonly settings: ConnectionSettings,
@@ -49,6 +53,8 @@ export class EtcdStore implements Store {
     this.members = new Members(settings.source, opts.warn);
     this.callTimeoutMs = opts.callTimeoutMs ?? 5000;
     this.watchCreateTimeoutMs = opts.watchCreateTimeoutMs ?? 10_000;
+    this.keepaliveMs = opts.keepaliveMs ?? 10_000;
+    if (opts.warn) routeGrpcLogs(opts.warn);
   }
 
   get endpoints(): readonly string[] {
@@ -79,10 +85,12 @@ export class EtcdStore implements Store {
       // retries would only triple every timeout.
       faultHandling: { host: () => noop, global: noop },
       grpcOptions: {
-        // A half-open connection is otherwise noticed only after minutes (notes, 6).
-        'grpc.keepalive_time_ms': 10_000,
+        // A half-open connection is otherwise noticed only after minutes (docs/etcd-client.md). Pings go only
+        // while a call is open (the watch, a read): etcd 3.4's default enforcement refuses pings on a connection
+        // with no stream, and after three of them closes it with GOAWAY too_many_pings.
+        'grpc.keepalive_time_ms': this.keepaliveMs,
         'grpc.keepalive_timeout_ms': 5_000,
-        'grpc.keepalive_permit_without_calls': 1,
+        'grpc.keepalive_permit_without_calls': 0,
         // A recursive key with 100,000 values is larger than gRPC's 4 MB default.
         'grpc.max_receive_message_length': -1,
         // An SRV target reached by its address still has its certificate checked against its name.

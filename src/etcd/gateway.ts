@@ -33,11 +33,14 @@ export class GatewayReader implements Reader {
   /** Auth tokens by endpoint URL. */
   private readonly tokens = new Map<string, string>();
 
+  private readonly warn: ((message: string) => void) | undefined;
+
   constructor(
     private readonly settings: ConnectionSettings,
     opts: { callTimeoutMs?: number; warn?: (message: string) => void } = {},
   ) {
     this.timeoutMs = opts.callTimeoutMs ?? 5000;
+    this.warn = opts.warn;
     this.members = new Members(settings.source, opts.warn);
     this.http = new JsonHttp(settings.tls, this.timeoutMs);
   }
@@ -105,7 +108,7 @@ export class GatewayReader implements Reader {
 
   private async fallBack(specs: readonly KeySpec[]): Promise<Snapshot> {
     const { EtcdStore } = await import('./client');
-    this.fallback = new EtcdStore(this.settings, { callTimeoutMs: this.timeoutMs });
+    this.fallback = new EtcdStore(this.settings, { callTimeoutMs: this.timeoutMs, warn: this.warn });
     return this.fallback.snapshot(specs);
   }
 

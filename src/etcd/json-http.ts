@@ -44,8 +44,8 @@ export class JsonHttp {
           let json: unknown;
           try {
             json = JSON.parse(text);
-          } catch {
-            return reject(new GatewayError(`HTTP ${res.statusCode}: ${text.slice(0, 200)}`));
+          } catch (err) {
+            return reject(new GatewayError(`HTTP ${res.statusCode}: ${text.slice(0, 200)}`, { cause: err }));
           }
           if (res.statusCode !== 200) {
             const e = json as { message?: string; error?: string };

@@ -75,6 +75,7 @@ export class Members {
     const kinds = new Set(failures.map((f) => f.kind));
     throw new EtcdError(`etcd ${what} failed on every member: ${failures.map((f) => f.message).join('; ')}`, {
       kind: kinds.size === 1 ? failures[0].kind : 'unreachable',
+      cause: new AggregateError(failures, 'every member failed'),
     });
   }
 

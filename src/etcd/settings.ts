@@ -86,8 +86,8 @@ export function parseEndpoints(text: string, ssl: boolean): string[] {
     let url: URL;
     try {
       url = new URL(withScheme);
-    } catch {
-      throw new UsageError(`--endpoints: not a URL: ${JSON.stringify(item)}`);
+    } catch (err) {
+      throw new UsageError(`--endpoints: not a URL: ${JSON.stringify(item)}`, { cause: err });
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new UsageError(`--endpoints: ${JSON.stringify(item)}: the scheme must be http or https`);
@@ -104,7 +104,7 @@ function nameservers(dns: string | undefined): Nameserver[] {
   try {
     return dns.split(',').map((s) => parseNameserver(s.trim()));
   } catch (err) {
-    throw new UsageError(`--dns: ${errorMessage(err)}`);
+    throw new UsageError(`--dns: ${errorMessage(err)}`, { cause: err });
   }
 }
 
@@ -114,7 +114,7 @@ function readFlagFile(flag: string, file: string): Buffer {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : errorMessage(err);
-    throw new UsageError(`--${flag} ${file}: ${why}`);
+    throw new UsageError(`--${flag} ${file}: ${why}`, { cause: err });
   }
 }
 
@@ -138,9 +138,10 @@ function decryptKey(file: string, pem: Buffer, passphrase: string | undefined): 
   try {
     const key = createPrivateKey({ key: pem, format: 'pem', ...(encrypted ? { passphrase } : {}) });
     return Buffer.from(key.export({ format: 'pem', type: 'pkcs8' }));
-  } catch {
+  } catch (err) {
     throw new UsageError(
       encrypted ? `--ssl_key ${file}: cannot decrypt the key: wrong --ssl_passphrase?` : `--ssl_key ${file}: not a PEM private key`,
+      { cause: err },
     );
   }
 }

@@ -108,6 +108,21 @@ test('a check of the live path: swap, check, and restore the old bytes and mode 
   assert.equal(existsSync(fresh.dest), false);
 });
 
+test('when putting the old file back fails after a failed live check, both errors are reported', async () => {
+  // The check replaces the target's directory with a file, so the old bytes cannot be staged beside it.
+  const dir = path.join(tempDir(), 'etc');
+  const t = target({ dest: path.join(dir, 'out.conf'), checkcmd: `rm -rf ${dir} && echo broken > ${dir} && echo "refused by check"; exit 3` });
+  await applyTarget({ ...t, checkcmd: undefined }, 'good old\n');
+  await assert.rejects(applyTarget(t, 'bad\n'), (err: unknown) => {
+    assert.ok(err instanceof TargetError && err.stage === 'swap', String(err));
+    assert.match(err.message, /checkcmd `.*` exited 3: refused by check; then putting the previous file back failed: .*ENOTDIR/);
+    const both = (err.cause as Error).cause;
+    assert.ok(both instanceof AggregateError && both.errors.length === 2);
+    assert.ok(both.errors[0] instanceof TargetError && both.errors[0].stage === 'check');
+    return true;
+  });
+});
+
 test('a failed reload is reported; the new file stays; a pending reload runs again on unchanged bytes', async () => {
   const dir = tempDir();
   const flag = path.join(dir, 'ok');

@@ -50,7 +50,7 @@ export function systemNameservers(file = '/etc/resolv.conf'): Nameserver[] {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new EtcdError(`cannot read ${file} for nameservers: ${(err as Error).message}; give --dns host[:port]`, { kind: 'dns' });
+    throw new EtcdError(`cannot read ${file} for nameservers: ${(err as Error).message}; give --dns host[:port]`, { kind: 'dns', cause: err });
   }
   const servers = parseResolvConf(text);
   // resolv.conf(5): with no nameserver line, the resolver asks the local machine.
@@ -72,16 +72,16 @@ export class DnsClient {
    * exists but has no such records. NXDOMAIN throws NoSuchName at once; other failures try the next server.
    */
   async query(name: string, type: QueryType): Promise<Answer[]> {
-    const errors: string[] = [];
+    const errors: Error[] = [];
     for (const server of this.servers) {
       try {
         return await this.ask(server, name, type);
       } catch (err) {
         if (err instanceof NoSuchName) throw err;
-        errors.push(`${label(server)}: ${(err as Error).message}`);
+        errors.push(new Error(`${label(server)}: ${(err as Error).message}`, { cause: err }));
       }
     }
-    throw new Error(`no nameserver answered ${type} ${name} (${errors.join('; ')})`);
+    throw new AggregateError(errors, `no nameserver answered ${type} ${name} (${errors.map((e) => e.message).join('; ')})`);
   }
 
   private async ask(server: Nameserver, name: string, type: QueryType): Promise<Answer[]> {
