@@ -11,7 +11,7 @@ import { ConfigError, type ConfigProblem, errorMessage } from '../errors';
 import { forgetPlugins, loadPlugin, type Plugin } from '../render/plugin';
 import { compileTemplate } from '../render/template';
 import { parseDuration } from './duration';
-import type { TargetSpec } from './schema';
+import { CROSS_FIELD_RULES, type TargetSpec } from './schema';
 import validate from './target-validator';
 import type { Target } from './target';
 import { IdLookup } from './owners';
@@ -34,6 +34,9 @@ function formatSchemaError(e: ErrorObject): string {
   if (e.keyword === 'additionalProperties') {
     return `${e.instancePath}/${String(e.params.additionalProperty)}: unknown field`;
   }
+  // A rule between fields (schema.ts's CROSS_FIELD_RULES) speaks through its $comment.
+  const rule = /^#\/allOf\/(\d+)\//.exec(e.schemaPath);
+  if (rule) return String(CROSS_FIELD_RULES[Number(rule[1])].$comment);
   if (e.keyword === 'required') return `${e.instancePath}/${String(e.params.missingProperty)}: is required`;
   if (e.keyword === 'pattern' && e.instancePath === '/mode') return '/mode: must be an octal mode such as "0644"';
   if (e.keyword === 'pattern' && e.instancePath === '/key') return '/key: must begin with /';
@@ -99,7 +102,9 @@ function parseOne(def: Definition, problems: ConfigProblem[]): TargetSpec | unde
   }
   if (!validate(raw)) {
     // An `if` error only repeats the `then` error that comes with it.
-    for (const e of validate.errors ?? []) if (e.keyword !== 'if') problems.push({ file, message: formatSchemaError(e) });
+    // One message per rule, however many of ajv's errors it took (an `if` error only repeats its `then`).
+    const messages = new Set((validate.errors ?? []).filter((e) => e.keyword !== 'if').map(formatSchemaError));
+    for (const message of messages) problems.push({ file, message });
     return undefined;
   }
   return raw;
@@ -142,20 +147,8 @@ function resolve(
     problems.push({ file, message: '/key: "/" would watch the whole keyspace; give a narrower key or a --prefix' });
   }
   const plugin = spec.plugin === undefined ? undefined : pluginOf(path.resolve(opts.cfgdir, spec.plugin), file, problems);
-  if (spec.key === undefined && spec.docker === undefined && spec.plugin !== undefined && spec.interval === undefined) {
-    problems.push({ file, message: '/interval: is required for a plugin target with no key (how often to run it)' });
-  }
-  if (spec.interval !== undefined && (spec.plugin === undefined || spec.key !== undefined)) {
-    problems.push({ file, message: '/interval: only for a plugin target with no key (a target with a key re-renders on change)' });
-  }
-  if (spec.reloadcmd !== undefined && spec.reloadsignal !== undefined) {
-    problems.push({ file, message: '/reloadsignal: give either reloadcmd or reloadsignal, not both' });
-  }
   const wait = spec.wait ? waitWindow(spec.wait) : undefined;
   if (wait && wait.maxMs < wait.minMs) problems.push({ file, message: '/wait/max: must not be shorter than /wait/min' });
-  if (spec.values !== undefined && spec.key === undefined) {
-    problems.push({ file, message: '/values: only for a target with a key (the rules check its values from etcd)' });
-  }
   const rules = spec.values ? cache.rules.compile(spec.values, key, file, problems) : [];
   const uid = spec.owner === undefined ? undefined : cache.ids.resolve('passwd', spec.owner, file, '/owner', problems);
   const gid = spec.group === undefined ? undefined : cache.ids.resolve('group', spec.group, file, '/group', problems);

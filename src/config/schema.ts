@@ -47,35 +47,69 @@ export const RELOAD_SIGNALS = ['SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGINT', 'SIGQUI
 
 export const DURATION_PATTERN = '^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$';
 
+// ajv's strict mode wants each required field named in properties beside it.
+const has = (...fields: string[]): object => ({ properties: Object.fromEntries(fields.map((f) => [f, {}])), required: fields });
+const hasAny = (...fields: string[]): object => ({ anyOf: fields.map((f) => has(f)) });
+
+/**
+ * Rules that tie fields together, as JSON Schema. `$comment` is the message for a target that breaks the rule,
+ * beginning with the field it is about. (wait.max >= wait.min and a "/" key with no --prefix need values the
+ * schema cannot compare or see; load.ts checks those two.)
+ */
+export const CROSS_FIELD_RULES: ReadonlyArray<Record<string, unknown>> = [
+  {
+    $comment: '/key: is required',
+    if: { not: hasAny('plugin', 'docker') },
+    then: has('key'),
+  },
+  {
+    $comment: '/interval: is required for a plugin target with no key (how often to run it)',
+    if: { allOf: [has('plugin'), { not: hasAny('key', 'docker') }] },
+    then: has('interval'),
+  },
+  {
+    $comment: '/interval: only for a plugin target with no key (a target with a key re-renders on change)',
+    if: has('interval'),
+    then: { allOf: [has('plugin'), { not: has('key') }] },
+  },
+  {
+    $comment: '/reloadsignal: give either reloadcmd or reloadsignal, not both',
+    not: has('reloadcmd', 'reloadsignal'),
+  },
+  {
+    $comment: '/values: only for a target with a key (the rules check its values from etcd)',
+    if: has('values'),
+    then: has('key'),
+  },
+];
+
 export const targetSchema: JSONSchemaType<TargetSpec> = {
   $id: 'https://reconfig.dev/schema/target.json',
   type: 'object',
   additionalProperties: false,
   required: ['id', 'source', 'target'],
-  // key is required unless the target has a plugin or Docker data. (JSONSchemaType has no place for if/then.)
-  ...({
-    if: { not: { anyOf: [{ properties: { plugin: {} }, required: ['plugin'] }, { properties: { docker: {} }, required: ['docker'] }] } },
-    then: { properties: { key: {} }, required: ['key'] },
-  } as object),
+  // The rules between fields. Each one's message is its $comment, which load.ts reports instead of ajv's words.
+  // (JSONSchemaType has no place for allOf of if/then, hence the cast.)
+  ...({ allOf: CROSS_FIELD_RULES } as object),
   properties: {
-    id: { type: 'string', minLength: 1, description: 'A unique name for the target, used in logs.' },
+    id: { type: 'string', minLength: 1, description: 'A unique name for the target, used in logs and metrics.' },
     source: {
       type: 'string',
       minLength: 1,
-      description: 'The EJS template, relative to <cfgdir>/templates/, or absolute.',
+      description: 'The EJS template, relative to `<cfgdir>/templates/`, or absolute.',
     },
-    target: { type: 'string', minLength: 1, description: 'The file to write, absolute or relative to cfgdir.' },
+    target: { type: 'string', minLength: 1, description: 'The file to write, absolute or relative to cfgdir. Missing parent directories are created (0755).' },
     key: {
       type: 'string',
       pattern: '^/',
       nullable: true,
-      description: 'The etcd key, beginning with /. Required unless the target has a plugin or Docker data.',
+      description: 'The etcd key, beginning with `/` (the global `--prefix` is put in front). Required unless `plugin` or `docker` is given. A trailing slash is dropped; `/` alone means everything under `--prefix` and is refused without one.',
     },
     plugin: {
       type: 'string',
       minLength: 1,
       nullable: true,
-      description: 'A JS module (absolute, or relative to cfgdir) whose get(context) gives the template `plugin`.',
+      description: 'A trusted JS module (absolute, or relative to cfgdir) whose `get(context)` gives the template `plugin` (see "Data from beyond etcd").',
     },
     docker: {
       type: 'object',
@@ -86,7 +120,7 @@ export const targetSchema: JSONSchemaType<TargetSpec> = {
         socket: { type: 'string', minLength: 1, default: '/var/run/docker.sock' },
         filters: { type: 'object', nullable: true, required: [], additionalProperties: { type: 'array', items: { type: 'string' } } },
       },
-      description: 'Give the template `containers`: the running containers (Docker Engine API), optionally filtered by label or name.',
+      description: '`{"socket": "/var/run/docker.sock", "filters": {"label": ["app=web"]}}`: the template gets `containers`, the running containers (Docker Engine API), re-rendered as they start and stop.',
     },
     notify: {
       type: 'object',
@@ -99,30 +133,30 @@ export const targetSchema: JSONSchemaType<TargetSpec> = {
         signal: { type: 'string', enum: [...RELOAD_SIGNALS], default: 'SIGHUP' },
         restart: { type: 'boolean', default: false },
       },
-      description: 'After the file changed, signal (or restart) the containers that match the filters.',
+      description: '`{"filters": {"name": ["nginx"]}, "signal": "SIGHUP"}` (or `"restart": true`): containers to signal or restart after the file changed.',
     },
     interval: {
       type: 'string',
       pattern: DURATION_PATTERN,
       nullable: true,
-      description: 'For a plugin target with no key: re-run the plugin and re-render this often.',
+      description: 'For a `plugin` target with no `key`: run the plugin and re-render this often (`"30s"`).',
     },
     recursive: {
       type: 'boolean',
       default: false,
-      description: 'Watch every key under key/ (a directory) instead of the one key.',
+      description: '`true`: every key strictly under `key/`, plus `key` itself if it holds a value. `/app` never sees `/apple`.',
     },
     checkcmd: {
       type: 'string',
       minLength: 1,
       nullable: true,
-      description: 'Run against the staged file before it is swapped in; {{src}} is its path.',
+      description: 'Run before the swap; `{{src}}` (or confd\'s `{{.src}}`) becomes the shell-quoted path of the staged file. Without `{{src}}` it checks the live path after the swap, and the old file is put back if it fails.',
     },
     reloadcmd: {
       type: 'string',
       minLength: 1,
       nullable: true,
-      description: 'Run after the file changed.',
+      description: 'Run after the file changed (and again on the next apply if it failed).',
     },
     reloadsignal: {
       type: 'object',
@@ -133,28 +167,28 @@ export const targetSchema: JSONSchemaType<TargetSpec> = {
         pidfile: { type: 'string', minLength: 1 },
         signal: { type: 'string', enum: [...RELOAD_SIGNALS], default: 'SIGHUP' },
       },
-      description: 'Instead of reloadcmd: send `signal` (default SIGHUP) to the process whose id is in `pidfile`.',
+      description: 'Instead of `reloadcmd`: `{"pidfile": "/run/haproxy.pid", "signal": "SIGUSR2"}` sends the signal (default `SIGHUP`) to the process whose id the pidfile holds. A missing or stale pidfile is a reload error with a clear message.',
     },
     mode: {
       type: 'string',
       pattern: '^0?[0-7]{3}$',
       nullable: true,
-      description: 'Octal file mode such as "0644". Default: keep the existing mode, else 0644.',
+      description: 'Octal file mode such as `"0640"`. Default: keep the existing file\'s, else `0644`.',
     },
     // JSONSchemaType cannot express string|integer unions; the shared fragment is checked by ajv at run time.
-    owner: { ...nameOrId, description: 'User name or uid of the file.' } as never,
-    group: { ...nameOrId, description: 'Group name or gid of the file.' } as never,
+    owner: { ...nameOrId, description: 'User name (looked up through NSS with `getent`, so LDAP names work) or numeric uid of the file. Default: keep the existing file\'s, else the agent\'s.' } as never,
+    group: { ...nameOrId, description: 'Group name or numeric gid of the file. Default: keep the existing file\'s, else the agent\'s.' } as never,
     timeout: {
       type: 'string',
       pattern: DURATION_PATTERN,
       default: '60s',
-      description: 'Time limit for checkcmd and reloadcmd, such as "30s".',
+      description: 'Time limit for `checkcmd` and `reloadcmd` (`"500ms"`, `"30s"`, `"2m"`); also for a plugin\'s `get`.',
     },
     minkeys: {
       type: 'integer',
       minimum: 0,
       nullable: true,
-      description: 'Hold the target (leave it untouched, log an error) while its data has fewer keys than this.',
+      description: 'While the target\'s data holds fewer keys than this, leave the file untouched and log an error (held); `--onetime` then exits 1. The guard against an emptied backend wiping a load balancer\'s config.',
     },
     wait: {
       type: 'object',
@@ -165,7 +199,7 @@ export const targetSchema: JSONSchemaType<TargetSpec> = {
         min: { type: 'string', pattern: DURATION_PATTERN },
         max: { type: 'string', pattern: DURATION_PATTERN, nullable: true },
       },
-      description: 'Debounce: apply once changes have been quiet for min, but no later than max (default 4 x min).',
+      description: '`{"min": "500ms", "max": "2s"}`: after a change, apply once changes have been quiet for `min`, but never later than `max` after the first change (`max` defaults to 4 x `min`). The first render at start-up does not wait.',
     },
     multiline: {
       type: 'boolean',

@@ -164,3 +164,25 @@ test('templates are found relative to templates/ or by absolute path', () => {
   assert.equal(t.source, abs);
   assert.equal(t.render({}), 'abs\n');
 });
+
+test('the schema holds the rules between fields, each reported once with its own message', () => {
+  const dir = makeCfgdir(
+    {
+      nokey: { id: 'nokey', source: 'a.ejs', target: 'o1' },
+      nointerval: { id: 'ni', source: 'a.ejs', target: 'o2', plugin: 'p.js' },
+      interval: { ...base, id: 'iv', target: 'o3', interval: '5s' },
+      both: { ...base, id: 'both', key: '/both', target: 'o4', reloadcmd: 'true', reloadsignal: { pidfile: '/run/x.pid' } },
+      values: { id: 'vals', source: 'a.ejs', target: 'o5', plugin: 'p.js', interval: '5s', values: [{ schema: true }] },
+    },
+    TPL,
+  );
+  writeFileSync(path.join(dir, 'p.js'), 'exports.get = () => ({});\n');
+  const f = (n: string): string => path.join(dir, 'conf.d', `${n}.json`);
+  assert.deepEqual(problems(dir).sort(), [
+    `${f('both')}: /reloadsignal: give either reloadcmd or reloadsignal, not both`,
+    `${f('interval')}: /interval: only for a plugin target with no key (a target with a key re-renders on change)`,
+    `${f('nointerval')}: /interval: is required for a plugin target with no key (how often to run it)`,
+    `${f('nokey')}: /key: is required`,
+    `${f('values')}: /values: only for a target with a key (the rules check its values from etcd)`,
+  ]);
+});
