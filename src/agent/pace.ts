@@ -19,13 +19,17 @@ export class Pacer {
   private lastChange = 0;
   private wake: (() => void) | null = null;
 
-  constructor(private readonly wait: { minMs: number; maxMs: number } | undefined) {}
+  /** `now` is the clock in ms (tests pass a fake one; timers come from setTimeout, which they can mock). */
+  constructor(
+    private readonly wait: { minMs: number; maxMs: number } | undefined,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
 
   /** `count` keys changed. `debounce` false for changes that should not wait (the first snapshot). */
   changed(count: number, debounce = true): void {
     this.pending += count;
     if (!debounce) return;
-    const now = performance.now();
+    const now = this.now();
     this.firstChange ??= now;
     this.lastChange = now;
   }
@@ -39,7 +43,7 @@ export class Pacer {
   }
 
   applied(): void {
-    this.lastApplyEnd = performance.now();
+    this.lastApplyEnd = this.now();
   }
 
   /** Ends any pause now: the runner is stopping. */
@@ -50,7 +54,7 @@ export class Pacer {
   private async debounce(w: { minMs: number; maxMs: number }): Promise<void> {
     while (this.firstChange !== undefined) {
       const due = Math.min(this.lastChange + w.minMs, this.firstChange + w.maxMs);
-      const left = due - performance.now();
+      const left = due - this.now();
       if (left <= 0 || !(await this.sleep(left))) return;
     }
   }
@@ -61,7 +65,7 @@ export class Pacer {
    * etcd commit. A lone change outside a burst, however soon after the last one, applies at once.
    */
   private async burstPause(): Promise<void> {
-    const since = performance.now() - this.lastApplyEnd;
+    const since = this.now() - this.lastApplyEnd;
     if (since > BURST_QUIET_MS) this.burstGap = 0;
     if (this.burstGap === 0 && (this.pending < 2 || since > BURST_QUIET_MS)) return;
     this.burstGap = Math.min(BURST_GAP_MAX_MS, this.burstGap ? this.burstGap * 2 : BURST_GAP_MIN_MS);
