@@ -23,7 +23,8 @@ test('minkeys holds the target while its data has too few keys, and lets go when
     assert.match(String(held.err), /\/m holds 0 key\(s\), fewer than minkeys 2; left untouched/);
     assert.equal(readOr(out), '/m/a=a\n/m/b=b\n/m/c=c\n', 'the empty backend did not wipe the file');
     await shared.client.put(`${p}/m/x`).value('x');
-    await sleep(200);
+    // The change is evaluated (a second hold, with one key) rather than waited out.
+    await waitFor(() => a.logs.find((l) => l.stage === 'hold' && /holds 1 key\(s\)/.test(String(l.err))), 'the hold with one key');
     assert.equal(readOr(out), '/m/a=a\n/m/b=b\n/m/c=c\n', 'one key is still too few');
     await shared.client.put(`${p}/m/y`).value('y');
     await waitFor(() => readOr(out) === '/m/x=x\n/m/y=y\n', 'two keys are enough');
@@ -47,12 +48,15 @@ test('wait: changes apply once quiet for min, and no later than max after the fi
     await waitFor(() => readOr(out) === '/w/k=0\n', 'the first render, which does not wait');
     // Five quick changes: one apply, after the quiet period.
     for (let i = 1; i <= 5; i++) await shared.client.put(`${p}/w/k`).value(String(i));
-    await sleep(100);
-    assert.equal(readOr(out), '/w/k=0\n', 'nothing applied before min of quiet');
+    const lastPut = Date.now();
     await waitFor(() => readOr(out) === '/w/k=5\n', 'the debounced apply');
+    // Not before min (400 ms) of quiet: an apply at once would come within milliseconds of the last put.
+    assert.ok(Date.now() - lastPut >= 390, `applied ${Date.now() - lastPut} ms after the last put`);
     await waitFor(() => lines(reloads).length === 2, 'its reload');
-    await sleep(600);
-    assert.equal(lines(reloads).length, 2, 'one reload for the five changes');
+    // A sentinel after the burst: once it has applied, the five changes must have cost exactly one reload.
+    await shared.client.put(`${p}/w/k`).value('sentinel');
+    await waitFor(() => readOr(out) === '/w/k=sentinel\n' && lines(reloads).length >= 3, 'the sentinel and its reload');
+    assert.equal(lines(reloads).length, 3, 'one reload for the five changes');
     // A steady stream never quiet for min: max forces an apply while it goes on.
     const streamEnd = Date.now() + 2500;
     let i = 100;

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { AgentProcess, runCli } from '../support/cli';
 import { sharedEtcd, uniquePrefix } from '../support/etcd';
-import { LIST, lines, makeCfgdir, readOr, sleep, tempDir, waitFor } from '../support/util';
+import { LIST, lines, makeCfgdir, readOr, tempDir, waitFor } from '../support/util';
 
 const shared = sharedEtcd();
 
@@ -67,8 +67,11 @@ test('sidecar: the program starts after the first render, gets one signal per ba
       shared.client.put(`${p}/b/y`).value('3'),
     ).commit();
     await waitFor(() => readOr(path.join(cfg, 'out/b')) === '/b/y=3\n', 'both targets applied');
-    await sleep(500);
-    assert.deepEqual(lines(log).slice(1), ['HUP', 'HUP'], 'one signal per change batch');
+    await waitFor(() => lines(log).length >= 3, 'the transaction\'s signal');
+    // A sentinel change after the transaction: once its signal arrives, the transaction must have sent one.
+    await shared.client.put(`${p}/a/x`).value('4');
+    await waitFor(() => readOr(path.join(cfg, 'out/a')) === '/a/x=4\n' && lines(log).length >= 4, 'the sentinel\'s signal');
+    assert.deepEqual(lines(log).slice(1), ['HUP', 'HUP', 'HUP'], 'one signal per change batch');
 
     agent.child.kill('SIGTERM');
     const exit = await agent.exited;
@@ -90,8 +93,11 @@ test('sidecar: changes inside one wait window give one signal; --reload-signal p
     await agent.waitForLog((l) => l.msg === 'connected; watching', 'the watch');
     for (let i = 1; i <= 5; i++) await shared.client.put(`${p}/a/x`).value(String(i));
     await waitFor(() => readOr(path.join(cfg, 'out/a')) === '/a/x=5\n', 'the last value');
-    await sleep(800);
-    assert.deepEqual(lines(log).slice(1), ['USR1']);
+    await waitFor(() => lines(log).length >= 2, 'the signal for the five changes');
+    // A sentinel after the window: once its signal arrives, the five changes must have sent exactly one.
+    await shared.client.put(`${p}/a/x`).value('6');
+    await waitFor(() => lines(log).length >= 3, 'the sentinel\'s signal');
+    assert.deepEqual(lines(log).slice(1), ['USR1', 'USR1']);
   } finally {
     await agent.stop();
   }
