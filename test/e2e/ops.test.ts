@@ -1,28 +1,10 @@
 /** --listen: /metrics and /healthz of a running agent, through a check failure, a minkeys hold and an etcd outage. */
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { test } from 'node:test';
+import { get, metric } from '../support/http';
 import { AgentProcess, runCli } from '../support/cli';
 import { EtcdServer, freePort } from '../support/etcd';
 import { LIST, makeCfgdir, waitFor } from '../support/util';
-
-function get(url: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      })
-      .on('error', reject);
-  });
-}
-
-const metric = (text: string, series: string): number | undefined => {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-};
 
 test('/metrics and /healthz follow applies, a failing check, a deliberate hold and an etcd outage', async () => {
   const etcd = await EtcdServer.start();

@@ -4,9 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { test } from 'node:test';
+import { get, metric } from '../support/http';
 import { AgentProcess, runCli, type LogLine } from '../support/cli';
 import { freePort, sharedEtcd, uniquePrefix } from '../support/etcd';
 import { examples, seedExamples } from '../support/examples';
@@ -14,24 +14,6 @@ import { makeCfgdir, readOr, waitFor } from '../support/util';
 
 const shared = sharedEtcd();
 const port = (): string => String(shared.etcd.clientPort);
-
-function get(url: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      })
-      .on('error', reject);
-  });
-}
-
-const metric = (text: string, series: string): number | undefined => {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-};
 
 /** The README's haproxy pattern: `server <name> <value>`, checked by the real haproxy -c. */
 const HAPROXY = `global
