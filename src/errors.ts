@@ -77,6 +77,9 @@ export class CommandError extends ReconfigError {
   }
 }
 
+/** A plugin threw, timed out or gave no object: a failed render that a change in etcd will not fix. */
+export class PluginError extends ReconfigError {}
+
 /** Writing the target failed (stage, chmod/chown, rename, fsync). */
 export class ApplyError extends ReconfigError {}
 

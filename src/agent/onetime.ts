@@ -3,6 +3,7 @@ import type { Target } from '../config/target';
 import type { Reader } from '../etcd/store';
 import { TargetRunner, type Outcome, type RunnerContext } from './runner';
 import { cleanStaged } from './cleanup';
+import { sourcesFor } from './sources';
 
 /** How many targets apply at once (each may run a check and a reload). */
 const CONCURRENCY = 8;
@@ -14,18 +15,13 @@ export interface OnetimeReport {
 
 export async function runOnce(store: Reader, targets: readonly Target[], ctx: RunnerContext): Promise<OnetimeReport> {
   cleanStaged(targets, ctx);
-  const runners = targets.map((t) => new TargetRunner(t, ctx));
-  // Plugin targets with no key read nothing from etcd.
+  const runners = targets.map((t) => new TargetRunner(t, ctx, { manual: true }));
+  // etcd: one snapshot for every keyed target, at one revision (plugin targets with no key read nothing).
   const keyed = runners.filter((r) => r.spec !== undefined);
   const snap = await store.snapshot(keyed.map((r) => r.spec!));
-  keyed.forEach((r, i) => r.load(snap.kvs[i], snap.revision, false));
-  for (const r of runners) if (!r.spec) r.load([], snap.revision, false);
-  // Docker targets render from the containers running now (dockerode is loaded only for them).
-  const withDocker = runners.filter((r) => r.target.docker);
-  if (withDocker.length > 0) {
-    const { listContainersOnce } = await import('../docker/containers');
-    await Promise.all(withDocker.map(async (r) => r.setContainers(await listContainersOnce(r.target.docker!), false)));
-  }
+  keyed.forEach((r, i) => r.load(snap.kvs[i], snap.revision));
+  // The other sources give their input once (Docker lists the containers running now).
+  await Promise.all(runners.map((r) => Promise.all(sourcesFor(r.target, ctx.log).map((s) => s.prime(r)))));
   const outcomes = new Array<Outcome>(runners.length);
   let next = 0;
   const worker = async (): Promise<void> => {

@@ -17,7 +17,6 @@ export class Pacer {
   private lastApplyEnd = 0;
   private firstChange: number | undefined;
   private lastChange = 0;
-  private wake: (() => void) | null = null;
 
   /** `now` is the clock in ms (tests pass a fake one; timers come from setTimeout, which they can mock). */
   constructor(
@@ -34,10 +33,10 @@ export class Pacer {
     this.lastChange = now;
   }
 
-  /** Resolves when the next apply may start (at once after cancel()). */
-  async beforeApply(): Promise<void> {
-    if (this.wait) await this.debounce(this.wait);
-    else await this.burstPause();
+  /** Resolves when the next apply may start, or at once when `signal` aborts (the runner is stopping). */
+  async beforeApply(signal?: AbortSignal): Promise<void> {
+    if (this.wait) await this.debounce(this.wait, signal);
+    else await this.burstPause(signal);
     this.pending = 0;
     this.firstChange = undefined;
   }
@@ -46,16 +45,11 @@ export class Pacer {
     this.lastApplyEnd = this.now();
   }
 
-  /** Ends any pause now: the runner is stopping. */
-  cancel(): void {
-    this.wake?.();
-  }
-
-  private async debounce(w: { minMs: number; maxMs: number }): Promise<void> {
+  private async debounce(w: { minMs: number; maxMs: number }, signal?: AbortSignal): Promise<void> {
     while (this.firstChange !== undefined) {
       const due = Math.min(this.lastChange + w.minMs, this.firstChange + w.maxMs);
       const left = due - this.now();
-      if (left <= 0 || !(await this.sleep(left))) return;
+      if (left <= 0 || !(await sleep(left, signal))) return;
     }
   }
 
@@ -64,26 +58,27 @@ export class Pacer {
    * apply, a little longer each time, so that a storm of puts costs a few dozen applies rather than one per
    * etcd commit. A lone change outside a burst, however soon after the last one, applies at once.
    */
-  private async burstPause(): Promise<void> {
+  private async burstPause(signal?: AbortSignal): Promise<void> {
     const since = this.now() - this.lastApplyEnd;
     if (since > BURST_QUIET_MS) this.burstGap = 0;
     if (this.burstGap === 0 && (this.pending < 2 || since > BURST_QUIET_MS)) return;
     this.burstGap = Math.min(BURST_GAP_MAX_MS, this.burstGap ? this.burstGap * 2 : BURST_GAP_MIN_MS);
-    if (since < this.burstGap) await this.sleep(this.burstGap - since);
+    if (since < this.burstGap) await sleep(this.burstGap - since, signal);
   }
+}
 
-  /** Sleeps `ms`; resolves false if cancelled. */
-  private sleep(ms: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.wake = null;
-        resolve(true);
-      }, ms);
-      this.wake = () => {
-        clearTimeout(timer);
-        this.wake = null;
-        resolve(false);
-      };
-    });
-  }
+/** Sleeps `ms`; resolves false at once if `signal` aborts (or has). */
+function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
+  if (signal?.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const wake = (): void => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', wake);
+      resolve(true);
+    }, ms);
+    signal?.addEventListener('abort', wake, { once: true });
+  });
 }

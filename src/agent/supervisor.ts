@@ -1,18 +1,26 @@
 /**
- * The watching agent: one runner per target, fed by one Feed over one store. SIGHUP swaps the whole set:
- * the old runners finish their in-flight apply, then the new set starts from a fresh snapshot. Stopping
- * waits for every in-flight apply.
+ * The watching agent, and the one place where sources are wired to runners: one runner per target; the Feed
+ * (etcd, one snapshot and one watch for every keyed runner); and each target's other sources (sources.ts).
+ * One AbortController per set of runners stops its sources, pacing and plugin runs. SIGHUP swaps the whole set:
+ * the old runners finish their in-flight apply, then the new set starts from a fresh snapshot. Stopping waits
+ * for every in-flight apply.
  */
 import type { Target } from '../config/target';
 import type { Store } from '../etcd/store';
 import { cleanStaged } from './cleanup';
 import { Feed, type FeedOptions } from './feed';
 import { TargetRunner, type RunnerContext } from './runner';
+import { sourcesFor } from './sources';
+
+/** A set of runners and the controller that stops them. */
+interface RunnerSet {
+  runners: TargetRunner[];
+  stop: AbortController;
+}
 
 export class Agent {
-  private runners: TargetRunner[];
+  private set: RunnerSet;
   private readonly feed: Feed;
-  private readonly watches = new Map<TargetRunner, { stop(): void }>();
 
   constructor(
     private readonly store: Store,
@@ -20,64 +28,55 @@ export class Agent {
     private readonly ctx: RunnerContext,
     feedOpts: FeedOptions = {},
   ) {
-    this.runners = targets.map((t) => new TargetRunner(t, ctx));
-    this.feed = new Feed(store, this.runners, ctx.log, feedOpts);
+    this.set = this.build(targets);
+    this.feed = new Feed(store, this.set.runners, ctx.log, feedOpts);
+  }
+
+  private build(targets: readonly Target[]): RunnerSet {
+    const stop = new AbortController();
+    return { stop, runners: targets.map((t) => new TargetRunner(t, this.ctx, { signal: stop.signal })) };
+  }
+
+  /** Starts the set's sources other than etcd (the Feed feeds every keyed runner). */
+  private follow(set: RunnerSet): void {
+    for (const r of set.runners) for (const s of sourcesFor(r.target, this.ctx.log)) s.follow(r, set.stop.signal);
   }
 
   start(): void {
-    cleanStaged(this.runners.map((r) => r.target), this.ctx);
+    cleanStaged(this.targets, this.ctx);
     this.feed.start();
-    this.startIntervals();
-  }
-
-  /** Plugin targets with no key render on their own interval; Docker targets follow their containers. */
-  private startIntervals(): void {
-    for (const r of this.runners) {
-      if (r.target.docker) void this.watchContainers(r, r.target.docker);
-      else if (!r.spec) r.startInterval();
-    }
-  }
-
-  private async watchContainers(r: TargetRunner, opts: NonNullable<Target['docker']>): Promise<void> {
-    // dockerode is loaded only when a target asks for containers.
-    const { ContainerWatch } = await import('../docker/watch');
-    if (!this.runners.includes(r)) return;
-    const w = new ContainerWatch(opts, (list) => r.setContainers(list), this.ctx.log.child({ target: r.target.id }));
-    this.watches.set(r, w);
-    w.start();
+    this.follow(this.set);
   }
 
   /** Replaces the set of targets without a restart. */
   async replace(targets: readonly Target[]): Promise<void> {
-    const old = this.runners;
-    this.stopWatches();
-    await Promise.all(old.map((r) => r.stop()));
-    this.runners = targets.map((t) => new TargetRunner(t, this.ctx));
+    await this.halt(this.set);
+    this.set = this.build(targets);
     this.ctx.observer?.targets(targets.map((t) => t.id));
     cleanStaged(targets, this.ctx);
-    this.feed.replace(this.runners);
-    this.startIntervals();
+    this.feed.replace(this.set.runners);
+    this.follow(this.set);
   }
 
   /** Some runner has an apply pending or running. */
   get busy(): boolean {
-    return this.runners.some((r) => r.busy);
+    return this.set.runners.some((r) => r.busy);
   }
 
   get targets(): Target[] {
-    return this.runners.map((r) => r.target);
+    return this.set.runners.map((r) => r.target);
   }
 
-  private stopWatches(): void {
-    for (const w of this.watches.values()) w.stop();
-    this.watches.clear();
+  private async halt(set: RunnerSet): Promise<void> {
+    set.stop.abort();
+    await Promise.all(set.runners.map((r) => r.stop()));
   }
 
   /** Stops watching and waits for in-flight applies to finish. */
   async stop(): Promise<void> {
-    this.stopWatches();
+    this.set.stop.abort();
     await this.feed.stop();
-    await Promise.all(this.runners.map((r) => r.stop()));
+    await this.halt(this.set);
     this.store.close();
   }
 }

@@ -1,17 +1,18 @@
 /**
  * `reconfig render <target-id> --data <file>`: render one target from a data file to stdout, with no etcd.
- * The data is filtered to the keys the target watches and handed to the template exactly as the daemon does
- * (TargetData, the same helpers), so what you see is what the daemon would write.
+ * The data is filtered to the keys the target watches and rendered by the daemon's own renderTarget (the same
+ * guards, plugin and helpers), so what you see is what the daemon would write.
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { loadTargets } from '../config/load';
-import type { Target } from '../config/target';
 import { ExitCode, UsageError, errorMessage } from '../errors';
 import { specWants } from '../etcd/store';
+import { sourcesFor, type InputSink } from '../agent/sources';
+import type { Container } from '../docker/containers';
+import { createLogger } from '../log';
 import { TargetData } from '../render/data';
-import { assertValues } from '../render/values';
-import { runPlugin } from '../render/plugin';
+import { renderTarget } from '../render/target';
 
 export interface RenderOptions {
   cfgdir: string;
@@ -45,12 +46,6 @@ export function readDataFile(file: string): Array<[string, string]> {
   return entries;
 }
 
-/** A Docker target renders from the containers running now (the socket must be reachable). */
-async function liveContainers(opts: NonNullable<Target['docker']>): Promise<unknown> {
-  const { listContainersOnce } = await import('../docker/containers');
-  return listContainersOnce(opts);
-}
-
 export async function renderOne(id: string, opts: RenderOptions, out: (text: string) => void, err: (text: string) => void): Promise<number> {
   const targets = loadTargets({ cfgdir: opts.cfgdir, prefix: opts.prefix });
   const target = targets.find((t) => t.id === id);
@@ -59,12 +54,11 @@ export async function renderOne(id: string, opts: RenderOptions, out: (text: str
   const entries = readDataFile(opts.data).filter(([k]) => key === '' || (key !== undefined && specWants({ key, recursive: target.recursive }, k)));
   let text: string;
   try {
-    const held = new TargetData(entries, target.checkValue);
-    assertValues(target.id, held);
-    const data = held.toObject();
-    const plugin = target.plugin ? await runPlugin(target.plugin, { target: target.id, data }, target.timeoutMs) : undefined;
-    const containers = target.docker ? await liveContainers(target.docker) : undefined;
-    text = target.render(data, { plugin, containers });
+    // The target's other sources give their input once, as under --onetime (a Docker target lists its containers).
+    let containers: Container[] | undefined;
+    const sink: InputSink = { setContainers: (list) => (containers = list), refresh: () => undefined };
+    for (const source of sourcesFor(target, createLogger({}))) await source.prime(sink);
+    text = await renderTarget(target, { data: new TargetData(entries, target.checkValue), containers });
   } catch (e) {
     err(`${errorMessage(e)}\n`);
     return ExitCode.targetsFailed;

@@ -8,7 +8,7 @@ import type { ErrorObject } from 'ajv';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, type ConfigProblem, errorMessage } from '../errors';
-import { forgetPlugins, loadPlugin, type Plugin } from '../render/plugin';
+import { PluginLoader, type Plugin } from '../render/plugin';
 import { compileTemplate } from '../render/template';
 import { parseDuration } from './duration';
 import { CROSS_FIELD_RULES, type TargetSpec } from './schema';
@@ -49,8 +49,7 @@ export function loadTargets(opts: LoadOptions): Target[] {
   const env = opts.env ?? process.env;
   const problems: ConfigProblem[] = [];
   const definitions = targetDefinitions(opts.cfgdir, env, problems);
-  forgetPlugins();
-  const cache: TemplateCache = { compiled: new Map(), fromEnv: envTemplates(env, problems), rules: new RuleCompiler(), ids: new IdLookup() };
+  const cache: TemplateCache = { compiled: new Map(), fromEnv: envTemplates(env, problems), rules: new RuleCompiler(), ids: new IdLookup(), plugins: new PluginLoader() };
   const targets: Target[] = [];
   const identities: Identity[] = [];
   for (const def of definitions) {
@@ -73,6 +72,8 @@ interface TemplateCache {
   rules: RuleCompiler;
   /** owner and group names, looked up once per load. */
   ids: IdLookup;
+  /** Plugins, read afresh once per load. */
+  plugins: PluginLoader;
 }
 
 /** The key as written, without trailing slashes ("/app/" means "/app"; "/" alone stays "/"). */
@@ -146,7 +147,7 @@ function resolve(
   if (key === '/' && opts.prefix === '') {
     problems.push({ file, message: '/key: "/" would watch the whole keyspace; give a narrower key or a --prefix' });
   }
-  const plugin = spec.plugin === undefined ? undefined : pluginOf(path.resolve(opts.cfgdir, spec.plugin), file, problems);
+  const plugin = spec.plugin === undefined ? undefined : pluginOf(cache.plugins, path.resolve(opts.cfgdir, spec.plugin), file, problems);
   const wait = spec.wait ? waitWindow(spec.wait) : undefined;
   if (wait && wait.maxMs < wait.minMs) problems.push({ file, message: '/wait/max: must not be shorter than /wait/min' });
   const rules = spec.values ? cache.rules.compile(spec.values, key, file, problems) : [];
@@ -187,9 +188,9 @@ function resolve(
   };
 }
 
-function pluginOf(file: string, origin: string, problems: ConfigProblem[]): Plugin | undefined {
+function pluginOf(plugins: PluginLoader, file: string, origin: string, problems: ConfigProblem[]): Plugin | undefined {
   try {
-    return loadPlugin(file);
+    return plugins.load(file);
   } catch (err) {
     problems.push({ file: origin, message: `/plugin: ${errorMessage(err)}` });
     return undefined;

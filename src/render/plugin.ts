@@ -5,7 +5,7 @@
  * a failed render: the target is left untouched and the plugin is tried again.
  */
 import path from 'node:path';
-import { errorMessage } from '../errors';
+import { PluginError, errorMessage } from '../errors';
 import type { Data } from './helpers';
 
 export interface PluginContext {
@@ -25,26 +25,36 @@ export interface Plugin {
   get: PluginGet;
 }
 
-/** Modules loaded since the last forgetPlugins(): targets that share a plugin within one load share its module. */
-const loaded = new Set<string>();
-
 /**
- * Makes the next loadPlugin() read each plugin's file again, so that a SIGHUP picks up an edited plugin (only
- * the plugin's own file: modules it requires stay as Node cached them).
+ * Loads plugins for one load of the configuration. Each plugin's own file is read afresh by the first target
+ * of a load that names it (so a SIGHUP picks up an edited plugin), and shared by the others in that load.
+ * Modules a plugin requires stay as Node cached them.
  */
-export function forgetPlugins(): void {
-  for (const file of loaded) delete require.cache[file];
-  loaded.clear();
+export class PluginLoader {
+  private readonly loaded = new Map<string, Plugin>();
+
+  /** Loads the module at `file` and checks that it exports get(). Throws an Error that says what is wrong. */
+  load(file: string): Plugin {
+    let plugin = this.loaded.get(file);
+    if (!plugin) {
+      plugin = loadPlugin(file);
+      this.loaded.set(file, plugin);
+    }
+    return plugin;
+  }
 }
 
-/** Loads the module at `file` and checks that it exports get(). Throws an Error that says what is wrong. */
-export function loadPlugin(file: string): Plugin {
+function loadPlugin(file: string): Plugin {
   let mod: unknown;
   try {
+    try {
+      delete require.cache[require.resolve(file)];
+    } catch {
+      // Not resolvable: require() below says so in its own words.
+    }
     // Plugins are user code chosen at run time: require() is the way to load them.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     mod = require(file);
-    loaded.add(require.resolve(file));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new Error(code === 'MODULE_NOT_FOUND' && errorMessage(err).includes(file) ? `plugin not found: ${file}` : `plugin ${file} failed to load: ${errorMessage(err)}`);
@@ -54,11 +64,16 @@ export function loadPlugin(file: string): Plugin {
   return { path: path.resolve(file), get: get as PluginGet };
 }
 
-/** Runs the plugin with a deadline; resolves to the object it gave. */
-export async function runPlugin(plugin: Plugin, context: Omit<PluginContext, 'signal'>, timeoutMs: number): Promise<object> {
+/**
+ * Runs the plugin with a deadline; resolves to the object it gave, or throws PluginError. The plugin's signal
+ * aborts at the deadline, or when `stop` does (the agent is stopping).
+ */
+export async function runPlugin(plugin: Plugin, context: Omit<PluginContext, 'signal'>, timeoutMs: number, stop?: AbortSignal): Promise<object> {
   const abort = new AbortController();
-  const timedOut = new Error(`plugin ${plugin.path} gave no answer within ${timeoutMs} ms`);
+  const timedOut = new PluginError(`plugin ${plugin.path} gave no answer within ${timeoutMs} ms`);
   let timer: NodeJS.Timeout | undefined;
+  const onStop = (): void => abort.abort();
+  stop?.addEventListener('abort', onStop, { once: true });
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       abort.abort();
@@ -70,12 +85,13 @@ export async function runPlugin(plugin: Plugin, context: Omit<PluginContext, 'si
     result = await Promise.race([Promise.resolve().then(() => plugin.get({ ...context, signal: abort.signal })), late]);
   } catch (err) {
     if (err === timedOut) throw err;
-    throw new Error(`plugin ${plugin.path} failed: ${errorMessage(err)}`, { cause: err });
+    throw new PluginError(`plugin ${plugin.path} failed: ${errorMessage(err)}`, { cause: err });
   } finally {
     clearTimeout(timer);
+    stop?.removeEventListener('abort', onStop);
   }
   if (result === null || typeof result !== 'object') {
-    throw new Error(`plugin ${plugin.path}: get() gave ${result === null ? 'null' : typeof result}, not an object`);
+    throw new PluginError(`plugin ${plugin.path}: get() gave ${result === null ? 'null' : typeof result}, not an object`);
   }
   return result;
 }

@@ -9,8 +9,8 @@ test('a bug inside an apply is an internal error with its stack, not a failed re
   const { log, lines } = memoryLogger();
   // A render that breaks its contract (no string) makes the apply itself throw a TypeError.
   const t = fakeTarget('bug', { render: () => 42 as unknown as string });
-  const runner = new TargetRunner(t, { prefix: '', notreally: false, log, print: () => undefined });
-  runner.load([{ key: '/bug/a', value: '1' }], 5, false);
+  const runner = new TargetRunner(t, { prefix: '', notreally: false, log, print: () => undefined }, { manual: true });
+  runner.load([{ key: '/bug/a', value: '1' }], 5);
   const out = await runner.applyNow();
   assert.equal(out.ok, false);
   assert.equal(out.error?.stage, 'internal');
@@ -23,8 +23,8 @@ test('a bug inside an apply is an internal error with its stack, not a failed re
 test('a value with a control character fails the render; the next good value applies', async () => {
   const { log, lines } = memoryLogger();
   const t = fakeTarget('ctl');
-  const runner = new TargetRunner(t, { prefix: '', notreally: false, log, print: () => undefined });
-  runner.load([{ key: '/ctl/a', value: 'x\ny' }], 5, false);
+  const runner = new TargetRunner(t, { prefix: '', notreally: false, log, print: () => undefined }, { manual: true });
+  runner.load([{ key: '/ctl/a', value: 'x\ny' }], 5);
   const bad = await runner.applyNow();
   assert.equal(bad.error?.stage, 'render');
   assert.match(String(lines.find((l) => l.stage === 'render')?.err), /key \/ctl\/a: the value holds a control character, U\+000A/);

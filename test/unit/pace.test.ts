@@ -19,9 +19,9 @@ beforeEach(() => {
 afterEach(() => mock.timers.reset());
 
 /** Starts beforeApply and reports whether it has resolved. */
-function begin(p: Pacer): { done: () => boolean } {
+function begin(p: Pacer, signal?: AbortSignal): { done: () => boolean } {
   let done = false;
-  void p.beforeApply().then(() => (done = true));
+  void p.beforeApply(signal).then(() => (done = true));
   return { done: () => done };
 }
 
@@ -86,13 +86,14 @@ test('wait {min, max}: applies once quiet for min, and no later than max after t
   assert.ok(b.done(), 'at max');
 });
 
-test('cancel ends a pause at once', async () => {
+test('the stop signal ends a pause at once', async () => {
   const p = new Pacer({ minMs: 10_000, maxMs: 60_000 }, clock);
+  const stop = new AbortController();
   p.changed(1);
-  const a = begin(p);
+  const a = begin(p, stop.signal);
   await settle();
   assert.ok(!a.done());
-  p.cancel();
+  stop.abort();
   await settle();
   assert.ok(a.done());
 });
