@@ -7,11 +7,12 @@ import { Agent } from './agent/supervisor';
 import { runOnce } from './agent/onetime';
 import type { RunnerContext } from './agent/runner';
 import type { Target } from './config/target';
-import { ConfigError, ExitCode, errorMessage } from './errors';
+import { ConfigError, errorMessage, type RunResult } from './errors';
 import type { ConnectionSettings } from './etcd/settings';
 import type { Store } from './etcd/store';
 import { logProblems, type Logger } from './log';
 import { notifyReady } from './ops/notify';
+import type { HupRelay } from './signals';
 
 export interface Daemon {
   store: Store;
@@ -21,16 +22,8 @@ export interface Daemon {
   load: () => Target[];
   log: Logger;
   resyncMs: number;
-  /** Logs an error and gives its exit code. */
-  report: (err: unknown, log: Logger) => number;
-  /** A SIGHUP arrived before the agent ran. */
-  earlyHup: () => boolean;
-}
-
-/** Calls `fn` once no runner has an apply pending or running: the first full apply is done. */
-function whenIdle(agent: Agent, fn: () => void): void {
-  if (!agent.busy) return fn();
-  setTimeout(() => whenIdle(agent, fn), 5);
+  /** SIGHUP, held since start-up (one that arrived before the agent ran is passed on). */
+  hups: HupRelay;
 }
 
 export async function connect(settings: ConnectionSettings, log: Logger): Promise<Store> {
@@ -48,7 +41,7 @@ export async function sidecar(
   d: Omit<Daemon, 'store'> & { settings: ConnectionSettings },
   argv: string[],
   reloadSignal: NodeJS.Signals,
-): Promise<number> {
+): Promise<RunResult> {
   const { settings, targets, ctx, log } = d;
   const store = await connect(settings, log);
   const { Program, ChangeBatcher } = await import('./agent/sidecar');
@@ -61,7 +54,7 @@ export async function sidecar(
     store.close();
     for (const o of failed) log.error({ target: o.id, stage: o.error?.stage }, o.error?.message ?? 'failed');
     log.error(`first render failed for ${failed.map((o) => o.id).join(', ')}; ${argv[0]} was not started`);
-    return ExitCode.targetsFailed;
+    return { kind: 'targets-failed' };
   }
   const program = new Program(argv, log);
   let agent: Agent | null = null;
@@ -79,14 +72,15 @@ export async function sidecar(
  * The watching agent until a signal stops it: SIGTERM and SIGINT stop after in-flight applies, SIGHUP re-reads
  * the targets. In sidecar mode the stop signals go to the program, and the agent stops when it exits.
  */
-export async function watch(d: Daemon, onAgent: (agent: Agent) => void = () => undefined, program?: Program): Promise<number> {
-  const { store, targets, ctx, load, log, resyncMs, report } = d;
+export async function watch(d: Daemon, onAgent: (agent: Agent) => void = () => undefined, program?: Program): Promise<RunResult> {
+  const { store, targets, ctx, load, log, resyncMs } = d;
   let giveUp: (err: Error) => void = () => undefined;
   const agent: Agent = new Agent(store, targets, ctx, {
-    onFirstSync: () => whenIdle(agent, () => {
-      log.info(`first full apply done; watching ${agent.targets.length} target(s)`);
-      notifyReady(`watching ${agent.targets.length} target(s)`, log);
-    }),
+    onFirstSync: () =>
+      void agent.idle().then(() => {
+        log.info(`first full apply done; watching ${agent.targets.length} target(s)`);
+        notifyReady(`watching ${agent.targets.length} target(s)`, log);
+      }),
     observer: ctx.observer,
     // A wrong certificate, password or SRV name at start-up: retrying will not help, so say so and exit.
     // (In sidecar mode the first render has already worked: later trouble is retried like any outage.)
@@ -95,12 +89,12 @@ export async function watch(d: Daemon, onAgent: (agent: Agent) => void = () => u
   });
   onAgent(agent);
   agent.start();
-  return new Promise<number>((resolve) => {
+  return new Promise<RunResult>((resolve) => {
     let stopping = false;
     giveUp = (err) => {
       if (stopping) return;
       stopping = true;
-      void agent.stop().finally(() => resolve(report(err, log)));
+      void agent.stop().finally(() => resolve({ kind: 'failed', error: err }));
     };
     let reloading = Promise.resolve();
     const stop = (signal: NodeJS.Signals): void => {
@@ -115,16 +109,17 @@ export async function watch(d: Daemon, onAgent: (agent: Agent) => void = () => u
       reloading
         .then(() => agent.stop())
         .then(
-          () => resolve(ExitCode.ok),
-          (err: unknown) => resolve(report(err, log)),
+          () => resolve({ kind: 'ok' }),
+          (err: unknown) => resolve({ kind: 'failed', error: err }),
         );
     };
     if (program) {
       process.on('SIGQUIT', stop);
       void program.exited.then(async (code) => {
         stopping = true;
-        await reloading.then(() => agent.stop()).catch((err: unknown) => report(err, log));
-        resolve(code);
+        // The program's code is the exit code; trouble stopping the agent is only logged.
+        await reloading.then(() => agent.stop()).catch((err: unknown) => log.error({ err }, `stopping: ${errorMessage(err)}`));
+        resolve({ kind: 'program-exited', code });
       });
     }
     const hup = (): void => {
@@ -146,8 +141,6 @@ export async function watch(d: Daemon, onAgent: (agent: Agent) => void = () => u
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
-    process.removeAllListeners('SIGHUP');
-    process.on('SIGHUP', hup);
-    if (d.earlyHup()) hup();
+    d.hups.handle(hup);
   });
 }

@@ -17,6 +17,19 @@ export const ExitCode = {
   internal: 70,
 } as const;
 
+/**
+ * How a mode or command ended. Only main.ts turns it into an exit code: `targets-failed` is 1, `invalid` (a
+ * configuration whose problems were already printed) 2, `internal` (a bug already logged with its stack) 70,
+ * `failed` the error's own code (70 for one that is not a ReconfigError), `program-exited` the sidecar program's.
+ */
+export type RunResult =
+  | { kind: 'ok' }
+  | { kind: 'targets-failed' }
+  | { kind: 'invalid' }
+  | { kind: 'internal' }
+  | { kind: 'failed'; error: unknown }
+  | { kind: 'program-exited'; code: number };
+
 export class ReconfigError extends Error {
   readonly exitCode: number = ExitCode.internal;
   constructor(message: string, options?: { cause?: unknown }) {

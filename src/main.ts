@@ -7,11 +7,12 @@ import type { RunnerContext } from './agent/runner';
 import { loadTargets } from './config/load';
 import { parseDuration } from './config/duration';
 import type { Target } from './config/target';
-import { ConfigError, ExitCode, ReconfigError, UsageError, errorMessage } from './errors';
+import { ConfigError, ExitCode, ReconfigError, UsageError, errorMessage, type RunResult } from './errors';
 import { connect, sidecar, watch } from './daemon';
 import type { Reader } from './etcd/store';
 import { connectionSettings, type ConnectionFlags, type ConnectionSettings } from './etcd/settings';
 import { createLogger, logProblems, type LogFormat, type Logger } from './log';
+import { HupRelay } from './signals';
 
 export interface Options extends ConnectionFlags {
   cfgdir: string;
@@ -31,23 +32,32 @@ export interface Options extends ConnectionFlags {
   logFormat?: LogFormat;
 }
 
-let earlyHup = false;
-
 /** Runs reconfig and exits the process with the right code. */
 export async function run(opts: Options): Promise<never> {
+  // First thing: a SIGHUP while reconfig is still starting must not kill it (see signals.ts).
+  const hups = new HupRelay();
   const log = createLogger({ debug: opts.debug, format: opts.logFormat });
-  // SIGHUP's default is to terminate: a reload sent while reconfig is still starting (systemd's ExecReload,
-  // say) must not kill it. It is remembered and carried out once the agent runs.
-  process.on('SIGHUP', () => {
-    earlyHup = true;
-  });
-  let code: number;
-  try {
-    code = await runAgent(opts, log);
-  } catch (err) {
-    code = report(err, log);
+  process.exit(exitCode(await runAgent(opts, log, hups).catch((error: unknown) => failed(error)), log));
+}
+
+const failed = (error: unknown): RunResult => ({ kind: 'failed', error });
+
+/** The one place where a result becomes an exit code (see ExitCode); a failure is logged here. */
+function exitCode(result: RunResult, log: Logger): number {
+  switch (result.kind) {
+    case 'ok':
+      return ExitCode.ok;
+    case 'targets-failed':
+      return ExitCode.targetsFailed;
+    case 'invalid':
+      return ExitCode.config;
+    case 'internal':
+      return ExitCode.internal;
+    case 'program-exited':
+      return result.code;
+    case 'failed':
+      return report(result.error, log);
   }
-  process.exit(code);
 }
 
 /** `validate` and `render`: no etcd, no signals; their own output, and the same error reporting and exits. */
@@ -55,22 +65,19 @@ export async function runCommand(command: 'validate' | 'render', opts: { cfgdir:
   const log = createLogger({});
   const out = (t: string): boolean => process.stdout.write(t);
   const err = (t: string): boolean => process.stderr.write(t);
-  let code: number;
-  try {
+  const result = await (async (): Promise<RunResult> => {
     const prefix = normalisePrefix(opts.prefix);
     if (command === 'validate') {
       const { validate } = await import('./commands/validate');
-      code = validate({ cfgdir: opts.cfgdir, prefix }, out, err);
-    } else {
-      const { renderOne } = await import('./commands/render');
-      code = await renderOne(opts.id ?? '', { cfgdir: opts.cfgdir, prefix, data: opts.data ?? '' }, out, err);
+      return validate({ cfgdir: opts.cfgdir, prefix }, out, err);
     }
-  } catch (e) {
-    code = report(e, log);
-  }
-  process.exit(code);
+    const { renderOne } = await import('./commands/render');
+    return renderOne(opts.id ?? '', { cfgdir: opts.cfgdir, prefix, data: opts.data ?? '' }, out, err);
+  })().catch((error: unknown) => failed(error));
+  process.exit(exitCode(result, log));
 }
 
+/** Logs a failure and gives its exit code: a ReconfigError's own, else 70 (a bug) with its stack. */
 function report(err: unknown, log: Logger): number {
   if (err instanceof ConfigError) {
     logProblems(err.problems, log);
@@ -108,7 +115,7 @@ async function connectOnce(settings: ConnectionSettings, log: Logger): Promise<R
   return new GatewayReader(settings, { warn: (msg) => log.warn(msg) });
 }
 
-async function runAgent(opts: Options, log: Logger): Promise<number> {
+async function runAgent(opts: Options, log: Logger, hups: HupRelay): Promise<RunResult> {
   const prefix = normalisePrefix(opts.prefix);
   const resyncMs = parseResync(opts.resync);
   const settings = connectionSettings(opts, process.env, (msg) => log.warn(msg));
@@ -131,18 +138,18 @@ async function runAgent(opts: Options, log: Logger): Promise<number> {
   }
   if (opts.program.length > 0) {
     if (opts.onetime || opts.notreally) throw new UsageError('sidecar mode (-- program) does not go with --onetime or --notreally');
-    return sidecar({ settings, targets, ctx, load, log, resyncMs, report, earlyHup: () => earlyHup }, opts.program, opts.reloadSignal);
+    return sidecar({ settings, targets, ctx, load, log, resyncMs, hups }, opts.program, opts.reloadSignal);
   }
   if (opts.onetime) {
     const reader = await connectOnce(settings, log);
     try {
       const rep = await runOnce(reader, targets, ctx);
       process.stdout.write(formatReport(rep, targets, opts.notreally));
-      if (rep.outcomes.some((o) => o.error?.stage === 'internal')) return ExitCode.internal;
-      return rep.outcomes.every((o) => o.ok) ? ExitCode.ok : ExitCode.targetsFailed;
+      if (rep.outcomes.some((o) => o.error?.stage === 'internal')) return { kind: 'internal' };
+      return rep.outcomes.every((o) => o.ok) ? { kind: 'ok' } : { kind: 'targets-failed' };
     } finally {
       reader.close();
     }
   }
-  return watch({ store: await connect(settings, log), targets, ctx, load, log, resyncMs, report, earlyHup: () => earlyHup });
+  return watch({ store: await connect(settings, log), targets, ctx, load, log, resyncMs, hups });
 }

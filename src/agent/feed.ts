@@ -24,6 +24,8 @@ export interface FeedOptions {
   resyncMs?: number;
   /** Metrics and health (--listen). */
   observer?: Observer;
+  /** Stops the feed (as stop() does, without waiting). */
+  signal?: AbortSignal;
 }
 
 export class Feed {
@@ -40,7 +42,9 @@ export class Feed {
     private runners: readonly TargetRunner[],
     private readonly log: Logger,
     private readonly opts: FeedOptions = {},
-  ) {}
+  ) {
+    opts.signal?.addEventListener('abort', () => this.halt(), { once: true });
+  }
 
   start(): void {
     this.loopDone ??= this.loop();
@@ -52,10 +56,15 @@ export class Feed {
     this.interrupt();
   }
 
+  /** Stops and waits for the loop to end (its watch cancelled). */
   async stop(): Promise<void> {
+    this.halt();
+    await this.loopDone;
+  }
+
+  private halt(): void {
     this.stopping = true;
     this.interrupt();
-    await this.loopDone;
   }
 
   private interrupt(): void {

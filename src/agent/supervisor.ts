@@ -21,20 +21,48 @@ interface RunnerSet {
 export class Agent {
   private set: RunnerSet;
   private readonly feed: Feed;
+  /** The agent's life: aborting it stops the feed and every runner's pacing, plugins and sources. */
+  private readonly life = new AbortController();
+  /** Called when no runner is busy any more (see idle()). */
+  private idleWaiters: Array<() => void> = [];
 
   constructor(
     private readonly store: Store,
     targets: readonly Target[],
-    private readonly ctx: RunnerContext,
+    ctx: RunnerContext,
     feedOpts: FeedOptions = {},
   ) {
+    // Every runner's settling passes through here first, for idle().
+    this.ctx = {
+      ...ctx,
+      onSettled: () => {
+        ctx.onSettled?.();
+        this.settled();
+      },
+    };
     this.set = this.build(targets);
-    this.feed = new Feed(store, this.set.runners, ctx.log, feedOpts);
+    this.feed = new Feed(store, this.set.runners, ctx.log, { ...feedOpts, signal: this.life.signal });
   }
+
+  private readonly ctx: RunnerContext;
 
   private build(targets: readonly Target[]): RunnerSet {
     const stop = new AbortController();
-    return { stop, runners: targets.map((t) => new TargetRunner(t, this.ctx, { signal: stop.signal })) };
+    const signal = AbortSignal.any([this.life.signal, stop.signal]);
+    return { stop, runners: targets.map((t) => new TargetRunner(t, this.ctx, { signal })) };
+  }
+
+  /** Resolves once no runner has an apply pending or running (at once if none has). */
+  idle(): Promise<void> {
+    if (!this.busy) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private settled(): void {
+    if (this.busy || this.idleWaiters.length === 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
   }
 
   /** Starts the set's sources other than etcd (the Feed feeds every keyed runner). */
@@ -74,7 +102,7 @@ export class Agent {
 
   /** Stops watching and waits for in-flight applies to finish. */
   async stop(): Promise<void> {
-    this.set.stop.abort();
+    this.life.abort();
     await this.feed.stop();
     await this.halt(this.set);
     this.store.close();

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { loadTargets } from '../config/load';
-import { ExitCode, UsageError, errorMessage } from '../errors';
+import { UsageError, errorMessage, type RunResult } from '../errors';
 import { specWants } from '../etcd/store';
 import { sourcesFor, type InputSink } from '../agent/sources';
 import type { Container } from '../docker/containers';
@@ -46,7 +46,7 @@ export function readDataFile(file: string): Array<[string, string]> {
   return entries;
 }
 
-export async function renderOne(id: string, opts: RenderOptions, out: (text: string) => void, err: (text: string) => void): Promise<number> {
+export async function renderOne(id: string, opts: RenderOptions, out: (text: string) => void, err: (text: string) => void): Promise<RunResult> {
   const targets = loadTargets({ cfgdir: opts.cfgdir, prefix: opts.prefix });
   const target = targets.find((t) => t.id === id);
   if (!target) throw new UsageError(`no target with id ${JSON.stringify(id)} (there are: ${targets.map((t) => t.id).join(', ') || 'none'})`);
@@ -61,8 +61,8 @@ export async function renderOne(id: string, opts: RenderOptions, out: (text: str
     text = await renderTarget(target, { data: new TargetData(entries, target.checkValue), containers });
   } catch (e) {
     err(`${errorMessage(e)}\n`);
-    return ExitCode.targetsFailed;
+    return { kind: 'targets-failed' };
   }
   out(text);
-  return ExitCode.ok;
+  return { kind: 'ok' };
 }

@@ -3,22 +3,22 @@
  * Problems go to stderr, one line each with its file (or variable) and field; a summary goes to stdout.
  */
 import { loadTargets } from '../config/load';
-import { ConfigError, ExitCode } from '../errors';
+import { ConfigError, type RunResult } from '../errors';
 
 export interface ValidateOptions {
   cfgdir: string;
   prefix: string;
 }
 
-export function validate(opts: ValidateOptions, out: (text: string) => void, err: (text: string) => void): number {
+export function validate(opts: ValidateOptions, out: (text: string) => void, err: (text: string) => void): RunResult {
   try {
     const targets = loadTargets({ cfgdir: opts.cfgdir, prefix: opts.prefix });
     out(`${opts.cfgdir}: ${targets.length} target(s), every template compiles\n`);
-    return ExitCode.ok;
+    return { kind: 'ok' };
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     for (const p of e.problems) err(`${p.file}: ${p.message}\n`);
     err(`${e.problems.length} problem(s)\n`);
-    return ExitCode.config;
+    return { kind: 'invalid' };
   }
 }
