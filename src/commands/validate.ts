@@ -12,7 +12,8 @@ export interface ValidateOptions {
 
 export function validate(opts: ValidateOptions, out: (text: string) => void, err: (text: string) => void): RunResult {
   try {
-    const targets = loadTargets({ cfgdir: opts.cfgdir, prefix: opts.prefix });
+    // No plugin code runs here (plugins are trusted code for the agent): they must only be there.
+    const targets = loadTargets({ cfgdir: opts.cfgdir, prefix: opts.prefix }, { loadPlugins: false });
     out(`${opts.cfgdir}: ${targets.length} target(s), every template compiles\n`);
     return { kind: 'ok' };
   } catch (e) {

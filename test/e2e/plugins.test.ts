@@ -98,10 +98,12 @@ test('SIGHUP loads an edited plugin afresh', async () => {
   }
 });
 
-test('plugin problems in conf.d are named with the file and field', async () => {
+test('plugin problems in conf.d are named with the file and field; validate runs no plugin code', async () => {
   const dir = tempDir();
   const noGet = path.join(dir, 'noget.js');
-  writeFileSync(noGet, 'exports.other = 1;\n');
+  const ran = path.join(dir, 'ran');
+  // Top-level code with a side effect: validate must not run it; a start-up does.
+  writeFileSync(noGet, `require('fs').writeFileSync(${JSON.stringify(ran)}, 'x');\nexports.other = 1;\n`);
   const cfg = makeCfgdir(
     {
       a: { id: 'a', source: 't.ejs', target: 'out/a', plugin: 'missing.js', interval: '1s' },
@@ -114,9 +116,14 @@ test('plugin problems in conf.d are named with the file and field', async () => 
   const res = await runCli(['validate', '-c', cfg]);
   assert.equal(res.code, 2);
   assert.ok(res.stderr.includes(`a.json: /plugin: plugin not found: ${path.join(cfg, 'missing.js')}`), res.stderr);
-  assert.ok(res.stderr.includes(`b.json: /plugin: plugin ${noGet} does not export a get(context) function`), res.stderr);
   assert.match(res.stderr, /c\.json: \/interval: is required for a plugin target with no key/);
   assert.match(res.stderr, /d\.json: \/key: is required$/m);
+  assert.ok(!existsSync(ran), 'validate ran no plugin code');
+  // Starting the agent loads the plugins, and names the one without get().
+  const start = await runCli(['-c', cfg, '--port', '1', '--onetime']);
+  assert.equal(start.code, 2);
+  assert.ok(start.stderr.includes(`b.json: /plugin: plugin ${noGet} does not export a get(context) function`), start.stderr);
+  assert.ok(existsSync(ran));
 });
 
 test('the example plugin resolves backend names to addresses (render, no etcd)', async () => {

@@ -1,0 +1,98 @@
+/**
+ * Reading the targets as data: every definition (conf.d files and RECONFIG_TARGET_* variables, see
+ * sources.ts) parsed and validated against the schema, which applies the defaults and holds the rules between
+ * fields, then checked for clashes. Nothing here compiles, loads or looks anything up: the result is plain specs.
+ */
+import type { ErrorObject } from 'ajv';
+import path from 'node:path';
+import { type ConfigProblem, errorMessage } from '../errors';
+import { parseDuration } from './duration';
+import { CROSS_FIELD_RULES, type TargetSpec } from './schema';
+import validate from './target-validator';
+import { targetDefinitions, type Definition } from './sources';
+import { uniquenessProblems } from './unique';
+
+export interface LoadOptions {
+  cfgdir: string;
+  /** The global --prefix, already normalised (no trailing slash; "" for none). */
+  prefix: string;
+  /** Where RECONFIG_TARGET_* and RECONFIG_TEMPLATE_* come from (process.env by default). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** One target as written (defaults applied), where it came from, and what makes it unique. */
+export interface ReadSpec {
+  spec: TargetSpec;
+  /** A conf.d file path, or `$RECONFIG_TARGET_<name>`. */
+  origin: string;
+  /** The key as written, without trailing slashes ("/" for everything under the prefix); undefined without one. */
+  key: string | undefined;
+  /** The key in etcd: the prefix and the key. */
+  etcdKey: string | undefined;
+  /** Absolute path of the file to write. */
+  dest: string;
+}
+
+/** Every valid definition as a ReadSpec; every problem (with its file or variable) goes to `problems`. */
+export function readSpecs(opts: LoadOptions, problems: ConfigProblem[]): ReadSpec[] {
+  const env = opts.env ?? process.env;
+  const specs: ReadSpec[] = [];
+  for (const def of targetDefinitions(opts.cfgdir, env, problems)) {
+    const spec = parseOne(def, problems);
+    if (!spec) continue;
+    const key = spec.key?.replace(/\/+$/, '');
+    const read: ReadSpec = {
+      spec,
+      origin: def.origin,
+      key: key === undefined ? undefined : key || '/',
+      etcdKey: key === undefined ? undefined : opts.prefix + key,
+      dest: path.resolve(opts.cfgdir, spec.target),
+    };
+    // Two rules the schema cannot hold: it sees neither --prefix nor the durations' values.
+    if (read.key === '/' && opts.prefix === '') {
+      problems.push({ file: def.origin, message: '/key: "/" would watch the whole keyspace; give a narrower key or a --prefix' });
+    }
+    if (spec.wait?.max !== undefined && parseDuration(spec.wait.max) < parseDuration(spec.wait.min)) {
+      problems.push({ file: def.origin, message: '/wait/max: must not be shorter than /wait/min' });
+    }
+    specs.push(read);
+  }
+  // Checked for every definition that passed the schema, so that one run reports every problem.
+  problems.push(...uniquenessProblems(specs.map((s) => ({ id: s.spec.id, origin: s.origin, etcdKey: s.etcdKey, dest: s.dest }))));
+  return specs;
+}
+
+/** Parses and validates one definition against the schema (which applies the defaults). */
+function parseOne(def: Definition, problems: ConfigProblem[]): TargetSpec | undefined {
+  const file = def.origin;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(def.text);
+  } catch (err) {
+    problems.push({ file, message: `invalid JSON: ${errorMessage(err)}` });
+    return undefined;
+  }
+  if (!validate(raw)) {
+    // One message per rule, however many of ajv's errors it took (an `if` error only repeats its `then`).
+    const messages = new Set((validate.errors ?? []).filter((e) => e.keyword !== 'if').map(formatSchemaError));
+    for (const message of messages) problems.push({ file, message });
+    return undefined;
+  }
+  return raw;
+}
+
+/** Formats one ajv error as `/field: message`, naming unknown fields and missing ones. */
+function formatSchemaError(e: ErrorObject): string {
+  if (e.keyword === 'additionalProperties') {
+    return `${e.instancePath}/${String(e.params.additionalProperty)}: unknown field`;
+  }
+  // A rule between fields (schema.ts's CROSS_FIELD_RULES) speaks through its $comment.
+  const rule = /^#\/allOf\/(\d+)\//.exec(e.schemaPath);
+  if (rule) return String(CROSS_FIELD_RULES[Number(rule[1])].$comment);
+  if (e.keyword === 'required') return `${e.instancePath}/${String(e.params.missingProperty)}: is required`;
+  if (e.keyword === 'pattern' && e.instancePath === '/mode') return '/mode: must be an octal mode such as "0644"';
+  if (e.keyword === 'pattern' && e.instancePath === '/key') return '/key: must begin with /';
+  if (e.keyword === 'pattern') return `${e.instancePath}: must be a duration such as "500ms" or "30s"`;
+  if (e.keyword === 'type' && e.instancePath === '/minkeys') return '/minkeys: must be a whole number';
+  return `${e.instancePath || '/'}: ${e.message ?? 'is invalid'}`;
+}
