@@ -47,9 +47,13 @@ export class Agent {
   private readonly ctx: RunnerContext;
 
   private build(targets: readonly Target[]): RunnerSet {
+    // The set stops with the agent, or alone when SIGHUP replaces it. (Linked by hand: AbortSignal.any needs
+    // Node 20.3, and reconfig supports every Node 20.)
     const stop = new AbortController();
-    const signal = AbortSignal.any([this.life.signal, stop.signal]);
-    return { stop, runners: targets.map((t) => new TargetRunner(t, this.ctx, { signal })) };
+    const follow = (): void => stop.abort();
+    this.life.signal.addEventListener('abort', follow, { once: true });
+    stop.signal.addEventListener('abort', () => this.life.signal.removeEventListener('abort', follow), { once: true });
+    return { stop, runners: targets.map((t) => new TargetRunner(t, this.ctx, { signal: stop.signal })) };
   }
 
   /** Resolves once no runner has an apply pending or running (at once if none has). */
