@@ -1,9 +1,9 @@
 /** --onetime: read every target at one revision, apply each once, and report. */
 import type { Target } from '../config/target';
 import type { Reader } from '../etcd/store';
-import { TargetRunner, type Outcome, type RunnerContext } from './runner';
+import type { Outcome, RunnerContext } from './runner';
 import { cleanStaged } from './cleanup';
-import { sourcesFor } from './sources';
+import { wire } from './sources';
 
 /** How many targets apply at once (each may run a check and a reload). */
 const CONCURRENCY = 8;
@@ -15,13 +15,14 @@ export interface OnetimeReport {
 
 export async function runOnce(store: Reader, targets: readonly Target[], ctx: RunnerContext): Promise<OnetimeReport> {
   cleanStaged(targets, ctx);
-  const runners = targets.map((t) => new TargetRunner(t, ctx, { manual: true }));
+  const wired = targets.map((t) => wire(t, ctx, { manual: true }));
+  const runners = wired.map(([r]) => r);
   // etcd: one snapshot for every keyed target, at one revision (plugin targets with no key read nothing).
   const keyed = runners.filter((r) => r.spec !== undefined);
   const snap = await store.snapshot(keyed.map((r) => r.spec!));
   keyed.forEach((r, i) => r.load(snap.kvs[i], snap.revision));
   // The other sources give their input once (Docker lists the containers running now).
-  await Promise.all(runners.map((r) => Promise.all(sourcesFor(r.target, ctx.log).map((s) => s.prime(r)))));
+  await Promise.all(wired.map(([r, sources]) => Promise.all(sources.map((s) => s.prime(r)))));
   const outcomes = new Array<Outcome>(runners.length);
   let next = 0;
   const worker = async (): Promise<void> => {

@@ -21,7 +21,6 @@ import { specWants } from '../etcd/store';
 import type { Logger } from '../log';
 import { TargetData } from '../render/data';
 import { renderTarget } from '../render/target';
-import type { Container } from '../docker/containers';
 import { noObserver, type Observer } from './observer';
 import { applyAndReport, type Health, type Outcome } from './outcome';
 import { Pacer } from './pace';
@@ -62,8 +61,10 @@ export class TargetRunner implements InputSink {
   private data: TargetData;
   /** The revision of the data; undefined until the first snapshot (for a target with a key). */
   private revision: number | undefined;
-  /** A Docker target's running containers; undefined until the first list arrives. */
-  private containers: Container[] | undefined;
+  /** What the target's sources gave, by template name (`containers`). */
+  private readonly given = new Map<string, unknown>();
+  /** The inputs it waits for before its first render (the names its sources provide). */
+  private readonly needs: readonly string[];
   private health: Health = 'new';
   private loop: Promise<void> | null = null;
   private retry: NodeJS.Timeout | null = null;
@@ -73,8 +74,9 @@ export class TargetRunner implements InputSink {
   constructor(
     readonly target: Target,
     private readonly ctx: RunnerContext,
-    opts: { signal?: AbortSignal; manual?: boolean } = {},
+    opts: { signal?: AbortSignal; manual?: boolean; needs?: readonly string[] } = {},
   ) {
+    this.needs = opts.needs ?? [];
     this.spec = target.etcdKey === undefined ? undefined : { key: target.etcdKey, recursive: target.recursive };
     this.log = ctx.log.child({ target: target.id, key: target.key, dest: target.dest });
     this.pace = new Pacer(target.wait);
@@ -87,7 +89,7 @@ export class TargetRunner implements InputSink {
 
   /** Every input this target renders from is present. */
   private get ready(): boolean {
-    return this.revision !== undefined && (!this.target.docker || this.containers !== undefined);
+    return this.revision !== undefined && this.needs.every((n) => this.given.has(n));
   }
 
   /** An apply is pending (paced or waiting) or running. */
@@ -124,9 +126,9 @@ export class TargetRunner implements InputSink {
     }
   }
 
-  /** A Docker target's containers changed (or were listed for the first time). */
-  setContainers(list: Container[]): void {
-    this.containers = list;
+  /** A source's input arrived or changed (a Docker target's containers). */
+  provide(name: string, value: unknown): void {
+    this.given.set(name, value);
     this.pace.changed(1);
     this.trigger();
   }
@@ -198,7 +200,7 @@ export class TargetRunner implements InputSink {
     const render = (): Promise<string> =>
       renderTarget(
         t,
-        { data: this.data, containers: this.containers },
+        { data: this.data, given: this.given },
         { signal: this.halt.signal, onRendered: (s) => this.observer.rendered(t.id, s) },
       );
     const outcome = await applyAndReport(t, revision, render, this.health, {

@@ -10,11 +10,12 @@ import type { Store } from '../etcd/store';
 import { cleanStaged } from './cleanup';
 import { Feed, type FeedOptions } from './feed';
 import { TargetRunner, type RunnerContext } from './runner';
-import { sourcesFor } from './sources';
+import { wire, type Source } from './sources';
 
-/** A set of runners and the controller that stops them. */
+/** A set of runners, each with its sources, and the controller that stops them. */
 interface RunnerSet {
   runners: TargetRunner[];
+  sources: Map<TargetRunner, Source[]>;
   stop: AbortController;
 }
 
@@ -53,7 +54,13 @@ export class Agent {
     const follow = (): void => stop.abort();
     this.life.signal.addEventListener('abort', follow, { once: true });
     stop.signal.addEventListener('abort', () => this.life.signal.removeEventListener('abort', follow), { once: true });
-    return { stop, runners: targets.map((t) => new TargetRunner(t, this.ctx, { signal: stop.signal })) };
+    const sources = new Map<TargetRunner, Source[]>();
+    const runners = targets.map((t) => {
+      const [runner, own] = wire(t, this.ctx, { signal: stop.signal });
+      sources.set(runner, own);
+      return runner;
+    });
+    return { stop, runners, sources };
   }
 
   /** Resolves once no runner has an apply pending or running (at once if none has). */
@@ -71,7 +78,7 @@ export class Agent {
 
   /** Starts the set's sources other than etcd (the Feed feeds every keyed runner). */
   private follow(set: RunnerSet): void {
-    for (const r of set.runners) for (const s of sourcesFor(r.target, this.ctx.log)) s.follow(r, set.stop.signal);
+    for (const [runner, own] of set.sources) for (const s of own) s.follow(runner, set.stop.signal);
   }
 
   start(): void {

@@ -9,7 +9,6 @@ import { loadTargets } from '../config/load';
 import { UsageError, errorMessage, type RunResult } from '../errors';
 import { specWants } from '../etcd/store';
 import { sourcesFor, type InputSink } from '../agent/sources';
-import type { Container } from '../docker/containers';
 import { createLogger } from '../log';
 import { TargetData } from '../render/data';
 import { renderTarget } from '../render/target';
@@ -55,10 +54,10 @@ export async function renderOne(id: string, opts: RenderOptions, out: (text: str
   let text: string;
   try {
     // The target's other sources give their input once, as under --onetime (a Docker target lists its containers).
-    let containers: Container[] | undefined;
-    const sink: InputSink = { setContainers: (list) => (containers = list), refresh: () => undefined };
+    const given = new Map<string, unknown>();
+    const sink: InputSink = { provide: (name, value) => given.set(name, value), refresh: () => undefined };
     for (const source of sourcesFor(target, createLogger({}))) await source.prime(sink);
-    text = await renderTarget(target, { data: new TargetData(entries, target.checkValue), containers });
+    text = await renderTarget(target, { data: new TargetData(entries, target.checkValue), given });
   } catch (e) {
     err(`${errorMessage(e)}\n`);
     return { kind: 'targets-failed' };

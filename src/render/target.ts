@@ -9,10 +9,11 @@ import type { TargetData } from './data';
 import { runPlugin } from './plugin';
 import { assertValues } from './values';
 
-/** What a target renders from: its etcd data, and what its other sources gave (Docker's containers). */
+/** What a target renders from: its etcd data, and what its other sources gave, by template name. */
 export interface RenderInputs {
   data: TargetData;
-  containers?: unknown;
+  /** Each source's input under its template name (`containers`). */
+  given?: ReadonlyMap<string, unknown>;
 }
 
 export interface RenderOptions {
@@ -41,7 +42,7 @@ export async function renderTarget(t: Target, inputs: RenderInputs, opts: Render
   }
   const started = performance.now();
   try {
-    return t.render(data, { plugin, containers: inputs.containers });
+    return t.render(data, { ...Object.fromEntries(inputs.given ?? []), plugin });
   } catch (err) {
     throw new TargetError(t.id, 'render', err);
   } finally {

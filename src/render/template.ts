@@ -7,15 +7,18 @@ import vm from 'node:vm';
 import { TemplateError, errorMessage } from '../errors';
 import { HELPER_NAMES, makeHelpers, type Data } from './helpers';
 
-/** What a template may see beside reconfigdata: its plugin's object, and its Docker containers. */
-export interface Extras {
-  plugin?: unknown;
-  containers?: unknown;
-}
+/**
+ * What a template may see beside reconfigdata and the helpers: its plugin's object, and each input a source
+ * gives it by name (agent/sources.ts). A new kind of source adds its name to SOURCE_INPUTS.
+ */
+export type Extras = Readonly<Record<string, unknown>>;
+
+/** The template names of the sources' inputs: Docker's `containers`. */
+export const SOURCE_INPUTS = ['containers'] as const;
 
 export type Render = (data: Data, extras?: Extras) => string;
 
-const LOCALS = ['reconfigdata', 'plugin', 'containers', ...HELPER_NAMES];
+const LOCALS = ['reconfigdata', 'plugin', ...SOURCE_INPUTS, ...HELPER_NAMES];
 
 function options(filename: string): ejs.Options & { async: false; client: false } {
   return {
@@ -43,7 +46,9 @@ export function compileTemplate(filename: string, text: string): Render {
   }
   return (data, extras = {}) => {
     try {
-      return fn({ reconfigdata: data, plugin: extras.plugin, containers: extras.containers, ...makeHelpers(data) });
+      const locals: Record<string, unknown> = { plugin: undefined };
+      for (const name of SOURCE_INPUTS) locals[name] = undefined;
+      return fn({ ...locals, ...extras, reconfigdata: data, ...makeHelpers(data) });
     } catch (err) {
       // ejs's rethrow prefixes "<file>:<line>\n<context>\n\n" to the message.
       const m = /^[^\n]*:(\d+)\n[\s\S]*?\n\n([\s\S]*)$/.exec(errorMessage(err));

@@ -45,7 +45,7 @@ const read = (file: string): string => {
 };
 
 /** A runner on a fake target whose renders are counted. */
-function counted(over: Parameters<typeof fakeTarget>[1] = {}) {
+function counted(over: Parameters<typeof fakeTarget>[1] = {}, needs: string[] = []) {
   const { log, lines } = memoryLogger();
   let renders = 0;
   const t = fakeTarget('st', {
@@ -56,17 +56,17 @@ function counted(over: Parameters<typeof fakeTarget>[1] = {}) {
     },
   });
   const stop = new AbortController();
-  const runner = new TargetRunner(t, { prefix: '', notreally: false, log, print: () => undefined }, { signal: stop.signal });
+  const runner = new TargetRunner(t, { prefix: '', notreally: false, log, print: () => undefined }, { signal: stop.signal, needs });
   return { t, runner, lines, stop, renders: () => renders };
 }
 
 test('a runner waits for every input: a Docker target applies only once its containers are listed', async () => {
-  const { t, runner, renders } = counted({ docker: { socket: '/nonexistent', filters: {} } });
+  const { t, runner, renders } = counted({}, ['containers']);
   runner.load([{ key: '/st/a', value: '1' }], 3);
   await settle();
   assert.equal(renders(), 0, 'etcd alone is not enough');
   assert.equal(runner.busy, false);
-  runner.setContainers([]);
+  runner.provide('containers', []);
   await until(() => read(t.dest) === '/st/a=1\n', 'the first apply');
   assert.equal(renders(), 1);
   await runner.stop();
