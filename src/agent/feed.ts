@@ -117,8 +117,10 @@ export class Feed {
           this.opts.onFirstSync?.();
         }
         backoff = BACKOFF_MIN_MS;
-        // Belt and braces: a fresh snapshot now and then, which also puts back a hand-edited file.
-        const resync = this.opts.resyncMs ? setTimeout(() => this.wake?.(), this.opts.resyncMs) : undefined;
+        // Belt and braces: a fresh snapshot now and then, which also puts back a hand-edited file. Jittered by
+        // ±10%, so that a fleet started together does not re-read together.
+        const every = this.opts.resyncMs ? this.opts.resyncMs * (0.9 + 0.2 * Math.random()) : 0;
+        const resync = every ? setTimeout(() => this.wake?.(), every) : undefined;
         reason = await Promise.race([broken, brokenByWatch]);
         clearTimeout(resync);
       } catch (err) {

@@ -2,6 +2,8 @@
  * When a runner applies. Without a `wait`, a lone change applies at once and a burst is paced (5 ms between
  * applies, doubling up to 50 ms, until 100 ms pass without an apply). With a `wait` {min, max}, consul-template's
  * and docker-gen's rule: apply once changes have been quiet for min, but no later than max after the first.
+ * With a `splay`, consul-template's and Nomad's: then a random delay up to splay, so that a fleet's reloads
+ * spread out; changes meanwhile join the apply. The first snapshot (a change that does not debounce) never waits.
  */
 
 /** The first pause between applies in a burst, and the longest. */
@@ -18,11 +20,19 @@ export class Pacer {
   private firstChange: number | undefined;
   private lastChange = 0;
 
-  /** `now` is the clock in ms (tests pass a fake one; timers come from setTimeout, which they can mock). */
+  private readonly splayMs: number;
+  private readonly now: () => number;
+  private readonly random: () => number;
+
+  /** `now` is the clock in ms and `random` the splay's draw (tests pass fakes; timers come from setTimeout). */
   constructor(
     private readonly wait: { minMs: number; maxMs: number } | undefined,
-    private readonly now: () => number = () => performance.now(),
-  ) {}
+    opts: { splayMs?: number; now?: () => number; random?: () => number } = {},
+  ) {
+    this.splayMs = opts.splayMs ?? 0;
+    this.now = opts.now ?? (() => performance.now());
+    this.random = opts.random ?? Math.random;
+  }
 
   /** `count` keys changed. `debounce` false for changes that should not wait (the first snapshot). */
   changed(count: number, debounce = true): void {
@@ -35,8 +45,12 @@ export class Pacer {
 
   /** Resolves when the next apply may start, or at once when `signal` aborts (the runner is stopping). */
   async beforeApply(signal?: AbortSignal): Promise<void> {
+    // A change that debounces (not the first snapshot) has set firstChange.
+    const splay = this.splayMs > 0 && this.firstChange !== undefined;
     if (this.wait) await this.debounce(this.wait, signal);
     else await this.burstPause(signal);
+    const delay = splay ? this.random() * this.splayMs : 0;
+    if (delay > 0) await sleep(delay, signal);
     this.pending = 0;
     this.firstChange = undefined;
   }

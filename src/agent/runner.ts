@@ -79,7 +79,7 @@ export class TargetRunner implements InputSink {
     this.needs = opts.needs ?? [];
     this.spec = target.etcdKey === undefined ? undefined : { key: target.etcdKey, recursive: target.recursive };
     this.log = ctx.log.child({ target: target.id, key: target.key, dest: target.dest });
-    this.pace = new Pacer(target.wait);
+    this.pace = new Pacer(target.wait, { splayMs: target.splayMs });
     this.observer = ctx.observer ?? noObserver;
     this.data = new TargetData([], target.checkValue);
     this.revision = this.spec ? undefined : 0;

@@ -87,6 +87,7 @@ class Compiler {
       timeoutMs: parseDuration(spec.timeout),
       minkeys: spec.minkeys,
       wait: spec.wait && waitWindow(spec.wait),
+      splayMs: spec.splay === undefined ? undefined : parseDuration(spec.splay),
       checkValue: valueCheck(spec.multiline, rules),
     };
   }

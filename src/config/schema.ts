@@ -24,6 +24,7 @@ export interface TargetSpec {
   timeout: string;
   minkeys?: number;
   wait?: { min: string; max?: string };
+  splay?: string;
   multiline: boolean;
   values?: ValueRuleSpec[];
 }
@@ -200,6 +201,13 @@ export const targetSchema: JSONSchemaType<TargetSpec> = {
         max: { type: 'string', pattern: DURATION_PATTERN, nullable: true },
       },
       description: '`{"min": "500ms", "max": "2s"}`: after a change, apply once changes have been quiet for `min`, but never later than `max` after the first change (`max` defaults to 4 x `min`). The first render at start-up does not wait.',
+    },
+    splay: {
+      type: 'string',
+      pattern: DURATION_PATTERN,
+      nullable: true,
+      description:
+        'After a change (and after any `wait`), wait a random time up to this (`"10s"`) before applying, so that a fleet of hosts does not reload together. Changes that arrive meanwhile join the same apply. The first render at start-up and `--onetime` do not splay.',
     },
     multiline: {
       type: 'boolean',

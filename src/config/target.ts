@@ -38,6 +38,8 @@ export interface Target {
   minkeys?: number;
   /** Debounce window in ms: quiet for min, at most max after the first change. */
   wait?: { minMs: number; maxMs: number };
+  /** After a change (and any wait), a random delay up to this many ms before the apply. */
+  splayMs?: number;
   /** Refuses keys and values that must not reach the file: control characters, values breaking `values` rules. */
   checkValue: ValueCheck;
 }

@@ -150,7 +150,7 @@ test('the TypeScript type and the schema list the same fields', () => {
   // A compile-time check: every key of TargetSpec is a schema property and the reverse.
   const fields: Record<keyof TargetSpec, true> = {
     id: true, source: true, target: true, key: true, recursive: true, checkcmd: true, reloadcmd: true, reloadsignal: true, plugin: true, interval: true, docker: true, notify: true,
-    mode: true, owner: true, group: true, timeout: true, minkeys: true, wait: true, multiline: true, values: true,
+    mode: true, owner: true, group: true, timeout: true, minkeys: true, wait: true, splay: true, multiline: true, values: true,
   };
   assert.deepEqual(Object.keys(targetSchema.properties as object).sort(), Object.keys(fields).sort());
 });
@@ -163,6 +163,11 @@ test('templates are found relative to templates/ or by absolute path', () => {
   const [t] = loadTargets({ cfgdir: dir, prefix: '' });
   assert.equal(t.source, abs);
   assert.equal(t.render({}), 'abs\n');
+});
+
+test('a splay that is not a duration is named', () => {
+  const dir = makeCfgdir({ a: { ...base, splay: 'soon' } }, TPL);
+  assert.deepEqual(problems(dir), [`${path.join(dir, 'conf.d/a.json')}: /splay: must be a duration such as "500ms" or "30s"`]);
 });
 
 test('the schema holds the rules between fields, each reported once with its own message', () => {

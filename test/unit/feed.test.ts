@@ -93,13 +93,17 @@ test('while etcd is down the backoff doubles from 100 ms to 5 s, and the outage 
   await runner.stop();
 });
 
-test('the periodic resync takes a fresh snapshot while the watch is fine', async () => {
+test('the periodic resync takes a fresh snapshot while the watch is fine, jittered by up to 10%', async () => {
   const { store, lines, target, runner, feed } = setUp(60_000);
   store.put('/app/a', '1');
   feed.start();
   await until(() => read(target.dest) === '/app/a=1\n', 'the first snapshot');
   assert.equal(store.snapshots, 1);
-  mock.timers.tick(60_000);
+  // Math.random gives 1 here: the resync comes at 110% of the interval, not before.
+  mock.timers.tick(65_999);
+  await settle();
+  assert.equal(store.snapshots, 1, 'not before 66 s');
+  mock.timers.tick(1);
   await until(() => store.snapshots === 2, 'the resync');
   await until(() => lines.some((l) => /^resynced at revision \d+$/.test(l.msg)), 'its log line');
   assert.equal(store.watchesCreated, 2);

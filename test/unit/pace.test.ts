@@ -26,7 +26,7 @@ function begin(p: Pacer, signal?: AbortSignal): { done: () => boolean } {
 }
 
 test('a lone change applies at once, however soon after the last apply', async () => {
-  const p = new Pacer(undefined, clock);
+  const p = new Pacer(undefined, { now: clock });
   p.applied();
   advance(1);
   p.changed(1);
@@ -36,7 +36,7 @@ test('a lone change applies at once, however soon after the last apply', async (
 });
 
 test('a burst is paced: 5 ms, then doubling to 50 ms between applies, until 100 ms pass quietly', async () => {
-  const p = new Pacer(undefined, clock);
+  const p = new Pacer(undefined, { now: clock });
   const gaps: number[] = [];
   for (let i = 0; i < 6; i++) {
     p.applied();
@@ -63,7 +63,7 @@ test('a burst is paced: 5 ms, then doubling to 50 ms between applies, until 100 
 });
 
 test('wait {min, max}: applies once quiet for min, and no later than max after the first change', async () => {
-  const p = new Pacer({ minMs: 400, maxMs: 1200 }, clock);
+  const p = new Pacer({ minMs: 400, maxMs: 1200 }, { now: clock });
   p.changed(1);
   const a = begin(p);
   advance(399);
@@ -87,7 +87,7 @@ test('wait {min, max}: applies once quiet for min, and no later than max after t
 });
 
 test('the stop signal ends a pause at once', async () => {
-  const p = new Pacer({ minMs: 10_000, maxMs: 60_000 }, clock);
+  const p = new Pacer({ minMs: 10_000, maxMs: 60_000 }, { now: clock });
   const stop = new AbortController();
   p.changed(1);
   const a = begin(p, stop.signal);
@@ -96,4 +96,44 @@ test('the stop signal ends a pause at once', async () => {
   stop.abort();
   await settle();
   assert.ok(a.done());
+});
+
+test('splay: after the wait, a random delay up to splay; the first snapshot does not splay', async () => {
+  const p = new Pacer({ minMs: 100, maxMs: 400 }, { now: clock, splayMs: 2000, random: () => 0.75 });
+  p.changed(3, false);
+  const first = begin(p);
+  await settle();
+  assert.ok(first.done(), 'the first snapshot applies at once');
+  p.applied();
+  p.changed(1);
+  const a = begin(p);
+  advance(100);
+  await settle();
+  assert.ok(!a.done(), 'the wait is over; the splay (0.75 x 2 s) is not');
+  advance(1499);
+  await settle();
+  assert.ok(!a.done());
+  advance(1);
+  await settle();
+  assert.ok(a.done(), 'at wait + 1.5 s');
+});
+
+test('splay without a wait: a lone change is delayed by its draw', async () => {
+  const draws = [0, 0.5];
+  const p = new Pacer(undefined, { now: clock, splayMs: 10_000, random: () => draws.shift() ?? 1 });
+  p.changed(1);
+  const a = begin(p);
+  await settle();
+  assert.ok(a.done(), 'a draw of 0 applies at once');
+  p.applied();
+  advance(1000);
+  p.changed(1);
+  const b = begin(p);
+  await settle();
+  advance(4999);
+  await settle();
+  assert.ok(!b.done());
+  advance(1);
+  await settle();
+  assert.ok(b.done(), 'a draw of 0.5 waits 5 s');
 });
