@@ -4,7 +4,7 @@ import { constants } from 'node:os';
 import type { Command as CommandType, Option as OptionType } from 'commander';
 import { ExitCode } from './errors';
 import { PASSWORD_ENV } from './etcd/env';
-import type { Options } from './main';
+import type { FleetFlags, Options } from './main';
 
 /** main.ts is loaded only once a mode runs: --version and --help stay as quick as Node's own start. */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -39,6 +39,12 @@ function signal(value: string): NodeJS.Signals {
   const name = (value.startsWith('SIG') ? value : `SIG${value}`).toUpperCase();
   if (!(name in constants.signals)) throw new InvalidArgumentError(`not a signal: ${value}`);
   return name as NodeJS.Signals;
+}
+
+function revisionArg(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a revision (a whole number, 1 or more)');
+  return n;
 }
 
 function prefix(value: string): string {
@@ -83,6 +89,21 @@ function booleansFromEnv(cmd: Command): void {
 const cfgdirOption = (): Option => opt('-c, --cfgdir <dir>', 'configuration directory holding conf.d/ and templates/', { default: '/etc/reconfig' });
 const prefixOption = (): Option => opt('-p, --prefix <prefix>', 'prepended to every key', { default: '', parse: prefix });
 
+/** How to reach etcd: the default run and `fleet` take them. */
+const connectionOptions = (): Option[] => [
+  opt('--host <host>', 'etcd host', { default: '127.0.0.1' }),
+  opt('--port <port>', 'etcd client port', { default: 2379, parse: port }),
+  opt('--endpoints <urls>', 'etcd members, comma-separated (https://10.0.0.1:2379,...); overrides --host and --port'),
+  opt('--srv <name>', 'find etcd through DNS SRV: a domain (_etcd-client[-ssl]._tcp.<domain>) or a full record name'),
+  opt('--dns <host[:port],...>', 'nameserver(s) for --srv, tried in order (default: those in /etc/resolv.conf)'),
+  opt('-s, --ssl', 'talk to etcd over TLS (https)'),
+  opt('--ssl_cafile <pem>', 'CA certificate(s) that signed the etcd servers (default: the system CAs)'),
+  opt('--ssl_cert <pem>', 'client certificate'),
+  opt('--ssl_key <pem>', 'client private key; may be encrypted (see --ssl_passphrase)'),
+  opt('--ssl_passphrase <pass>', 'passphrase of an encrypted --ssl_key (prefer RECONFIG_SSL_PASSPHRASE: ps shows argv)'),
+  opt('--user <name[:password]>', `etcd user; the password may come from ${PASSWORD_ENV} instead, out of ps`),
+];
+
 const program = new Command()
   .name('reconfig')
   .usage('[options] [-- program [args...]]   |   validate [options]   |   render <target-id> --data <file> [options]')
@@ -90,18 +111,9 @@ const program = new Command()
   .version(version, '--version')
   // A subcommand's own -c/-p come after its name: `reconfig validate -c dir`.
   .enablePositionalOptions()
-  .addOption(cfgdirOption())
-  .addOption(opt('--host <host>', 'etcd host', { default: '127.0.0.1' }))
-  .addOption(opt('--port <port>', 'etcd client port', { default: 2379, parse: port }))
-  .addOption(opt('--endpoints <urls>', 'etcd members, comma-separated (https://10.0.0.1:2379,...); overrides --host and --port'))
-  .addOption(opt('--srv <name>', 'find etcd through DNS SRV: a domain (_etcd-client[-ssl]._tcp.<domain>) or a full record name'))
-  .addOption(opt('--dns <host[:port],...>', 'nameserver(s) for --srv, tried in order (default: those in /etc/resolv.conf)'))
-  .addOption(opt('-s, --ssl', 'talk to etcd over TLS (https)'))
-  .addOption(opt('--ssl_cafile <pem>', 'CA certificate(s) that signed the etcd servers (default: the system CAs)'))
-  .addOption(opt('--ssl_cert <pem>', 'client certificate'))
-  .addOption(opt('--ssl_key <pem>', 'client private key; may be encrypted (see --ssl_passphrase)'))
-  .addOption(opt('--ssl_passphrase <pass>', 'passphrase of an encrypted --ssl_key (prefer RECONFIG_SSL_PASSPHRASE: ps shows argv)'))
-  .addOption(opt('--user <name[:password]>', `etcd user; the password may come from ${PASSWORD_ENV} instead, out of ps`))
+  .addOption(cfgdirOption());
+for (const o of connectionOptions()) program.addOption(o);
+program
   .addOption(prefixOption())
   .addOption(opt('-o, --onetime', 'apply every target once, print a summary and exit', { default: false }))
   .addOption(opt('-n, --notreally', 'print diffs instead of writing; run no commands', { default: false }))
@@ -110,6 +122,8 @@ const program = new Command()
   .addOption(opt('--log-format <format>', 'json, or pretty for people (default: pretty on a terminal, else json)').choices(['json', 'pretty']))
   .addOption(opt('--listen <host:port>', 'serve /metrics and /healthz here (e.g. 127.0.0.1:9100); off by default'))
   .addOption(opt('--reload-signal <signal>', 'sidecar mode: the signal sent to the program after a change', { default: 'SIGHUP', parse: signal }))
+  .addOption(opt('--report <prefix>', 'keep a fleet report in etcd at <prefix>/<name>, on a 30 s lease (see `reconfig fleet`)', { parse: prefix }))
+  .addOption(opt('--report-name <name>', 'this agent\'s name in the fleet report (default: the hostname)'))
   .exitOverride()
   // Errors are printed once, by exitEarly, with the program's name.
   .configureOutput({ outputError: () => undefined })
@@ -163,6 +177,29 @@ configOptions(
     .addHelpText('after', '\nExample:\n  reconfig render haproxy --data backends.yaml -c /etc/reconfig > /tmp/haproxy.cfg\n'),
 ).action(function (this: Command, id: string, o: { cfgdir: string; prefix: string; data: string }) {
   void main().runCommand('render', { ...withConfig(this, o), id });
+});
+
+const fleet = program
+  .command('fleet')
+  .description('show the fleet report that agents keep with --report; with --wait-revision, wait until every host has taken a revision')
+  .addOption(opt('--report <prefix>', 'the prefix the agents report under', { parse: prefix }))
+  .addOption(opt('--json', 'print the reports as JSON'))
+  .addOption(opt('--wait-revision <revision>', 'exit 0 once every host reports this revision or later on every target, else 1 at --timeout', { parse: revisionArg }))
+  .addOption(opt('--timeout <duration>', 'how long --wait-revision waits', { default: '60s' }))
+  .addOption(opt('--target <id...>', 'only these targets count for --wait-revision'))
+  .addHelpText(
+    'after',
+    '\nExample:\n  rev=$(etcdctl put /services/web/backends/web9 10.0.0.9:80 -w json | jq .header.revision)\n  reconfig fleet --report /reconfig/fleet --wait-revision "$rev" --timeout 60s\n',
+  );
+for (const o of connectionOptions()) fleet.addOption(o);
+fleet.action(function (this: Command) {
+  booleansFromEnv(this);
+  // Connection flags given before `fleet` count too; those after it win.
+  const own = this.opts<Record<string, unknown>>();
+  const merged: Record<string, unknown> = { ...program.opts() };
+  for (const [k, v] of Object.entries(own)) if (this.getOptionValueSource(k) !== 'default' || merged[k] === undefined) merged[k] = v;
+  // commander gives untyped values; the options defined above make them FleetFlags.
+  void main().runFleet(merged as unknown as FleetFlags);
 });
 
 // Sidecar mode: everything after the first `--` is the program, never parsed as reconfig's own arguments.

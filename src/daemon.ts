@@ -9,6 +9,7 @@ import type { RunnerContext } from './agent/runner';
 import type { Target } from './config/target';
 import { ConfigError, errorMessage, type RunResult } from './errors';
 import type { ConnectionSettings } from './etcd/settings';
+import type { EtcdStore } from './etcd/client';
 import type { Store } from './etcd/store';
 import { logProblems, type Logger } from './log';
 import { notifyReady } from './ops/notify';
@@ -16,6 +17,8 @@ import type { HupRelay } from './signals';
 
 export interface Daemon {
   store: Store;
+  /** Runs before the agent stops and the store closes (the fleet report revokes its key). */
+  onStop?: () => Promise<void>;
   targets: Target[];
   ctx: RunnerContext;
   /** Loads the targets again (SIGHUP). */
@@ -26,7 +29,7 @@ export interface Daemon {
   hups: HupRelay;
 }
 
-export async function connect(settings: ConnectionSettings, log: Logger): Promise<Store> {
+export async function connect(settings: ConnectionSettings, log: Logger): Promise<EtcdStore> {
   // Loaded only once conf.d is valid: a bad config fails fast without paying for the gRPC stack.
   const { EtcdStore } = await import('./etcd/client');
   return new EtcdStore(settings, { warn: (msg) => log.warn(msg) });
@@ -37,13 +40,8 @@ export async function connect(settings: ConnectionSettings, log: Logger): Promis
  * agent, which signals the program after each batch of changes. Any failure of the first render keeps the
  * program from starting. reconfig exits with the program's code.
  */
-export async function sidecar(
-  d: Omit<Daemon, 'store'> & { settings: ConnectionSettings },
-  argv: string[],
-  reloadSignal: NodeJS.Signals,
-): Promise<RunResult> {
-  const { settings, targets, ctx, log } = d;
-  const store = await connect(settings, log);
+export async function sidecar(d: Daemon, argv: string[], reloadSignal: NodeJS.Signals): Promise<RunResult> {
+  const { store, targets, ctx, log } = d;
   const { Program, ChangeBatcher } = await import('./agent/sidecar');
   const first = await runOnce(store, targets, { ...ctx, skipReload: true }).catch((err: unknown) => {
     store.close();
@@ -89,12 +87,16 @@ export async function watch(d: Daemon, onAgent: (agent: Agent) => void = () => u
   });
   onAgent(agent);
   agent.start();
+  const finish = async (): Promise<void> => {
+    await d.onStop?.().catch((err: unknown) => log.warn(`stopping: ${errorMessage(err)}`));
+    await agent.stop();
+  };
   return new Promise<RunResult>((resolve) => {
     let stopping = false;
     giveUp = (err) => {
       if (stopping) return;
       stopping = true;
-      void agent.stop().finally(() => resolve({ kind: 'failed', error: err }));
+      void finish().finally(() => resolve({ kind: 'failed', error: err }));
     };
     let reloading = Promise.resolve();
     const stop = (signal: NodeJS.Signals): void => {
@@ -107,7 +109,7 @@ export async function watch(d: Daemon, onAgent: (agent: Agent) => void = () => u
       stopping = true;
       log.info({ signal }, 'stopping after in-flight applies');
       reloading
-        .then(() => agent.stop())
+        .then(finish)
         .then(
           () => resolve({ kind: 'ok' }),
           (err: unknown) => resolve({ kind: 'failed', error: err }),
@@ -118,7 +120,7 @@ export async function watch(d: Daemon, onAgent: (agent: Agent) => void = () => u
       void program.exited.then(async (code) => {
         stopping = true;
         // The program's code is the exit code; trouble stopping the agent is only logged.
-        await reloading.then(() => agent.stop()).catch((err: unknown) => log.error({ err }, `stopping: ${errorMessage(err)}`));
+        await reloading.then(finish).catch((err: unknown) => log.error({ err }, `stopping: ${errorMessage(err)}`));
         resolve({ kind: 'program-exited', code });
       });
     }

@@ -9,6 +9,8 @@ import { parseDuration } from './config/duration';
 import type { Target } from './config/target';
 import { ConfigError, ExitCode, ReconfigError, UsageError, errorMessage, type RunResult } from './errors';
 import { connect, sidecar, watch } from './daemon';
+import type { EtcdStore } from './etcd/client';
+import { hostname } from 'node:os';
 import type { Reader } from './etcd/store';
 import { connectionSettings, type ConnectionFlags, type ConnectionSettings } from './etcd/settings';
 import { createLogger, logProblems, type LogFormat, type Logger } from './log';
@@ -30,7 +32,13 @@ export interface Options extends ConnectionFlags {
   listen?: string;
   /** Default: pretty on a terminal, JSON otherwise. */
   logFormat?: LogFormat;
+  /** Keep a fleet report under this prefix (`<prefix>/<reportName>`); off when absent. */
+  report?: string;
+  reportName?: string;
 }
+
+/** The report key's lease: a dead host's key goes this long after its last keep-alive. */
+const REPORT_TTL_SECONDS = 30;
 
 /** Runs reconfig and exits the process with the right code. */
 export async function run(opts: Options): Promise<never> {
@@ -58,6 +66,41 @@ function exitCode(result: RunResult, log: Logger): number {
     case 'failed':
       return report(result.error, log);
   }
+}
+
+/** `reconfig fleet`'s flags: where the reports are, and how to reach etcd. */
+export interface FleetFlags extends ConnectionFlags {
+  report?: string;
+  json?: boolean;
+  waitRevision?: number;
+  timeout: string;
+  target?: string[];
+}
+
+/** `reconfig fleet`: reads the fleet report (through the JSON gateway, as --onetime does). */
+export async function runFleet(flags: FleetFlags): Promise<never> {
+  const log = createLogger({});
+  const result = await (async (): Promise<RunResult> => {
+    if (flags.report === undefined) {
+      throw new UsageError(flags.waitRevision === undefined ? 'fleet needs --report <prefix>' : '--wait-revision needs --report <prefix>');
+    }
+    let timeoutMs: number;
+    try {
+      timeoutMs = parseDuration(flags.timeout);
+    } catch (err) {
+      throw new UsageError(`--timeout: ${errorMessage(err)}`, { cause: err });
+    }
+    const reader = await connectOnce(connectionSettings(flags, process.env, (msg) => log.warn(msg)), log);
+    try {
+      const { fleet } = await import('./commands/fleet');
+      const write = (stream: NodeJS.WriteStream) => (t: string): boolean => stream.write(t);
+      const opts = { report: flags.report, json: flags.json ?? false, waitRevision: flags.waitRevision, timeoutMs, targets: flags.target };
+      return await fleet(reader, opts, write(process.stdout), write(process.stderr));
+    } finally {
+      reader.close();
+    }
+  })().catch((error: unknown) => failed(error));
+  process.exit(exitCode(result, log));
 }
 
 /** `validate` and `render`: no etcd, no signals; their own output, and the same error reporting and exits. */
@@ -136,20 +179,45 @@ async function runAgent(opts: Options, log: Logger, hups: HupRelay): Promise<Run
     await serve(opts.listen, metrics, log);
     ctx.observer = metrics;
   }
-  if (opts.program.length > 0) {
-    if (opts.onetime || opts.notreally) throw new UsageError('sidecar mode (-- program) does not go with --onetime or --notreally');
-    return sidecar({ settings, targets, ctx, load, log, resyncMs, hups }, opts.program, opts.reloadSignal);
+  if (opts.report !== undefined && opts.onetime) throw new UsageError('--report keeps a running agent\'s report; it does nothing with --onetime');
+  if (opts.program.length > 0 && (opts.onetime || opts.notreally)) {
+    throw new UsageError('sidecar mode (-- program) does not go with --onetime or --notreally');
   }
-  if (opts.onetime) {
-    const reader = await connectOnce(settings, log);
-    try {
-      const rep = await runOnce(reader, targets, ctx);
-      process.stdout.write(formatReport(rep, targets, opts.notreally));
-      if (rep.outcomes.some((o) => o.error?.stage === 'internal')) return { kind: 'internal' };
-      return rep.outcomes.every((o) => o.ok) ? { kind: 'ok' } : { kind: 'targets-failed' };
-    } finally {
-      reader.close();
-    }
+  if (!opts.onetime) {
+    const store = await connect(settings, log);
+    const onStop = opts.report === undefined ? undefined : await startReport(opts.report, opts.reportName, store, targets, ctx, log);
+    const d = { store, targets, ctx, load, log, resyncMs, hups, onStop };
+    return opts.program.length > 0 ? sidecar(d, opts.program, opts.reloadSignal) : watch(d);
   }
-  return watch({ store: await connect(settings, log), targets, ctx, load, log, resyncMs, hups });
+  const reader = await connectOnce(settings, log);
+  try {
+    const rep = await runOnce(reader, targets, ctx);
+    process.stdout.write(formatReport(rep, targets, opts.notreally));
+    if (rep.outcomes.some((o) => o.error?.stage === 'internal')) return { kind: 'internal' };
+    return rep.outcomes.every((o) => o.ok) ? { kind: 'ok' } : { kind: 'targets-failed' };
+  } finally {
+    reader.close();
+  }
+}
+
+/**
+ * --report: the fleet report as one more observer, its key on a lease through the store's connection.
+ * Returns what to do before the agent stops: write the last state, then revoke the key.
+ */
+async function startReport(prefix: string, name: string | undefined, store: EtcdStore, targets: Target[], ctx: RunnerContext, log: Logger): Promise<() => Promise<void>> {
+  const { FleetReporter } = await import('./agent/report');
+  const { Presence } = await import('./etcd/presence');
+  const { allOf } = await import('./agent/observer');
+  const key = `${prefix.replace(/\/+$/, '')}/${name ?? hostname()}`;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { version } = require('../../package.json') as { version: string };
+  // Each refers to the other: the first write comes a turn later, once both exist.
+  const reporter = new FleetReporter((json) => presence.write(json), { name: name ?? hostname(), version }, targets.map((t) => t.id), log);
+  const presence = new Presence(() => store.currentClient(), key, REPORT_TTL_SECONDS, () => reporter.rewrite());
+  ctx.observer = ctx.observer ? allOf([ctx.observer, reporter]) : reporter;
+  log.info({ key }, 'keeping a fleet report');
+  return async () => {
+    await reporter.flush();
+    await presence.close();
+  };
 }

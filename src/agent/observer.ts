@@ -7,8 +7,11 @@ import type { TargetError } from '../errors';
 export interface Observer {
   /** New data for the target has arrived and is not applied yet. */
   pending(id: string): void;
-  /** An apply succeeded: the file holds what the last revision read says (changed: it was replaced). */
-  applied(id: string, changed: boolean): void;
+  /**
+   * An apply succeeded: the file holds what `revision` says (changed: it was replaced). `content` is the file's
+   * text, for whoever needs its digest (the fleet report); keep it only as long as that needs.
+   */
+  applied(id: string, changed: boolean, revision: number, content: string): void;
   /** An apply failed at `stage` (or was held by a guard, stage "hold"). */
   failed(id: string, stage: TargetError['stage'], message: string): void;
   rendered(id: string, seconds: number): void;
@@ -18,6 +21,26 @@ export interface Observer {
   events(count: number, revision: number): void;
   /** The set of targets is now exactly these (after SIGHUP). */
   targets(ids: readonly string[]): void;
+}
+
+/** Several observers as one (metrics and the fleet report). */
+export function allOf(observers: readonly Observer[]): Observer {
+  const each =
+    <K extends keyof Observer>(k: K) =>
+    (...args: Parameters<Observer[K]>): void => {
+      // Every Observer method returns void and takes these arguments; TypeScript cannot spread a union of tuples.
+      for (const o of observers) (o[k] as (...a: Parameters<Observer[K]>) => void)(...args);
+    };
+  return {
+    pending: each('pending'),
+    applied: each('applied'),
+    failed: each('failed'),
+    rendered: each('rendered'),
+    synced: each('synced'),
+    disconnected: each('disconnected'),
+    events: each('events'),
+    targets: each('targets'),
+  };
 }
 
 export const noObserver: Observer = {

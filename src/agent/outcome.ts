@@ -52,7 +52,7 @@ export async function applyAndReport(
         if (output.trim()) log.debug({ stage, output }, `${stage}cmd output`);
       },
     });
-    observer.applied(t.id, res.changed);
+    observer.applied(t.id, res.changed, revision, content);
     const ms = Math.round((performance.now() - started) * 10) / 10;
     if (health === 'failing' || health === 'reload-owed') log.info('target recovered');
     if (ctx.notreally) {

@@ -38,7 +38,7 @@ const WHAT: Record<EtcdFailure, string> = {
 };
 
 /** `etcd read on https://10.0.0.1:2379: TLS handshake failed (...): <cause>`. Already-classified errors pass through. */
-export function classify(err: unknown, where: string, what: 'read' | 'watch' | 'resolve'): EtcdError {
+export function classify(err: unknown, where: string, what: 'read' | 'watch' | 'resolve' | 'write'): EtcdError {
   if (err instanceof EtcdError) return err;
   const kind = failureKind(err);
   const detail = tidy(errorMessage(err));

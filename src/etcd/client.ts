@@ -108,6 +108,11 @@ export class EtcdStore implements Store {
     this.client = null;
   }
 
+  /** The client for the member in use now (the report's presence key rides the same connection). */
+  async currentClient(): Promise<Etcd3> {
+    return this.clientFor(await this.members.endpoint());
+  }
+
   /** Reads from the current member, moving on to the next while they fail (one round at most). */
   async snapshot(specs: readonly KeySpec[]): Promise<Snapshot> {
     return this.members.tryEach('read', async (endpoint) => {

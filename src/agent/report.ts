@@ -1,0 +1,170 @@
+/**
+ * The fleet view (`--report <prefix>`): each agent keeps one key, `<prefix>/<name>`, on a lease, saying which
+ * revision each of its targets has taken and how it stands, so that a deploy pipeline can ask whether the whole
+ * fleet applied a change (`reconfig fleet`). It never holds data values: revisions, states, stages, messages
+ * (which name keys, never values) and the sha256 of each file.
+ */
+import { createHash } from 'node:crypto';
+import type { TargetError } from '../errors';
+import { errorMessage } from '../errors';
+import type { Logger } from '../log';
+import type { Observer } from './observer';
+
+/** What one host says of one target. */
+export interface TargetReport {
+  /**
+   * Every change up to this revision is in the file: the watch's revision while the target is applied and idle,
+   * else the revision of its last successful apply (0 before one).
+   */
+  revision: number;
+  state: 'ok' | 'failed' | 'held' | 'starting';
+  /** With `failed`: where and why. */
+  stage?: string;
+  message?: string;
+  /** When the state last changed (ISO 8601). */
+  since: string;
+  /** sha256 of the file as last applied. */
+  sha256?: string;
+}
+
+/** The value of `<prefix>/<name>`. */
+export interface AgentReport {
+  name: string;
+  version: string;
+  started: string;
+  updated: string;
+  targets: Record<string, TargetReport>;
+}
+
+interface Held {
+  applied: number;
+  state: TargetReport['state'];
+  stage?: string;
+  message?: string;
+  since: number;
+  /** The applied file's text, until its digest is taken. */
+  content?: string;
+  sha256?: string;
+  pending: boolean;
+}
+
+/** How often the key is written at most. */
+const WRITE_EVERY_MS = 1000;
+
+export class FleetReporter implements Observer {
+  private watchRevision = 0;
+  private readonly held = new Map<string, Held>();
+  private timer: NodeJS.Timeout | null = null;
+  private lastWrite = 0;
+  private writing: Promise<void> = Promise.resolve();
+  /** The last write error logged, so that a refusal is logged once rather than every second. */
+  private lastError: string | undefined;
+  private readonly started = new Date().toISOString();
+
+  constructor(
+    private readonly write: (json: string) => Promise<void>,
+    private readonly info: { name: string; version: string },
+    ids: readonly string[],
+    private readonly log: Logger,
+  ) {
+    this.targets(ids);
+  }
+
+  targets(ids: readonly string[]): void {
+    for (const id of [...this.held.keys()]) if (!ids.includes(id)) this.held.delete(id);
+    for (const id of ids) if (!this.held.has(id)) this.held.set(id, { applied: 0, state: 'starting', since: Date.now(), pending: false });
+    this.dirty();
+  }
+
+  pending(id: string): void {
+    const h = this.held.get(id);
+    if (h) h.pending = true;
+  }
+
+  applied(id: string, _changed: boolean, revision: number, content: string): void {
+    const h = this.held.get(id);
+    if (!h) return;
+    if (h.state !== 'ok') h.since = Date.now();
+    Object.assign(h, { applied: revision, state: 'ok', stage: undefined, message: undefined, content, pending: false });
+    this.dirty();
+  }
+
+  failed(id: string, stage: TargetError['stage'], message: string): void {
+    const h = this.held.get(id);
+    if (!h) return;
+    const state = stage === 'hold' ? 'held' : 'failed';
+    if (h.state !== state || h.message !== message) h.since = Date.now();
+    Object.assign(h, { state, stage, message, pending: false });
+    this.dirty();
+  }
+
+  events(_count: number, revision: number): void {
+    if (revision <= this.watchRevision) return;
+    this.watchRevision = revision;
+    this.dirty();
+  }
+
+  synced(revision: number): void {
+    this.events(0, revision);
+  }
+
+  rendered(): void {}
+
+  disconnected(): void {}
+
+  /** The report as it stands now. */
+  snapshot(): AgentReport {
+    const targets: Record<string, TargetReport> = {};
+    for (const [id, h] of this.held) {
+      if (h.content !== undefined) {
+        h.sha256 = createHash('sha256').update(h.content).digest('hex');
+        h.content = undefined;
+      }
+      const upToDate = h.state === 'ok' && !h.pending;
+      targets[id] = {
+        revision: upToDate ? Math.max(h.applied, this.watchRevision) : h.applied,
+        state: h.state,
+        ...(h.stage ? { stage: h.stage, message: h.message } : {}),
+        since: new Date(h.since).toISOString(),
+        ...(h.sha256 ? { sha256: h.sha256 } : {}),
+      };
+    }
+    return { name: this.info.name, version: this.info.version, started: this.started, updated: new Date().toISOString(), targets };
+  }
+
+  /** Writes the report again soon (its lease was lost, so the key is gone). */
+  rewrite(): void {
+    this.dirty();
+  }
+
+  /** Drops a pending write and waits for one in flight (the agent is stopping, and its key is about to go). */
+  async flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.writing;
+  }
+
+  private dirty(): void {
+    if (this.timer) return;
+    const wait = Math.max(0, this.lastWrite + WRITE_EVERY_MS - Date.now());
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.lastWrite = Date.now();
+      this.writing = this.writing.then(() => this.send());
+    }, wait);
+  }
+
+  private async send(): Promise<void> {
+    try {
+      await this.write(JSON.stringify(this.snapshot()));
+      if (this.lastError !== undefined) this.log.info('fleet report written again');
+      this.lastError = undefined;
+    } catch (err) {
+      const msg = errorMessage(err);
+      if (msg !== this.lastError) this.log.warn(`fleet report not written (applies go on): ${msg}`);
+      this.lastError = msg;
+      // Tried again, at most once a second, until it is written.
+      this.dirty();
+    }
+  }
+}

@@ -1,0 +1,118 @@
+/** The fleet view: agents keep a report on a lease (--report), and `reconfig fleet` reads it and waits for a revision. */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { AgentProcess, runCli } from '../support/cli';
+import { sharedEtcd, uniquePrefix } from '../support/etcd';
+import { LIST, makeCfgdir, readOr, sleep, waitFor } from '../support/util';
+
+const shared = sharedEtcd();
+const port = (): string => String(shared.etcd.clientPort);
+
+/** One host: its own cfgdir with target `app` on /app, optionally refusing values that contain "bad". */
+function host(p: string, name: string, picky = false): { agent: AgentProcess; dest: string } {
+  const cfg = makeCfgdir(
+    { app: { id: 'app', source: 'list.ejs', target: 'out/app', key: '/app', recursive: true, ...(picky ? { checkcmd: "if grep -q bad {{src}}; then echo 'refusing bad'; exit 3; fi" } : {}) } },
+    { 'list.ejs': LIST },
+  );
+  const agent = AgentProcess.start(['-c', cfg, '--port', port(), '-p', p, '--report', `${p}-fleet`, '--report-name', name]);
+  return { agent, dest: path.join(cfg, 'out/app') };
+}
+
+interface Report {
+  name: string;
+  version: string;
+  targets: Record<string, { revision: number; state: string; stage?: string; sha256?: string }>;
+}
+
+async function report(p: string, name: string): Promise<Report | undefined> {
+  const v = await shared.client.get(`${p}-fleet/${name}`).string();
+  return v === null ? undefined : (JSON.parse(v) as Report);
+}
+
+test('agents report on a lease; fleet lists them and waits for a revision, naming laggards and failures', async () => {
+  const p = uniquePrefix('fleet');
+  await shared.client.put(`${p}/app/a`).value('secret-value-1');
+  const h1 = host(p, 'h1');
+  const h2 = host(p, 'h2', true);
+  try {
+    await waitFor(async () => (await report(p, 'h1'))?.targets.app?.state === 'ok' && (await report(p, 'h2'))?.targets.app?.state === 'ok', 'both reports');
+    const r1 = (await report(p, 'h1'))!;
+    assert.equal(r1.version, (JSON.parse(readFileSync(path.resolve(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string }).version);
+    assert.equal(r1.targets.app.sha256, createHash('sha256').update(readOr(h1.dest)).digest('hex'));
+    const raw = await shared.client.get(`${p}-fleet/h1`).exec();
+    assert.notEqual(String(raw.kvs[0].lease), '0', 'the key is on a lease');
+    for (const name of ['h1', 'h2']) assert.ok(!(await shared.client.get(`${p}-fleet/${name}`).string())!.includes('secret-value-1'), 'no data value in a report');
+
+    const table = await runCli(['--port', port(), 'fleet', '--report', `${p}-fleet`]);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /^HOST +TARGET +REVISION +STATE +AGE$/m);
+    assert.match(table.stdout, /^h1 +app +\d+ +ok +\d+s$/m);
+    const json = await runCli(['fleet', '--port', port(), '--report', `${p}-fleet`, '--json']);
+    assert.deepEqual((JSON.parse(json.stdout) as Report[]).map((r) => r.name), ['h1', 'h2']);
+
+    // A change both apply: the wait ends with exit 0.
+    const rev = Number((await shared.client.put(`${p}/app/b`).value('2')).header.revision);
+    const ok = await runCli(['fleet', '--port', port(), '--report', `${p}-fleet`, '--wait-revision', String(rev), '--timeout', '20s']);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, new RegExp(`every host \\(2\\) has taken revision ${rev}`));
+
+    // A change h2's check refuses: h1 takes it, h2 is named as behind and failing.
+    const bad = Number((await shared.client.put(`${p}/app/c`).value('bad')).header.revision);
+    await waitFor(async () => (await report(p, 'h2'))?.targets.app?.state === 'failed', 'h2 to report the failure');
+    const late = await runCli(['fleet', '--port', port(), '--report', `${p}-fleet`, '--wait-revision', String(bad), '--timeout', '2s']);
+    assert.equal(late.code, 1, late.stdout + late.stderr);
+    assert.match(late.stderr, /^behind: h2\/app at revision \d+$/m);
+    assert.match(late.stderr, /^failing: h2\/app failed at check: .*exited 3: refusing bad/m);
+    assert.doesNotMatch(late.stderr, /h1\/app/);
+    const onlyH1 = await runCli(['fleet', '--port', port(), '--report', `${p}-fleet`, '--wait-revision', String(bad), '--timeout', '2s', '--target', 'nothing']);
+    assert.equal(onlyH1.code, 0, 'no target named: nothing to wait for');
+
+    // A stopped agent revokes its lease: its key goes at once, not after the TTL.
+    await h1.agent.stop();
+    await waitFor(async () => (await report(p, 'h1')) === undefined, 'h1 key gone', 5000);
+  } finally {
+    await h1.agent.stop();
+    await h2.agent.stop();
+  }
+});
+
+test('report writes stay at or under one per second, however many applies', async () => {
+  const p = uniquePrefix('fleetrate');
+  await shared.client.put(`${p}/app/k`).value('0');
+  const h = host(p, 'busy');
+  try {
+    await waitFor(async () => (await report(p, 'busy'))?.targets.app?.state === 'ok', 'the first report');
+    const before = Number((await shared.client.get(`${p}-fleet/busy`).exec()).kvs[0].version);
+    const started = Date.now();
+    for (let i = 1; i <= 40; i++) {
+      await shared.client.put(`${p}/app/k`).value(String(i));
+      await sleep(50);
+    }
+    await waitFor(() => readOr(h.dest) === `/app/k=40\n`, 'the last value');
+    await sleep(1500);
+    const writes = Number((await shared.client.get(`${p}-fleet/busy`).exec()).kvs[0].version) - before;
+    const seconds = (Date.now() - started) / 1000;
+    assert.ok(writes >= 1, 'the report followed the changes');
+    assert.ok(writes <= Math.ceil(seconds) + 1, `${writes} report writes in ${seconds.toFixed(1)} s`);
+  } finally {
+    await h.agent.stop();
+  }
+});
+
+test('bad fleet input is a usage error: --wait-revision without --report, a prefix without /, --report with --onetime', async () => {
+  const noReport = await runCli(['fleet', '--port', port(), '--wait-revision', '5']);
+  assert.equal(noReport.code, 2);
+  assert.match(noReport.stderr, /--wait-revision needs --report <prefix>/);
+  const noSlash = await runCli(['fleet', '--report', 'fleet']);
+  assert.equal(noSlash.code, 2);
+  assert.match(noSlash.stderr, /must begin with \//);
+  const agentNoSlash = await runCli(['--report', 'fleet', '--onetime']);
+  assert.equal(agentNoSlash.code, 2);
+  const cfg = makeCfgdir({ a: { id: 'a', source: 'list.ejs', target: 'out/a', key: '/a' } }, { 'list.ejs': LIST });
+  const once = await runCli(['-c', cfg, '--port', port(), '--report', '/fleet', '--onetime']);
+  assert.equal(once.code, 2);
+  assert.match(once.stderr, /--report keeps a running agent's report/);
+});
