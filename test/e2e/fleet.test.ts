@@ -5,8 +5,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { AgentProcess, runCli } from '../support/cli';
-import { sharedEtcd, uniquePrefix } from '../support/etcd';
-import { LIST, makeCfgdir, readOr, sleep, waitFor } from '../support/util';
+import { etcdBinary } from '../../scripts/etcd-binary';
+import { freePort, sharedEtcd, uniquePrefix } from '../support/etcd';
+import { LIST, makeCfgdir, readOr, sleep, stopProcess, waitFor } from '../support/util';
 
 const shared = sharedEtcd();
 const port = (): string => String(shared.etcd.clientPort);
@@ -115,4 +116,25 @@ test('bad fleet input is a usage error: --wait-revision without --report, a pref
   const once = await runCli(['-c', cfg, '--port', port(), '--report', '/fleet', '--onetime']);
   assert.equal(once.code, 2);
   assert.match(once.stderr, /--report keeps a running agent's report/);
+});
+
+test('through etcd grpc-proxy: an agent follows changes, and --onetime reads (falling back to gRPC if need be)', async () => {
+  const p = uniquePrefix('proxy');
+  await shared.client.put(`${p}/app/a`).value('1');
+  const listen = `127.0.0.1:${await freePort()}`;
+  const proxy = AgentProcess.startRaw(etcdBinary(), ['grpc-proxy', 'start', `--endpoints=${shared.etcd.url}`, `--listen-addr=${listen}`]);
+  const cfg = makeCfgdir({ app: { id: 'app', source: 'list.ejs', target: 'out/app', key: '/app', recursive: true } }, { 'list.ejs': LIST });
+  const dest = path.join(cfg, 'out/app');
+  let agent: AgentProcess | undefined;
+  try {
+    await waitFor(async () => (await runCli(['-c', cfg, '--endpoints', `http://${listen}`, '-p', p, '--onetime'])).code === 0, 'an --onetime read through the proxy');
+    assert.equal(readOr(dest), '/app/a=1\n');
+    agent = AgentProcess.start(['-c', cfg, '--endpoints', `http://${listen}`, '-p', p]);
+    await agent.waitForLog((l) => l.msg.startsWith('first full apply done'), 'the agent through the proxy');
+    await shared.client.put(`${p}/app/b`).value('2');
+    await waitFor(() => readOr(dest) === '/app/a=1\n/app/b=2\n', 'a change through the proxy');
+  } finally {
+    await agent?.stop();
+    await stopProcess(proxy.child);
+  }
 });
