@@ -1,8 +1,8 @@
 /**
  * `npm run fleet [-- --agents N]` (default 100): N agents as separate processes on this machine, each with its
  * own cfgdir, against a three-member cluster, first directly and then through one `etcd grpc-proxy`. Measures
- * what etcd sees (watch streams and watchers), a put reaching all N files (the slowest, p50 and p99 over 50
- * puts), the bytes etcd sends the agents while they recover from a member killed under them, the spread of
+ * what etcd sees (watch streams and watchers), a put to a one-key target reaching all N files (the slowest,
+ * p50 and p99 over 50 puts), the bytes etcd sends the agents while they recover from a member killed under them, the spread of
  * apply times for one change with `splay` 2 s, the agents' total memory, and how long
  * `reconfig fleet --wait-revision` takes to confirm a change. Writes test/bench/results/fleet.json.
  */
@@ -22,30 +22,34 @@ const TPL = '<% for (const [k, v] of Object.entries(reconfigdata)) { %><%= k %> 
 
 interface Host {
   agent: Agent;
+  lat: string;
   fast: string;
   slow: string;
 }
 
-function cfgFor(root: string, i: number): { dir: string; fast: string; slow: string } {
+/** Three targets: `lat` (one key, for latency), `fast` (1,060 keys, for the re-read), `slow` (splay 2 s). */
+function cfgFor(root: string, i: number): { dir: string; lat: string; fast: string; slow: string } {
   const dir = path.join(root, `a${i}`);
+  const lat = path.join(dir, 'out', 'lat.conf');
   const fast = path.join(dir, 'out', 'fast.conf');
   const slow = path.join(dir, 'out', 'slow.conf');
   writeCfg(
     dir,
     [
+      { id: 'lat', source: 't.ejs', target: lat, key: '/fleet/lat' },
       { id: 'fast', source: 't.ejs', target: fast, key: '/fleet/fast', recursive: true },
       { id: 'slow', source: 't.ejs', target: slow, key: '/fleet/slow', recursive: true, splay: '2s' },
     ],
     { 't.ejs': TPL },
   );
-  return { dir, fast, slow };
+  return { dir, lat, fast, slow };
 }
 
 async function startHosts(root: string, endpoints: string): Promise<Host[]> {
   const hosts: Host[] = [];
   for (let i = 0; i < N; i++) {
-    const { dir, fast, slow } = cfgFor(root, i);
-    hosts.push({ agent: new Agent(['-c', dir, '--endpoints', endpoints, '--report', '/reconfig-fleet', '--report-name', `a${i}`]), fast, slow });
+    const { dir, lat, fast, slow } = cfgFor(root, i);
+    hosts.push({ agent: new Agent(['-c', dir, '--endpoints', endpoints, '--report', '/reconfig-fleet', '--report-name', `a${i}`]), lat, fast, slow });
   }
   await Promise.all(hosts.map((h) => h.agent.waitLog('first full apply done', 300_000)));
   return hosts;
@@ -99,7 +103,7 @@ async function putLatency(client: ReturnType<EtcdCluster['members'][number]['cli
   for (let i = 0; i < PUTS; i++) {
     const value = `lat-${Date.now()}-${i}`;
     const t0 = now();
-    await client.put('/fleet/fast/lat').value(value);
+    await client.put('/fleet/lat').value(value);
     const seen = await allHold(files, value);
     slowest.push(Math.max(...seen) - t0);
   }
@@ -116,6 +120,7 @@ async function main(): Promise<void> {
   try {
     await putMany(client, Array.from({ length: SEED_KEYS }, (_, i) => [`/fleet/fast/seed/k${String(i).padStart(4, '0')}`, `10.0.${i >> 8}.${i & 255}:80`]));
     await client.put('/fleet/slow/k').value('s0');
+    await client.put('/fleet/lat').value('l0');
     for (const [mode, endpoints] of [['direct', cluster.urls.join(',')], ['proxy', `http://127.0.0.1:${proxyPort}`]] as const) {
       process.stderr.write(`fleet: ${mode}: starting ${N} agents...\n`);
       const base = await watchCost(cluster);
@@ -126,7 +131,7 @@ async function main(): Promise<void> {
       const cost = await watchCost(cluster);
       const rss = hosts.reduce((sum, h) => sum + rssMb(h.agent.pid), 0);
       process.stderr.write(`fleet: ${mode}: ${PUTS} puts...\n`);
-      const lat = await putLatency(client, hosts.map((h) => h.fast));
+      const lat = await putLatency(client, hosts.map((h) => h.lat));
       // splay 2 s: one change, and when each host applied it.
       const s0 = now();
       await client.put('/fleet/slow/k').value(`splay-${mode}`);
