@@ -149,14 +149,18 @@ function configOptions(cmd: Command): Command {
 }
 
 /**
- * A command's -c/-p, or the same flags given before the command's name (`reconfig -c . render ...`), or their
- * environment variables: the command's own win.
+ * A command's options, with those it shares with the program taken from before the command's name when the
+ * command was not given them itself (`reconfig -c . render ...`, `reconfig --port 2379 fleet ...`): the
+ * command's own, from its flags or variables, win.
  */
-function withConfig<T extends { cfgdir: string; prefix: string }>(cmd: Command, o: T): T {
-  const global = program.opts<{ cfgdir: string; prefix: string }>();
-  const pick = (key: 'cfgdir' | 'prefix'): string =>
-    cmd.getOptionValueSource(key) === 'default' && program.getOptionValueSource(key) !== 'default' ? global[key] : o[key];
-  return { ...o, cfgdir: pick('cfgdir'), prefix: pick('prefix') };
+function withInherited<T extends object>(cmd: Command, own: T): T {
+  const merged: Record<string, unknown> = { ...(own as Record<string, unknown>) };
+  const global = program.opts<Record<string, unknown>>();
+  for (const [k, v] of Object.entries(global)) {
+    const ownSource = cmd.getOptionValueSource(k);
+    if (ownSource === undefined || (ownSource === 'default' && program.getOptionValueSource(k) !== 'default')) merged[k] = v;
+  }
+  return merged as T;
 }
 
 configOptions(
@@ -165,7 +169,7 @@ configOptions(
     .description('load every target and compile every template, with no etcd; exit 0 when all is well, 2 otherwise')
     .addHelpText('after', '\nExample:\n  reconfig validate -c /etc/reconfig      (a pre-commit hook or a CI step for a config repository)\n'),
 ).action(function (this: Command, o: { cfgdir: string; prefix: string }) {
-  void main().runCommand('validate', withConfig(this, o));
+  void main().runCommand('validate', withInherited(this, o));
 });
 
 configOptions(
@@ -176,7 +180,7 @@ configOptions(
     .requiredOption('--data <file>', 'a JSON or YAML object of keys and values, e.g. {"/services/web/web1": "10.0.0.1:80"}')
     .addHelpText('after', '\nExample:\n  reconfig render haproxy --data backends.yaml -c /etc/reconfig > /tmp/haproxy.cfg\n'),
 ).action(function (this: Command, id: string, o: { cfgdir: string; prefix: string; data: string }) {
-  void main().runCommand('render', { ...withConfig(this, o), id });
+  void main().runCommand('render', { ...withInherited(this, o), id });
 });
 
 const fleet = program
@@ -194,12 +198,8 @@ const fleet = program
 for (const o of connectionOptions()) fleet.addOption(o);
 fleet.action(function (this: Command) {
   booleansFromEnv(this);
-  // Connection flags given before `fleet` count too; those after it win.
-  const own = this.opts<Record<string, unknown>>();
-  const merged: Record<string, unknown> = { ...program.opts() };
-  for (const [k, v] of Object.entries(own)) if (this.getOptionValueSource(k) !== 'default' || merged[k] === undefined) merged[k] = v;
   // commander gives untyped values; the options defined above make them FleetFlags.
-  void main().runFleet(merged as unknown as FleetFlags);
+  void main().runFleet(withInherited(this, this.opts() as unknown as FleetFlags));
 });
 
 // Sidecar mode: everything after the first `--` is the program, never parsed as reconfig's own arguments.

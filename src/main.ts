@@ -217,7 +217,7 @@ async function startReport(prefix: string, name: string | undefined, store: Etcd
   ctx.observer = ctx.observer ? allOf([ctx.observer, reporter]) : reporter;
   log.info({ key }, 'keeping a fleet report');
   return async () => {
-    await reporter.flush();
+    await reporter.close();
     await presence.close();
   };
 }

@@ -54,7 +54,8 @@ const WRITE_EVERY_MS = 1000;
 export class FleetReporter implements Observer {
   private watchRevision = 0;
   private readonly held = new Map<string, Held>();
-  private timer: NodeJS.Timeout | null = null;
+  /** The next write, once scheduled; 'closed' once the agent stops (its key is revoked: nothing may bring it back). */
+  private timer: NodeJS.Timeout | null | 'closed' = null;
   private lastWrite = 0;
   private writing: Promise<void> = Promise.resolve();
   /** The last write error logged, so that a refusal is logged once rather than every second. */
@@ -137,10 +138,13 @@ export class FleetReporter implements Observer {
     this.dirty();
   }
 
-  /** Drops a pending write and waits for one in flight (the agent is stopping, and its key is about to go). */
-  async flush(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+  /**
+   * Writes no more (the agent is stopping and its key is about to be revoked: an apply that ends after this must
+   * not grant a new lease), and waits for a write in flight.
+   */
+  async close(): Promise<void> {
+    if (this.timer && this.timer !== 'closed') clearTimeout(this.timer);
+    this.timer = 'closed';
     await this.writing;
   }
 
@@ -148,6 +152,7 @@ export class FleetReporter implements Observer {
     if (this.timer) return;
     const wait = Math.max(0, this.lastWrite + WRITE_EVERY_MS - Date.now());
     this.timer = setTimeout(() => {
+      if (this.timer === 'closed') return;
       this.timer = null;
       this.lastWrite = Date.now();
       this.writing = this.writing.then(() => this.send());
@@ -155,6 +160,7 @@ export class FleetReporter implements Observer {
   }
 
   private async send(): Promise<void> {
+    if (this.timer === 'closed') return;
     try {
       await this.write(JSON.stringify(this.snapshot()));
       if (this.lastError !== undefined) this.log.info('fleet report written again');

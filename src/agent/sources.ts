@@ -29,7 +29,7 @@ export interface Source {
 }
 
 /** Docker containers (docker-gen): listed now, then again after each container event. dockerode loads only here. */
-export class DockerSource implements Source {
+class DockerSource implements Source {
   readonly provides = 'containers';
 
   constructor(
@@ -53,7 +53,7 @@ export class DockerSource implements Source {
 }
 
 /** A plugin target with no key: render now, then every interval. */
-export class IntervalSource implements Source {
+class IntervalSource implements Source {
   constructor(private readonly everyMs: number) {}
 
   prime(): Promise<void> {

@@ -95,7 +95,7 @@ function breaks(rule: ValueRule, value: string): string | undefined {
 }
 
 /** The message a problem is reported with: `key /a/b: ...`. */
-export function describeProblem(p: ValueProblem): string {
+function describeProblem(p: ValueProblem): string {
   return `key ${CONTROL.test(p.key) ? JSON.stringify(p.key) : p.key}: ${p.message}`;
 }
 
