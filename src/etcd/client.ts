@@ -4,27 +4,15 @@
  * any disconnect or watcher error is reported once as broken, and the agent re-reads and re-watches.
  */
 import { noop } from 'cockatiel';
-import { Etcd3, EtcdInvalidAuthTokenError, Range, type IOptions, type IKeyValue, type Watcher } from 'etcd3';
-import { EtcdError } from '../errors';
+import { Etcd3, type IOptions } from 'etcd3';
 import { classify } from './classify';
 import { routeGrpcLogs } from './grpc-log';
 import { endpointLabel, type Endpoint } from './endpoints';
 import { Members } from './members';
 import type { ConnectionSettings } from './settings';
 import { PAGE, readSnapshot } from './snapshot';
-import {
-  mergeRanges,
-  SpecIndex,
-  type KeySpec,
-  type Snapshot,
-  type Store,
-  type WatchEvent,
-  type WatchHandle,
-  type WatchHandlers,
-} from './store';
-
-/** How long cancelling a watch may take before the client is rebuilt. */
-const CANCEL_TIMEOUT_MS = 1000;
+import type { KeySpec, Snapshot, Store, WatchHandle, WatchHandlers } from './store';
+import { watchSpecs } from './watch';
 
 export interface StoreOptions {
   /** Deadline for each unary call (get, range). */
@@ -143,52 +131,12 @@ export class EtcdStore implements Store {
     const endpoint = await this.members.endpoint();
     const client = this.clientFor(endpoint);
     const at = endpointLabel(endpoint);
-    const watchers: Watcher[] = [];
-    const index = new SpecIndex(specs, (s) => s);
-    let broken = false;
-    // A cancel goes through the client's watch stream; on a broken or silent stream it may never be answered,
-    // and the client's queue is then stuck (notes, 5). Give it a moment, then start a fresh client.
-    let cancelling: Promise<void> | null = null;
-    const cancelOnce = async (): Promise<void> => {
-      if (watchers.length === 0) return;
-      const cancelled = Promise.allSettled(watchers.map((w) => w.cancel())).then(() => true);
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), CANCEL_TIMEOUT_MS)));
-      const ok = await Promise.race([cancelled, late]);
-      clearTimeout(timer);
-      if (!ok && this.client === client) this.rebuild();
-    };
-    // However often it is asked (the break, then the feed's own cancel), the watchers are cancelled once.
-    const cancelAll = (): Promise<void> => (cancelling ??= cancelOnce());
-    const breakOnce = (reason: Error, cause?: unknown): void => {
-      if (broken) return;
-      broken = true;
-      // A watcher killed by an expired token leaves a client whose next watch may hang (notes, 4).
-      if (cause instanceof EtcdInvalidAuthTokenError && this.client === client) this.rebuild();
-      void cancelAll();
-      handlers.onBroken(reason);
+    const rebuild = (): void => {
+      if (this.client === client) this.rebuild();
     };
     try {
-      for (const r of mergeRanges(specs)) {
-        const w = await this.createWatcher(client, r.start, r.end, fromRevision);
-        watchers.push(w);
-        w.on('data', (res) => {
-          if (broken) return;
-          const events: WatchEvent[] = [];
-          for (const e of res.events) {
-            const key = e.kv.key.toString('utf8');
-            if (index.lookup(key).length === 0) continue;
-            events.push(toEvent(e.type === 'Delete' ? 'delete' : 'put', e.kv, key));
-          }
-          handlers.onEvents(events, Number(res.header.revision));
-        });
-        w.on('disconnected', (err) => breakOnce(classify(err, at, 'watch'), err));
-        w.on('error', (err) => breakOnce(classify(err, at, 'watch'), err));
-        w.on('end', () => breakOnce(new EtcdError(`etcd watch on ${at} ended`, { kind: 'unreachable' })));
-      }
+      return await watchSpecs({ client, at, createTimeoutMs: this.watchCreateTimeoutMs, rebuild }, specs, fromRevision, handlers);
     } catch (err) {
-      broken = true;
-      await cancelAll();
       const e = classify(err, at, 'watch');
       if (e.kind !== 'auth') {
         this.members.failed();
@@ -196,37 +144,9 @@ export class EtcdStore implements Store {
       }
       throw e;
     }
-    return { cancel: async () => { broken = true; await cancelAll(); } };
-  }
-
-  private createWatcher(client: Etcd3, start: Buffer, end: Buffer, fromRevision: number): Promise<Watcher> {
-    // watcher() rather than create(): on a time-out the pending watcher must be detached, or the closed
-    // client's watch manager would keep trying to re-establish its stream, forever.
-    const w = client.watch().inRange(new Range(start, end)).startRevision(String(fromRevision)).watcher();
-    return new Promise<Watcher>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        w.removeAllListeners();
-        void w.cancel().catch(() => undefined);
-        // A create that never answers jams the client's queue (notes, 5): start a new client.
-        if (this.client === client) this.rebuild();
-        reject(new Error(`watch was not created within ${this.watchCreateTimeoutMs} ms`));
-      }, this.watchCreateTimeoutMs);
-      w.once('connected', () => {
-        clearTimeout(timer);
-        resolve(w);
-      });
-      w.once('error', (err: Error) => {
-        clearTimeout(timer);
-        reject(err);
-      });
-    });
   }
 
   close(): void {
     this.rebuild();
   }
-}
-
-function toEvent(type: 'put' | 'delete', kv: IKeyValue, key: string): WatchEvent {
-  return { type, key, value: type === 'put' ? kv.value.toString('utf8') : '', revision: Number(kv.mod_revision) };
 }

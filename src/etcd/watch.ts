@@ -1,0 +1,112 @@
+/**
+ * One watch over many key specs on one etcd3 client: the specs' ranges merged, one watcher per range, all on
+ * the client's single watch stream. The library's own resume is never relied on (docs/etcd-client.md): the
+ * first disconnect or cancel is reported once as broken, and the caller decides how to watch again.
+ */
+import { Range, EtcdInvalidAuthTokenError, type Etcd3, type IKeyValue, type Watcher } from 'etcd3';
+import { EtcdError } from '../errors';
+import { classify } from './classify';
+import { mergeRanges, SpecIndex, type KeySpec, type WatchEvent, type WatchHandle, type WatchHandlers } from './store';
+
+/** How long cancelling a watch may take before the client is rebuilt. */
+const CANCEL_TIMEOUT_MS = 1000;
+
+export interface WatchOn {
+  client: Etcd3;
+  /** The member, for messages. */
+  at: string;
+  /** How long a watcher may take to be created. */
+  createTimeoutMs: number;
+  /** Drops `client` if it is still the store's: the way out of a jammed watch queue or a dead token. */
+  rebuild(): void;
+}
+
+export async function watchSpecs(
+  on: WatchOn,
+  specs: readonly KeySpec[],
+  fromRevision: number,
+  handlers: WatchHandlers,
+): Promise<WatchHandle> {
+  const { at } = on;
+  const watchers: Watcher[] = [];
+  const index = new SpecIndex(specs, (s) => s);
+  let broken = false;
+  // A cancel goes through the client's watch stream; on a broken or silent stream it may never be answered,
+  // and the client's queue is then stuck (notes, 5). Give it a moment, then start a fresh client.
+  let cancelling: Promise<void> | null = null;
+  const cancelOnce = async (): Promise<void> => {
+    if (watchers.length === 0) return;
+    const cancelled = Promise.allSettled(watchers.map((w) => w.cancel())).then(() => true);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), CANCEL_TIMEOUT_MS)));
+    const ok = await Promise.race([cancelled, late]);
+    clearTimeout(timer);
+    if (!ok) on.rebuild();
+  };
+  // However often it is asked (the break, then the feed's own cancel), the watchers are cancelled once.
+  const cancelAll = (): Promise<void> => (cancelling ??= cancelOnce());
+  const breakOnce = (reason: Error, cause?: unknown): void => {
+    if (broken) return;
+    broken = true;
+    // A watcher killed by an expired token leaves a client whose next watch may hang (notes, 4).
+    if (cause instanceof EtcdInvalidAuthTokenError) on.rebuild();
+    void cancelAll();
+    handlers.onBroken(reason);
+  };
+  try {
+    for (const r of mergeRanges(specs)) {
+      const w = await createWatcher(on, r.start, r.end, fromRevision);
+      watchers.push(w);
+      w.on('data', (res) => {
+        if (broken) return;
+        const events: WatchEvent[] = [];
+        for (const e of res.events) {
+          const key = e.kv.key.toString('utf8');
+          if (index.lookup(key).length === 0) continue;
+          events.push(toEvent(e.type === 'Delete' ? 'delete' : 'put', e.kv, key));
+        }
+        handlers.onEvents(events, Number(res.header.revision));
+      });
+      w.on('disconnected', (err) => breakOnce(classify(err, at, 'watch'), err));
+      w.on('error', (err) => breakOnce(classify(err, at, 'watch'), err));
+      w.on('end', () => breakOnce(new EtcdError(`etcd watch on ${at} ended`, { kind: 'unreachable' })));
+    }
+  } catch (err) {
+    broken = true;
+    await cancelAll();
+    throw err;
+  }
+  return {
+    cancel: async () => {
+      broken = true;
+      await cancelAll();
+    },
+  };
+}
+
+function createWatcher(on: WatchOn, start: Buffer, end: Buffer, fromRevision: number): Promise<Watcher> {
+  // watcher() rather than create(): on a time-out the pending watcher must be detached, or the closed
+  // client's watch manager would keep trying to re-establish its stream, forever.
+  const w = on.client.watch().inRange(new Range(start, end)).startRevision(String(fromRevision)).watcher();
+  return new Promise<Watcher>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      w.removeAllListeners();
+      void w.cancel().catch(() => undefined);
+      // A create that never answers jams the client's queue (notes, 5): start a new client.
+      on.rebuild();
+      reject(new Error(`watch was not created within ${on.createTimeoutMs} ms`));
+    }, on.createTimeoutMs);
+    w.once('connected', () => {
+      clearTimeout(timer);
+      resolve(w);
+    });
+    w.once('error', (err: Error) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+}
+
+function toEvent(type: 'put' | 'delete', kv: IKeyValue, key: string): WatchEvent {
+  return { type, key, value: type === 'put' ? kv.value.toString('utf8') : '', revision: Number(kv.mod_revision) };
+}
