@@ -1,15 +1,26 @@
 /**
- * Keeps the runners fed from the store: snapshot -> load every runner -> watch from the snapshot's revision + 1
- * -> on any break, back off and start again from a fresh snapshot. Never trusts a resumed watch, so no update
- * is lost across disconnects, compaction or restarts. State changes are logged once, not once per retry.
+ * Keeps the runners fed from the store: snapshot -> load every runner -> watch from the snapshot's revision + 1.
+ * When the watch breaks (a disconnect, a member gone, etcd restarted) it backs off and watches again from the
+ * last revision every watcher has provably delivered + 1, reading nothing again: etcd replays what happened
+ * meanwhile. It reads a fresh snapshot only when resuming cannot be trusted: at start, when etcd cancelled the
+ * watch (the revision is compacted), when the cluster's identity changed or its revision went backwards (a
+ * restore from backup), on --resync, and on a new set of runners (SIGHUP). State changes are logged once, not
+ * once per retry.
  */
 import { EtcdError, errorMessage } from '../errors';
-import { SpecIndex, type KeySpec, type Store, type WatchEvent, type WatchHandle } from '../etcd/store';
+import { SpecIndex, WatchCancelledError, type KeySpec, type Store, type WatchEvent, type WatchHandle } from '../etcd/store';
 import type { Logger } from '../log';
-import { noObserver, type Observer } from './observer';
+import { noObserver, type Observer, type Sync } from './observer';
 import type { TargetRunner } from './runner';
 
 type State = 'starting' | 'connected' | 'disconnected';
+
+/** What a resumed watch builds on: every change up to `revision` of the history of `cluster`, for `runners`. */
+interface Held {
+  revision: number;
+  cluster: string | undefined;
+  runners: readonly TargetRunner[];
+}
 
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5000;
@@ -36,6 +47,8 @@ export class Feed {
   private wake: (() => void) | null = null;
   private loopDone: Promise<void> | null = null;
   private sleepTimer: NodeJS.Timeout | null = null;
+  /** Where the next watch may resume; null when the next one must start from a fresh snapshot. */
+  private held: Held | null = null;
 
   constructor(
     private readonly store: Store,
@@ -53,6 +66,7 @@ export class Feed {
   /** Switches to a new set of runners: a fresh snapshot and watch for them. */
   replace(runners: readonly TargetRunner[]): void {
     this.runners = runners;
+    this.held = null;
     this.interrupt();
   }
 
@@ -89,13 +103,12 @@ export class Feed {
       });
       let reason: Error | null = null;
       try {
-        const snap = await this.store.snapshot(specs);
-        if (this.stopping || all !== this.runners) continue;
-        // Load before watching: events that arrive while the watch is being set up build on the snapshot.
-        runners.forEach((r, i) => r.load(snap.kvs[i], snap.revision));
+        const sync = await this.prepare(all, runners);
+        if (!sync || this.stopping || all !== this.runners) continue;
+        const held = this.held!;
         let onBroken: (err: Error) => void = () => undefined;
         const brokenByWatch = new Promise<Error>((resolve) => (onBroken = resolve));
-        this.watch = await this.store.watch(specs, snap.revision + 1, {
+        this.watch = await this.store.watch(specs, held.revision + 1, {
           onEvents: (events, rev) => {
             // Hand each runner only its own events.
             const mine = new Map<TargetRunner, WatchEvent[]>();
@@ -106,12 +119,13 @@ export class Feed {
                 else mine.set(r, [e]);
               }
             }
+            if (rev > held.revision) held.revision = rev;
             for (const [r, evs] of mine) r.update(evs, rev);
             this.observer.events(events.length, rev);
           },
           onBroken: (err) => onBroken(err),
         });
-        this.connected(snap.revision);
+        this.connected(sync);
         if (first) {
           first = false;
           this.opts.onFirstSync?.();
@@ -120,7 +134,7 @@ export class Feed {
         // Belt and braces: a fresh snapshot now and then, which also puts back a hand-edited file. Jittered by
         // ±10%, so that a fleet started together does not re-read together.
         const every = this.opts.resyncMs ? this.opts.resyncMs * (0.9 + 0.2 * Math.random()) : 0;
-        const resync = every ? setTimeout(() => this.wake?.(), every) : undefined;
+        const resync = every ? setTimeout(() => this.resync(), every) : undefined;
         reason = await Promise.race([broken, brokenByWatch]);
         clearTimeout(resync);
       } catch (err) {
@@ -137,19 +151,57 @@ export class Feed {
         this.opts.onMisconfigured(reason);
         return;
       }
+      // etcd's own answer (a compacted revision): watching from there again would meet it again.
+      if (reason instanceof WatchCancelledError) this.held = null;
       this.disconnected(reason);
       await this.sleep(backoff);
       backoff = Math.min(BACKOFF_MAX_MS, backoff * 2);
     }
   }
 
+  /**
+   * Makes `this.held` a point the next watch can start from: the last one's, if etcd still holds that history,
+   * else a fresh snapshot loaded into the runners. Null when the runners changed meanwhile.
+   */
+  private async prepare(all: readonly TargetRunner[], runners: ReadonlyArray<TargetRunner & { spec: KeySpec }>): Promise<Sync | null> {
+    const after = this.state === 'starting' ? 'start' : this.state === 'disconnected' ? 'outage' : 'resync';
+    const held = this.held?.runners === all ? this.held : null;
+    if (held) {
+      const head = await this.store.head();
+      const changed = held.cluster !== undefined && head.cluster !== undefined && head.cluster !== held.cluster;
+      if (!changed && head.revision >= held.revision) return { revision: held.revision, after, how: 'resume', keys: 0 };
+      this.log.warn(
+        { revision: head.revision, held: held.revision },
+        changed
+          ? 'etcd is another cluster now (its cluster ID changed); reading a fresh snapshot'
+          : `etcd's revision went back from ${held.revision} to ${head.revision} (restored from a backup?); reading a fresh snapshot`,
+      );
+    }
+    this.held = null;
+    const snap = await this.store.snapshot(runners.map((r) => r.spec));
+    if (this.stopping || all !== this.runners) return null;
+    // Load before watching: events that arrive while the watch is being set up build on the snapshot.
+    runners.forEach((r, i) => r.load(snap.kvs[i], snap.revision));
+    this.held = { revision: snap.revision, cluster: snap.cluster, runners: all };
+    return { revision: snap.revision, after, how: 'snapshot', keys: snap.kvs.reduce((n, kvs) => n + kvs.length, 0) };
+  }
+
+  /** The next watch starts from a fresh snapshot. */
+  private resync(): void {
+    this.held = null;
+    this.wake?.();
+  }
+
   private get observer(): Observer {
     return this.opts.observer ?? noObserver;
   }
 
-  private connected(revision: number): void {
-    this.observer.synced(revision, this.state === 'starting' ? 'start' : this.state === 'disconnected' ? 'outage' : 'resync');
+  private connected(sync: Sync): void {
+    this.observer.synced(sync);
+    const { revision } = sync;
+    const resumed = `resumed the watch from revision ${revision + 1}, reading nothing again`;
     if (this.state === 'starting') this.log.info({ revision, endpoints: this.store.endpoints }, 'connected; watching');
+    else if (this.state === 'disconnected' && sync.how === 'resume') this.log.info({ revision }, `reconnected; ${resumed}`);
     else if (this.state === 'disconnected') this.log.info({ revision }, `reconnected; resynced at revision ${revision}`);
     else this.log.info({ revision }, `resynced at revision ${revision}`);
     this.state = 'connected';
@@ -158,7 +210,12 @@ export class Feed {
   private disconnected(reason: Error): void {
     this.observer.disconnected(reason.message);
     if (this.state === 'connected' || this.state === 'starting') {
-      const msg = this.state === 'starting' ? 'cannot reach etcd; retrying' : 'disconnected from etcd; retrying';
+      const msg =
+        reason instanceof WatchCancelledError
+          ? 'etcd cancelled the watch; reading a fresh snapshot'
+          : this.state === 'starting'
+            ? 'cannot reach etcd; retrying'
+            : 'disconnected from etcd; retrying';
       this.log.warn({ err: reason.message, endpoints: this.store.endpoints }, msg);
       this.state = 'disconnected';
     } else {

@@ -4,6 +4,17 @@
  */
 import type { TargetError } from '../errors';
 
+/** The watch is up again (or for the first time). */
+export interface Sync {
+  /** What the agent holds now: every change up to this revision. */
+  revision: number;
+  /** Why it (re)started: the agent's start, an outage, or a resync (--resync, SIGHUP, a watch etcd cancelled). */
+  after: 'start' | 'outage' | 'resync';
+  /** A fresh snapshot that read `keys` keys, or a watch resumed where the last one stopped, reading none. */
+  how: 'snapshot' | 'resume';
+  keys: number;
+}
+
 export interface Observer {
   /** New data for the target has arrived and is not applied yet. */
   pending(id: string): void;
@@ -15,8 +26,7 @@ export interface Observer {
   /** An apply failed at `stage` (or was held by a guard, stage "hold"). */
   failed(id: string, stage: TargetError['stage'], message: string): void;
   rendered(id: string, seconds: number): void;
-  /** Watching from a fresh snapshot at `revision`; `after` tells whether it follows an outage or a resync. */
-  synced(revision: number, after: 'start' | 'outage' | 'resync'): void;
+  synced(sync: Sync): void;
   disconnected(reason: string): void;
   events(count: number, revision: number): void;
   /** The set of targets is now exactly these (after SIGHUP). */

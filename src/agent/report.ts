@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { TargetError } from '../errors';
 import { errorMessage } from '../errors';
 import type { Logger } from '../log';
-import type { Observer } from './observer';
+import type { Observer, Sync } from './observer';
 
 /** What one host says of one target. */
 export interface TargetReport {
@@ -105,8 +105,8 @@ export class FleetReporter implements Observer {
     this.dirty();
   }
 
-  synced(revision: number): void {
-    this.events(0, revision);
+  synced(sync: Sync): void {
+    this.events(0, sync.revision);
   }
 
   rendered(): void {}

@@ -108,9 +108,15 @@ export class TargetRunner implements InputSink {
     this.trigger();
   }
 
-  /** Folds in watch events; events at or below the revision already held are ignored. */
+  /**
+   * Folds in watch events. `revision` is the watch's resume point (every change up to it delivered). Events at
+   * or below the revision already held are ignored: a resumed watch may replay a few this runner has seen, and
+   * what it holds is never more than it was provably given, so nothing new is ever taken for a replay.
+   */
   update(events: readonly WatchEvent[], revision: number): void {
-    const held = this.revision ?? 0;
+    if (this.revision === undefined) return;
+    const held = this.revision;
+    let newest = Math.max(held, revision);
     let touched = 0;
     for (const e of events) {
       if (e.revision <= held || !this.spec || !specWants(this.spec, e.key)) continue;
@@ -118,8 +124,9 @@ export class TargetRunner implements InputSink {
       if (e.type === 'put') this.data.set(key, e.value);
       else this.data.delete(key);
       touched += 1;
+      newest = Math.max(newest, e.revision);
     }
-    if (revision > held && this.revision !== undefined) this.revision = revision;
+    this.revision = newest;
     if (touched) {
       this.pace.changed(touched);
       this.trigger();

@@ -11,7 +11,7 @@ import { endpointLabel, type Endpoint } from './endpoints';
 import { Members } from './members';
 import type { ConnectionSettings } from './settings';
 import { PAGE, readSnapshot } from './snapshot';
-import type { KeySpec, Snapshot, Store, WatchHandle, WatchHandlers } from './store';
+import { WatchCancelledError, type Head, type KeySpec, type Snapshot, type Store, type WatchHandle, type WatchHandlers } from './store';
 import { watchSpecs } from './watch';
 
 export interface StoreOptions {
@@ -114,13 +114,30 @@ export class EtcdStore implements Store {
     });
   }
 
+  /**
+   * An empty transaction, on the current member and on each next one while they fail: it reads no key (so it
+   * needs no permission), is linearizable like any read, and its header names the cluster and its revision.
+   */
+  async head(): Promise<Head> {
+    return this.members.tryEach('read', async (endpoint) => {
+      try {
+        const res = await this.clientFor(endpoint).kv.txn({});
+        return { revision: Number(res.header.revision), cluster: res.header.cluster_id };
+      } catch (err) {
+        this.rebuild();
+        throw err;
+      }
+    });
+  }
+
   private read(client: Etcd3, specs: readonly KeySpec[]): Promise<Snapshot> {
     return readSnapshot(specs, {
       txnRanges: async (ranges, revision) => {
         const res = await client.kv.txn({
           success: ranges.map((r) => ({ request_range: { key: r.start, range_end: r.end, revision, limit: PAGE } })),
         });
-        return { revision: Number(res.header.revision), pages: res.responses.map((r) => r.response_range) };
+        const pages = res.responses.map((r) => r.response_range);
+        return { revision: Number(res.header.revision), cluster: res.header.cluster_id, pages };
       },
       range: (start, end, revision) => client.kv.range({ key: start, range_end: end, revision, limit: PAGE }),
     });
@@ -138,7 +155,8 @@ export class EtcdStore implements Store {
       return await watchSpecs({ client, at, createTimeoutMs: this.watchCreateTimeoutMs, rebuild }, specs, fromRevision, handlers);
     } catch (err) {
       const e = classify(err, at, 'watch');
-      if (e.kind !== 'auth') {
+      // A cancel (a compacted revision, a refused permission) is etcd's answer, not a failing member.
+      if (e.kind !== 'auth' && !(e instanceof WatchCancelledError)) {
         this.members.failed();
         this.rebuild();
       }

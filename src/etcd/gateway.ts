@@ -21,7 +21,7 @@ interface JsonRange {
   more?: boolean;
 }
 interface JsonTxn {
-  header: { revision: string };
+  header: { revision: string; cluster_id?: string };
   responses?: Array<{ response_range: JsonRange }>;
 }
 
@@ -84,7 +84,8 @@ export class GatewayReader implements Reader {
         const res = await post<JsonTxn>('/v3/kv/txn', {
           success: ranges.map((r) => ({ request_range: rangeRequest(r.start, r.end, revision) })),
         });
-        return { revision: Number(res.header.revision), pages: (res.responses ?? []).map((r) => page(r.response_range)) };
+        const pages = (res.responses ?? []).map((r) => page(r.response_range));
+        return { revision: Number(res.header.revision), cluster: res.header.cluster_id, pages };
       },
       range: async (start, end, revision) => page(await post<JsonRange>('/v3/kv/range', rangeRequest(start, end, revision))),
     });

@@ -18,28 +18,31 @@ export interface Page {
 /** The two calls a transport (gRPC, or etcd's JSON gateway) provides for a snapshot. */
 export interface RangeReader {
   /** One transaction of range reads, at `revision` or the newest. */
-  txnRanges(ranges: Array<{ start: Buffer; end: Buffer }>, revision: number | undefined): Promise<{ revision: number; pages: Page[] }>;
+  txnRanges(
+    ranges: Array<{ start: Buffer; end: Buffer }>,
+    revision: number | undefined,
+  ): Promise<{ revision: number; cluster?: string; pages: Page[] }>;
   /** One range read at `revision`. */
   range(start: Buffer, end: Buffer, revision: number): Promise<Page>;
 }
 
 export async function readSnapshot(specs: readonly KeySpec[], reader: RangeReader): Promise<Snapshot> {
   if (specs.length === 0) {
-    const { revision } = await reader.txnRanges([], undefined);
-    return { revision, kvs: [] };
+    const { revision, cluster } = await reader.txnRanges([], undefined);
+    return { revision, cluster, kvs: [] };
   }
   const batches: KeySpec[][] = [];
   for (let i = 0; i < specs.length; i += TXN_OPS) batches.push(specs.slice(i, i + TXN_OPS));
   const first = await readBatch(batches[0], undefined, reader);
   const rest = await Promise.all(batches.slice(1).map((b) => readBatch(b, first.revision, reader)));
-  return { revision: first.revision, kvs: [first, ...rest].flatMap((b) => b.kvs) };
+  return { revision: first.revision, cluster: first.cluster, kvs: [first, ...rest].flatMap((b) => b.kvs) };
 }
 
 async function readBatch(
   specs: readonly KeySpec[],
   revision: number | undefined,
   reader: RangeReader,
-): Promise<{ revision: number; kvs: KV[][] }> {
+): Promise<{ revision: number; cluster?: string; kvs: KV[][] }> {
   const ranges = specs.map(specRange);
   const res = await reader.txnRanges(ranges, revision);
   const kvs = await Promise.all(
@@ -57,5 +60,5 @@ async function readBatch(
       }
     }),
   );
-  return { revision: res.revision, kvs };
+  return { revision: res.revision, cluster: res.cluster, kvs };
 }

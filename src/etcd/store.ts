@@ -3,6 +3,7 @@
  * of those ranges from a revision. The etcd implementation lives beside it; tests can drive the agent's
  * loop with anything that keeps this contract.
  */
+import { EtcdError } from '../errors';
 
 /** A key the agent wants: the one key, or (recursive) the key and everything under `key/`. */
 export interface KeySpec {
@@ -17,6 +18,8 @@ export interface KV {
 
 export interface Snapshot {
   revision: number;
+  /** The cluster's identity, where the transport tells it: a resumed watch must be on the same history. */
+  cluster?: string;
   /** One list per requested KeySpec, in the same order, holding exactly the keys that spec wants. */
   kvs: KV[][];
 }
@@ -30,13 +33,31 @@ export interface WatchEvent {
 }
 
 export interface WatchHandlers {
-  /** Events of one or more revisions, in order; `revision` is the newest the store has reported. */
+  /**
+   * Events of one or more revisions, in order. `revision` is the watch's resume point: every event of the
+   * watched ranges up to it has now been delivered. It comes from the events' own revisions and from etcd's
+   * progress notifications, never from a response header alone (a replay's batches carry the newest revision,
+   * not the last one sent). `events` may be empty when only the resume point moved.
+   */
   onEvents(events: WatchEvent[], revision: number): void;
   /**
-   * The watch is no longer trustworthy (disconnected, cancelled by compaction, auth expired). Called once.
-   * The caller must take a new snapshot and watch again from its revision + 1.
+   * The watch stopped delivering (disconnected, member gone, cancelled by etcd). Called once. The caller may
+   * watch again from the last resume point + 1, unless `reason` is a WatchCancelledError: then it must read a
+   * fresh snapshot first.
    */
   onBroken(reason: Error): void;
+}
+
+/**
+ * etcd itself cancelled the watch: its start revision was compacted, or a permission was withdrawn. Watching
+ * again from the same revision would meet the same answer, so the caller reads a fresh snapshot.
+ */
+export class WatchCancelledError extends EtcdError {}
+
+/** Where the store stands now: its newest revision, and the cluster's identity where the transport tells it. */
+export interface Head {
+  revision: number;
+  cluster?: string;
 }
 
 export interface WatchHandle {
@@ -54,6 +75,12 @@ export interface Reader {
 /** What the watching agent needs: reads and a watch from a revision. */
 export interface Store extends Reader {
   watch(specs: readonly KeySpec[], fromRevision: number, handlers: WatchHandlers): Promise<WatchHandle>;
+  /**
+   * A cheap call that reads no values: the member that answers is the one the next watch uses, and its answer
+   * tells a resuming agent whether the history it holds is still the cluster's (same cluster, no revision
+   * gone backwards after a restore).
+   */
+  head(): Promise<Head>;
 }
 
 /** True when `key` belongs to `spec`. `/app` never matches `/apple`. */

@@ -2,11 +2,24 @@
  * One watch over many key specs on one etcd3 client: the specs' ranges merged, one watcher per range, all on
  * the client's single watch stream. The library's own resume is never relied on (docs/etcd-client.md): the
  * first disconnect or cancel is reported once as broken, and the caller decides how to watch again.
+ *
+ * The resume point it reports is the smallest, over its watchers, of what each has provably delivered: the
+ * newest event revision it sent, or the revision of a progress notification (etcd sends those only to a
+ * watcher that has caught up). A response header alone proves nothing: while catching up, etcd sends batches
+ * of at most 1,000 revisions, each stamped with the store's newest revision.
  */
 import { Range, EtcdInvalidAuthTokenError, type Etcd3, type IKeyValue, type Watcher } from 'etcd3';
 import { EtcdError } from '../errors';
 import { classify } from './classify';
-import { mergeRanges, SpecIndex, type KeySpec, type WatchEvent, type WatchHandle, type WatchHandlers } from './store';
+import {
+  mergeRanges,
+  SpecIndex,
+  WatchCancelledError,
+  type KeySpec,
+  type WatchEvent,
+  type WatchHandle,
+  type WatchHandlers,
+} from './store';
 
 /** How long cancelling a watch may take before the client is rebuilt. */
 const CANCEL_TIMEOUT_MS = 1000;
@@ -53,22 +66,33 @@ export async function watchSpecs(
     void cancelAll();
     handlers.onBroken(reason);
   };
+  const ranges = mergeRanges(specs);
+  // What each watcher has provably delivered, and the smallest of them last reported.
+  const delivered = ranges.map(() => fromRevision - 1);
+  let reported = fromRevision - 1;
   try {
-    for (const r of mergeRanges(specs)) {
+    for (const [i, r] of ranges.entries()) {
       const w = await createWatcher(on, r.start, r.end, fromRevision);
       watchers.push(w);
       w.on('data', (res) => {
         if (broken) return;
         const events: WatchEvent[] = [];
+        let newest = 0;
         for (const e of res.events) {
+          newest = Math.max(newest, Number(e.kv.mod_revision));
           const key = e.kv.key.toString('utf8');
-          if (index.lookup(key).length === 0) continue;
-          events.push(toEvent(e.type === 'Delete' ? 'delete' : 'put', e.kv, key));
+          if (index.lookup(key).length > 0) events.push(toEvent(e.type === 'Delete' ? 'delete' : 'put', e.kv, key));
         }
-        handlers.onEvents(events, Number(res.header.revision));
+        // A response without events is a progress notification: everything up to its revision is delivered.
+        if (res.events.length === 0) newest = Number(res.header.revision);
+        if (newest > delivered[i]) delivered[i] = newest;
+        const point = ranges.length === 1 ? delivered[0] : Math.min(...delivered);
+        if (events.length === 0 && point <= reported) return;
+        reported = Math.max(reported, point);
+        handlers.onEvents(events, reported);
       });
       w.on('disconnected', (err) => breakOnce(classify(err, at, 'watch'), err));
-      w.on('error', (err) => breakOnce(classify(err, at, 'watch'), err));
+      w.on('error', (err) => breakOnce(cancelled(err, at), err));
       w.on('end', () => breakOnce(new EtcdError(`etcd watch on ${at} ended`, { kind: 'unreachable' })));
     }
   } catch (err) {
@@ -102,9 +126,20 @@ function createWatcher(on: WatchOn, start: Buffer, end: Buffer, fromRevision: nu
     });
     w.once('error', (err: Error) => {
       clearTimeout(timer);
-      reject(err);
+      reject(cancelled(err, on.at));
     });
   });
+}
+
+/**
+ * A watcher's `error` is always etcd cancelling it: the start revision is compacted (etcd 3.4 gives no reason
+ * then), or a permission or token was refused (it gives one).
+ */
+function cancelled(err: Error, at: string): WatchCancelledError {
+  const reason = err.message.replace(/^.*Watcher canceled:\s*/s, '').trim();
+  const kind = classify(err, at, 'watch').kind;
+  const why = reason || 'its start revision is compacted';
+  return new WatchCancelledError(`etcd watch on ${at} was cancelled by etcd: ${why}`, { cause: err, kind });
 }
 
 function toEvent(type: 'put' | 'delete', kv: IKeyValue, key: string): WatchEvent {

@@ -3,7 +3,7 @@
  * agent's Observer hooks. Metric names are listed in the README.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Observer } from '../agent/observer';
+import type { Observer, Sync } from '../agent/observer';
 
 interface TargetHealth {
   inSync: boolean;
@@ -43,7 +43,9 @@ export class Metrics implements Observer {
   private readonly etcdConnected = this.gauge('reconfig_etcd_connected', '1 while watching etcd.');
   private readonly watchRevision = this.gauge('reconfig_watch_revision', 'The newest etcd revision seen.');
   private readonly reconnects = this.counter('reconfig_etcd_reconnects_total', 'Watches re-established after an outage.');
-  private readonly resyncs = this.counter('reconfig_resyncs_total', 'Fresh snapshots taken after the first (outages, periodic resync, SIGHUP).');
+  private readonly resyncs = this.counter('reconfig_resyncs_total', 'Fresh snapshots taken after the first (a compacted revision, periodic resync, SIGHUP, a changed cluster).');
+  private readonly resumes = this.counter('reconfig_watch_resumes_total', 'Watches resumed from the last revision held, reading nothing again.');
+  private readonly keysRead = this.counter('reconfig_snapshot_keys_total', 'Keys read by snapshots, the first included.');
   private readonly eventCount = this.counter('reconfig_watch_events_total', 'Watch events received for the targets.');
 
   constructor(targetIds: readonly string[]) {
@@ -94,12 +96,14 @@ export class Metrics implements Observer {
     this.renderSeconds.observe({ target: id }, seconds);
   }
 
-  synced(revision: number, after: 'start' | 'outage' | 'resync'): void {
+  synced({ revision, after, how, keys }: Sync): void {
     this.connectedNow = true;
     this.etcdConnected.set(1);
     this.seen(revision);
     if (after === 'outage') this.reconnects.inc();
-    if (after !== 'start') this.resyncs.inc();
+    if (how === 'resume') this.resumes.inc();
+    else if (after !== 'start') this.resyncs.inc();
+    this.keysRead.inc(keys);
   }
 
   disconnected(): void {

@@ -37,6 +37,9 @@ test('/metrics and /healthz follow applies, a failing check, a deliberate hold a
     assert.equal(metric(m, 'reconfig_target_held{target="c"}'), 1);
     assert.equal(metric(m, 'reconfig_etcd_connected'), 1);
     assert.ok((metric(m, 'reconfig_watch_revision') ?? 0) >= 3);
+    // The first snapshot read the three keys.
+    const keysAtStart = 3;
+    assert.equal(metric(m, 'reconfig_snapshot_keys_total'), keysAtStart);
     assert.ok((metric(m, 'reconfig_target_last_success_timestamp_seconds{target="a"}') ?? 0) > Date.now() / 1000 - 60);
     assert.match(m, /^reconfig_target_render_duration_seconds_count\{target="a"\} [1-9]/m);
 
@@ -67,7 +70,10 @@ test('/metrics and /healthz follow applies, a failing check, a deliberate hold a
     await waitFor(async () => (await get(`${base}/healthz`)).status === 200, 'healthy after etcd returned', 40_000);
     m = (await get(`${base}/metrics`)).body;
     assert.equal(metric(m, 'reconfig_etcd_reconnects_total'), 1);
-    assert.ok((metric(m, 'reconfig_resyncs_total') ?? 0) >= 1);
+    // etcd came back with its data: the watch resumed, and no key was read again.
+    assert.equal(metric(m, 'reconfig_watch_resumes_total'), 1);
+    assert.equal(metric(m, 'reconfig_resyncs_total'), 0);
+    assert.equal(metric(m, 'reconfig_snapshot_keys_total'), keysAtStart);
   } finally {
     await agent.stop();
     client.close();

@@ -1,5 +1,6 @@
 /** Runs the agent in-process against a real etcd, with its log lines captured. */
 import path from 'node:path';
+import type { Observer } from '../../src/agent/observer';
 import { Agent } from '../../src/agent/supervisor';
 import { loadTargets } from '../../src/config/load';
 import { EtcdStore } from '../../src/etcd/client';
@@ -20,6 +21,8 @@ export function startAgent(opts: {
   prefix?: string;
   notreally?: boolean;
   resyncMs?: number;
+  /** Sees what the feed does (syncs, events), as --listen's metrics do. */
+  observer?: Observer;
 }): InProcessAgent {
   const logs: LogLine[] = [];
   const printed: string[] = [];
@@ -28,7 +31,7 @@ export function startAgent(opts: {
   const targets = loadTargets({ cfgdir: opts.cfgdir, prefix });
   const store = new EtcdStore(at(opts.endpoint), { callTimeoutMs: 2000 });
   const ctx = { prefix, notreally: opts.notreally ?? false, log, print: (t: string) => void printed.push(t) };
-  const agent = new Agent(store, targets, ctx, { resyncMs: opts.resyncMs });
+  const agent = new Agent(store, targets, ctx, { resyncMs: opts.resyncMs, observer: opts.observer });
   agent.start();
   return { agent, logs, printed, stop: () => agent.stop() };
 }

@@ -4,7 +4,17 @@
  * timers and no etcd process. The real-etcd tests remain the proof that EtcdStore keeps this contract.
  */
 import { EtcdError } from '../../src/errors';
-import { specWants, type KeySpec, type Snapshot, type Store, type WatchEvent, type WatchHandlers, type WatchHandle } from '../../src/etcd/store';
+import {
+  specWants,
+  WatchCancelledError,
+  type Head,
+  type KeySpec,
+  type Snapshot,
+  type Store,
+  type WatchEvent,
+  type WatchHandlers,
+  type WatchHandle,
+} from '../../src/etcd/store';
 
 interface Watch {
   specs: readonly KeySpec[];
@@ -15,6 +25,8 @@ interface Watch {
 export class MemoryStore implements Store {
   readonly endpoints = ['memory'];
   revision = 1;
+  /** The cluster's identity; restore() makes a new one, as a restore from backup does. */
+  cluster = 'memory-1';
   private compacted = 0;
   private readonly data = new Map<string, string>();
   private readonly history: WatchEvent[] = [];
@@ -23,7 +35,10 @@ export class MemoryStore implements Store {
   down = false;
   /** Counts of calls, for assertions. */
   snapshots = 0;
+  /** Keys read by snapshots. */
+  keysRead = 0;
   watchesCreated = 0;
+  heads = 0;
 
   put(key: string, value: string): number {
     this.revision += 1;
@@ -45,6 +60,30 @@ export class MemoryStore implements Store {
     this.history.splice(0, this.history.findIndex((e) => e.revision > revision) >>> 0);
   }
 
+  /**
+   * Brings back an older state as a restore from backup does: the data and revision of `revision`, under a new
+   * cluster ID unless `sameCluster`. Open watches are broken.
+   */
+  restore(revision: number, sameCluster = false): void {
+    const kept = new Map<string, string>();
+    for (const e of this.history) {
+      if (e.revision > revision) break;
+      if (e.type === 'put') kept.set(e.key, e.value);
+      else kept.delete(e.key);
+    }
+    this.data.clear();
+    for (const [k, v] of kept) this.data.set(k, v);
+    this.history.splice(this.history.findIndex((e) => e.revision > revision) >>> 0);
+    this.revision = revision;
+    if (!sameCluster) this.cluster = `${this.cluster}+`;
+    this.breakWatches();
+  }
+
+  /** A progress notification on every open watch: nothing else happened up to the current revision. */
+  progress(): void {
+    for (const w of this.watches) queueMicrotask(() => !w.broken && w.handlers.onEvents([], this.revision));
+  }
+
   /** Breaks every open watch (a disconnect). */
   breakWatches(reason = new Error('connection lost')): void {
     for (const w of this.watches) this.fail(w, reason);
@@ -59,7 +98,16 @@ export class MemoryStore implements Store {
     await Promise.resolve();
     if (this.down) throw new EtcdError('etcd read on memory failed: unreachable', { kind: 'unreachable' });
     const keys = [...this.data.keys()].sort();
-    return { revision: this.revision, kvs: specs.map((s) => keys.filter((k) => specWants(s, k)).map((k) => ({ key: k, value: this.data.get(k)! }))) };
+    const kvs = specs.map((s) => keys.filter((k) => specWants(s, k)).map((k) => ({ key: k, value: this.data.get(k)! })));
+    this.keysRead += kvs.reduce((n, l) => n + l.length, 0);
+    return { revision: this.revision, cluster: this.cluster, kvs };
+  }
+
+  async head(): Promise<Head> {
+    this.heads += 1;
+    await Promise.resolve();
+    if (this.down) throw new EtcdError('etcd read on memory failed: unreachable', { kind: 'unreachable' });
+    return { revision: this.revision, cluster: this.cluster };
   }
 
   async watch(specs: readonly KeySpec[], fromRevision: number, handlers: WatchHandlers): Promise<WatchHandle> {
@@ -69,7 +117,8 @@ export class MemoryStore implements Store {
     const w: Watch = { specs, handlers, broken: false };
     this.watches.add(w);
     if (fromRevision <= this.compacted) {
-      queueMicrotask(() => this.fail(w, new Error(`watch from revision ${fromRevision}: compacted at ${this.compacted}`)));
+      const err = new WatchCancelledError(`etcd watch on memory was cancelled by etcd: revision ${fromRevision} is compacted (at ${this.compacted})`);
+      queueMicrotask(() => this.fail(w, err));
     } else {
       const replay = this.history.filter((e) => e.revision >= fromRevision && specs.some((s) => specWants(s, e.key)));
       if (replay.length) queueMicrotask(() => !w.broken && w.handlers.onEvents(replay, this.revision));

@@ -36,7 +36,7 @@ function setUp(resyncMs?: number) {
   return { store, lines, target, runner, feed, synced: () => synced };
 }
 
-test('the first snapshot applies, then every change; a break re-reads, so a change made meanwhile is not lost', async () => {
+test('the first snapshot applies, then every change; a break resumes the watch, so a change made meanwhile arrives and nothing is re-read', async () => {
   const { store, lines, target, runner, feed, synced } = setUp();
   store.put('/app/a', '1');
   store.put('/other/x', 'not mine');
@@ -45,18 +45,24 @@ test('the first snapshot applies, then every change; a break re-reads, so a chan
   assert.equal(synced(), 1);
   store.put('/app/b', '2');
   await until(() => read(target.dest) === '/app/a=1\n/app/b=2\n', 'a watched change');
+  const held = store.revision;
   store.breakWatches();
   // While the feed backs off, etcd moves on: a put and a delete the broken watch never delivered.
   store.put('/app/c', '3');
   store.delete('/app/a');
   await settle();
   assert.equal(store.openWatches, 0);
+  const from: number[] = [];
+  const realWatch = store.watch.bind(store);
+  store.watch = (specs, rev, handlers) => (from.push(rev), realWatch(specs, rev, handlers));
   mock.timers.tick(100);
-  // The runner paces the re-read like any change after a recent apply: let mocked time run while waiting.
+  // The runner paces the replay like any change after a recent apply: let mocked time run while waiting.
   await until(() => read(target.dest) === '/app/b=2\n/app/c=3\n', 'the state after the break', 20_000, () => mock.timers.tick(1));
-  assert.equal(store.snapshots, 2);
+  assert.deepEqual(from, [held + 1], 'the watch resumed right after the last revision delivered');
+  assert.equal(store.snapshots, 1, 'no second snapshot');
+  assert.equal(store.keysRead, 1, 'the one key of the first snapshot, and no more');
   assert.equal(lines.filter((l) => l.msg === 'disconnected from etcd; retrying').length, 1);
-  assert.equal(lines.filter((l) => /^reconnected; resynced at revision \d+$/.test(l.msg)).length, 1);
+  assert.equal(lines.filter((l) => l.msg === `reconnected; resumed the watch from revision ${held + 1}, reading nothing again`).length, 1);
   await feed.stop();
   await runner.stop();
 });
@@ -71,13 +77,14 @@ test('while etcd is down the backoff doubles from 100 ms to 5 s, and the outage 
   await settle();
   const attempts: number[] = [];
   let elapsed = 0;
-  let seen = store.snapshots;
+  // Each attempt to resume begins by asking etcd where it stands.
+  let seen = store.heads;
   while (elapsed < 25_000) {
     mock.timers.tick(50);
     elapsed += 50;
     await settle(5);
-    if (store.snapshots !== seen) {
-      seen = store.snapshots;
+    if (store.heads !== seen) {
+      seen = store.heads;
       attempts.push(elapsed);
     }
   }
@@ -89,6 +96,7 @@ test('while etcd is down the backoff doubles from 100 ms to 5 s, and the outage 
   store.put('/app/b', '2');
   mock.timers.tick(5000);
   await until(() => read(target.dest) === '/app/a=1\n/app/b=2\n', 'the state after the outage', 20_000, () => mock.timers.tick(1));
+  assert.equal(store.snapshots, 1, 'resumed, not re-read');
   await feed.stop();
   await runner.stop();
 });
@@ -130,6 +138,87 @@ test('a watch from a compacted revision breaks, and the feed recovers from a fre
   mock.timers.tick(100);
   await until(() => read(target.dest) === '/app/a=1\n/app/b=2\n', 'the compacted change, from the second snapshot', 20_000, () => mock.timers.tick(1));
   assert.equal(store.snapshots, 2);
+  await feed.stop();
+  await runner.stop();
+});
+
+test('compacted while the feed was away: the resumed watch is cancelled, and the feed reads a fresh snapshot', async () => {
+  const { store, lines, target, runner, feed } = setUp();
+  store.put('/app/a', '1');
+  feed.start();
+  await until(() => read(target.dest) === '/app/a=1\n', 'the first snapshot');
+  store.down = true;
+  store.breakWatches();
+  store.put('/app/b', '2');
+  store.put('/app/b', '3');
+  store.compact();
+  await settle();
+  store.down = false;
+  mock.timers.tick(100);
+  await until(() => read(target.dest) === '/app/a=1\n/app/b=3\n', 'the state after the compaction', 20_000, () => mock.timers.tick(1));
+  assert.equal(store.snapshots, 2);
+  assert.ok(lines.some((l) => l.msg === 'etcd cancelled the watch; reading a fresh snapshot' || /^reconnected; resynced at revision \d+$/.test(l.msg)));
+  await feed.stop();
+  await runner.stop();
+});
+
+for (const sameCluster of [false, true]) {
+  test(`etcd restored from an older backup${sameCluster ? ' (same cluster ID, revision gone back)' : ' (new cluster ID)'}: the feed reads afresh instead of resuming`, async () => {
+    const { store, lines, target, runner, feed } = setUp();
+    store.put('/app/a', '1');
+    const backup = store.revision;
+    feed.start();
+    await until(() => read(target.dest) === '/app/a=1\n', 'the first snapshot');
+    store.put('/app/b', '2');
+    await until(() => read(target.dest) === '/app/a=1\n/app/b=2\n', 'a change made after the backup');
+    store.restore(backup, sameCluster);
+    if (!sameCluster) {
+      // Writes after the restore carry the revision past the one the feed holds: only the cluster ID tells.
+      store.put('/app/c', '3');
+      store.put('/other/x', '4');
+    }
+    mock.timers.tick(100);
+    const want = sameCluster ? '/app/a=1\n' : '/app/a=1\n/app/c=3\n';
+    await until(() => read(target.dest) === want, 'the restored state', 20_000, () => mock.timers.tick(1));
+    assert.equal(store.snapshots, 2);
+    const warned = sameCluster ? /^etcd's revision went back from \d+ to \d+ \(restored from a backup\?\); reading a fresh snapshot$/ : /^etcd is another cluster now/;
+    assert.ok(lines.some((l) => warned.test(l.msg)), 'the reason is logged');
+    await feed.stop();
+    await runner.stop();
+  });
+}
+
+test('progress notifications move the resume point on while the target is quiet, so a later compaction does not force a re-read', async () => {
+  const { store, target, runner, feed } = setUp();
+  store.put('/app/a', '1');
+  feed.start();
+  await until(() => read(target.dest) === '/app/a=1\n', 'the first snapshot');
+  for (let i = 0; i < 5; i++) store.put('/other/x', String(i));
+  const quiet = store.revision;
+  store.progress();
+  await settle();
+  store.breakWatches();
+  store.compact();
+  const from: number[] = [];
+  const realWatch = store.watch.bind(store);
+  store.watch = (specs, rev, handlers) => (from.push(rev), realWatch(specs, rev, handlers));
+  await until(() => from.length === 1, 'the resumed watch', 20_000, () => mock.timers.tick(1));
+  store.put('/app/a', '2');
+  await until(() => read(target.dest) === '/app/a=2\n', 'the next change', 20_000, () => mock.timers.tick(1));
+  assert.deepEqual(from, [quiet + 1], 'resumed from the revision the notification gave + 1');
+  assert.equal(store.snapshots, 1);
+  await feed.stop();
+  await runner.stop();
+});
+
+test('a new set of runners (SIGHUP) is read afresh', async () => {
+  const { store, target, runner, feed } = setUp();
+  store.put('/app/a', '1');
+  feed.start();
+  await until(() => read(target.dest) === '/app/a=1\n', 'the first snapshot');
+  feed.replace([runner]);
+  await until(() => store.snapshots === 2, 'a second snapshot', 20_000, () => mock.timers.tick(1));
+  assert.equal(store.heads, 0, 'no resume was tried');
   await feed.stop();
   await runner.stop();
 });

@@ -23,7 +23,7 @@ function reporter(fail?: () => boolean) {
 
 test('a target reports the watch revision while applied and idle, its applied revision while pending or failed', async () => {
   const { r, writes } = reporter();
-  r.synced(10);
+  r.synced({ revision: 10, after: 'start', how: 'snapshot', keys: 2 });
   r.applied('a', true, 10, 'a=1\n');
   r.applied('b', true, 10, 'b=1\n');
   r.pending('b');
