@@ -2,7 +2,8 @@
  * `npm run fleet [-- --agents N]` (default 100): N agents as separate processes on this machine, each with its
  * own cfgdir, against a three-member cluster, first directly and then through one `etcd grpc-proxy`. Measures
  * what etcd sees (watch streams and watchers), a put to a one-key target reaching all N files (the slowest,
- * p50 and p99 over 50 puts), the bytes etcd sends the agents while they recover from a member killed under them, the spread of
+ * p50 and p99 over 50 puts), the bytes etcd sends the agents while they recover from a member killed under them
+ * (and how many re-read their keys rather than resume their watch), the spread of
  * apply times for one change with `splay` 2 s, the agents' total memory, and how long
  * `reconfig fleet --wait-revision` takes to confirm a change. Writes test/bench/results/fleet.json.
  */
@@ -148,6 +149,10 @@ async function main(): Promise<void> {
       // A member killed under the agents (directly: the one they use), 5 keys changed meanwhile; the bytes
       // etcd sends them until every agent has caught up, against those 5 keys' size.
       const before = await sentBytes(cluster);
+      // Every fresh snapshot after the first logs "resynced at revision R"; a resumed watch logs "resumed".
+      const rereads = (): number => hosts.reduce((n, h) => n + h.agent.countSome('resynced at revision'), 0);
+      const resumes = (): number => hosts.reduce((n, h) => n + h.agent.countSome('resumed the watch from revision'), 0);
+      const [rereadsBefore, resumesBefore] = [rereads(), resumes()];
       const victim = cluster.members[0];
       await victim.kill9();
       for (let i = 0; i < 5; i++) await client.put(`/fleet/fast/during/k${i}`).value(`v${i}`);
@@ -170,8 +175,11 @@ async function main(): Promise<void> {
         fleet_wait_exit: wait ?? -1,
         fleet_wait_ms: round(waitMs, 0),
         restart_bytes_sent: sent,
+        restart_rereads: rereads() - rereadsBefore,
+        restart_keys_read: (rereads() - rereadsBefore) * (SEED_KEYS + 60 + 2),
+        restart_resumes: resumes() - resumesBefore,
         changed_keys: 5,
-        keys_per_agent: SEED_KEYS + 60,
+        keys_per_agent: SEED_KEYS + 60 + 2,
       };
       await Promise.all(hosts.map((h) => h.agent.stop()));
       agents.length = 0;

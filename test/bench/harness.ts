@@ -89,6 +89,10 @@ export class Agent {
   count(msg: string): number {
     return this.stderr.split('\n').filter((l) => l.includes(`"msg":"${msg}"`)).length;
   }
+  /** Log lines whose message holds `part`. */
+  countSome(part: string): number {
+    return this.stderr.split('\n').filter((l) => l.includes('"msg":"') && l.includes(part)).length;
+  }
   /** Waits for a log line whose message begins with `msg`. */
   async waitLog(msg: string, timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;

@@ -130,3 +130,33 @@ test('a failed plugin is retried on its own, without a change in etcd', async ()
     mock.timers.reset();
   }
 });
+
+test('a resumed watch replays events the runner has: those at or below what it holds are ignored, so no older value comes back', async () => {
+  const { log } = memoryLogger();
+  const t = fakeTarget('rp');
+  const runner = new TargetRunner(t, { prefix: '', notreally: false, log, print: () => undefined }, { manual: true });
+  runner.load([{ key: '/rp/a', value: 'new' }], 10);
+  // The resume point (8) lags this runner's own newest event (12): another watcher of the stream is behind.
+  runner.update([{ type: 'put', key: '/rp/b', value: 'b12', revision: 12 }], 8);
+  // The watch resumes from 9 and replays in two batches: first a put of /rp/a older than the snapshot and a
+  // delete before the event at 12. Were they taken, the file would go back in time between the batches.
+  runner.update(
+    [
+      { type: 'put', key: '/rp/a', value: 'old', revision: 9 },
+      { type: 'delete', key: '/rp/b', value: '', revision: 11 },
+    ],
+    11,
+  );
+  assert.equal((await runner.applyNow()).ok, true);
+  assert.equal(readFileSync(t.dest, 'utf8'), '/rp/a=new\n/rp/b=b12\n');
+  runner.update(
+    [
+      { type: 'put', key: '/rp/b', value: 'b12', revision: 12 },
+      { type: 'put', key: '/rp/c', value: 'c13', revision: 13 },
+    ],
+    13,
+  );
+  assert.equal((await runner.applyNow()).ok, true);
+  assert.equal(readFileSync(t.dest, 'utf8'), '/rp/a=new\n/rp/b=b12\n/rp/c=c13\n');
+  await runner.stop();
+});
