@@ -103,9 +103,9 @@ export class Feed {
       });
       let reason: Error | null = null;
       try {
-        const sync = await this.prepare(all, runners);
-        if (!sync || this.stopping || all !== this.runners) continue;
-        const held = this.held!;
+        const ready = await this.prepare(all, runners);
+        if (!ready || this.stopping || all !== this.runners) continue;
+        const { sync, held } = ready;
         let onBroken: (err: Error) => void = () => undefined;
         const brokenByWatch = new Promise<Error>((resolve) => (onBroken = resolve));
         this.watch = await this.store.watch(specs, held.revision + 1, {
@@ -163,13 +163,16 @@ export class Feed {
    * Makes `this.held` a point the next watch can start from: the last one's, if etcd still holds that history,
    * else a fresh snapshot loaded into the runners. Null when the runners changed meanwhile.
    */
-  private async prepare(all: readonly TargetRunner[], runners: ReadonlyArray<TargetRunner & { spec: KeySpec }>): Promise<Sync | null> {
+  private async prepare(
+    all: readonly TargetRunner[],
+    runners: ReadonlyArray<TargetRunner & { spec: KeySpec }>,
+  ): Promise<{ sync: Sync; held: Held } | null> {
     const after = this.state === 'starting' ? 'start' : this.state === 'disconnected' ? 'outage' : 'resync';
     const held = this.held?.runners === all ? this.held : null;
     if (held) {
       const head = await this.store.head();
       const changed = held.cluster !== undefined && head.cluster !== undefined && head.cluster !== held.cluster;
-      if (!changed && head.revision >= held.revision) return { revision: held.revision, after, how: 'resume', keys: 0 };
+      if (!changed && head.revision >= held.revision) return { sync: { revision: held.revision, after, how: 'resume', keys: 0 }, held };
       this.log.warn(
         { revision: head.revision, held: held.revision },
         changed
@@ -183,7 +186,8 @@ export class Feed {
     // Load before watching: events that arrive while the watch is being set up build on the snapshot.
     runners.forEach((r, i) => r.load(snap.kvs[i], snap.revision));
     this.held = { revision: snap.revision, cluster: snap.cluster, runners: all };
-    return { revision: snap.revision, after, how: 'snapshot', keys: snap.kvs.reduce((n, kvs) => n + kvs.length, 0) };
+    const keys = snap.kvs.reduce((n, kvs) => n + kvs.length, 0);
+    return { sync: { revision: snap.revision, after, how: 'snapshot', keys }, held: this.held };
   }
 
   /** The next watch starts from a fresh snapshot. */

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { startAgent } from '../support/agent';
 import { AgentProcess, runCli } from '../support/cli';
 import { etcdBinary } from '../../scripts/etcd-binary';
 import { freePort, sharedEtcd, uniquePrefix } from '../support/etcd';
@@ -136,6 +137,50 @@ test('through etcd grpc-proxy: an agent follows changes, and --onetime reads (fa
     await waitFor(() => readOr(dest) === '/app/a=1\n/app/b=2\n', 'a change through the proxy');
   } finally {
     await agent?.stop();
+    await stopProcess(proxy.child);
+  }
+});
+
+test('through etcd grpc-proxy: three agents with the same target are one watch in etcd; the proxy killed and restarted, they resume', async () => {
+  const p = uniquePrefix('coalesce');
+  await shared.client.put(`${p}/app/a`).value('1');
+  const listen = `127.0.0.1:${await freePort()}`;
+  const startProxy = (): AgentProcess =>
+    AgentProcess.startRaw(etcdBinary(), ['grpc-proxy', 'start', `--endpoints=${shared.etcd.url}`, `--listen-addr=${listen}`]);
+  let proxy = startProxy();
+  const cost = async (): Promise<[number, number]> => [
+    await shared.etcd.metric('etcd_debugging_mvcc_watch_stream_total'),
+    await shared.etcd.metric('etcd_debugging_mvcc_watcher_total'),
+  ];
+  const agents: Array<ReturnType<typeof startAgent>> = [];
+  const dests: string[] = [];
+  try {
+    const start = (): void => {
+      const cfg = makeCfgdir({ app: { id: 'app', source: 'list.ejs', target: 'out/app', key: '/app', recursive: true } }, { 'list.ejs': LIST });
+      agents.push(startAgent({ cfgdir: cfg, endpoint: `http://${listen}`, prefix: p }));
+      dests.push(path.join(cfg, 'out/app'));
+    };
+    const allHold = (text: string, what: string): Promise<boolean> => waitFor(() => dests.every((d) => readOr(d) === text), what, 30_000);
+    start();
+    await allHold('/app/a=1\n', 'the first agent through the proxy');
+    await waitFor(() => agents[0].logs.some((l) => l.msg === 'connected; watching'), 'its watch');
+    const [streams, watchers] = await cost();
+    start();
+    start();
+    await allHold('/app/a=1\n', 'three agents through the proxy');
+    await waitFor(() => agents.every((a) => a.logs.some((l) => l.msg === 'connected; watching')), 'their watches');
+    assert.deepEqual(await cost(), [streams, watchers], 'two more agents with the same target cost etcd no stream and no watcher');
+    // The proxy dies; a change lands while it is gone; a new proxy comes up on the same address.
+    await stopProcess(proxy.child, 'SIGKILL');
+    await shared.client.put(`${p}/app/b`).value('2');
+    proxy = startProxy();
+    await allHold('/app/a=1\n/app/b=2\n', 'the change made while the proxy was down');
+    for (const a of agents) {
+      await waitFor(() => a.logs.some((l) => /^reconnected; resumed the watch from revision \d+, reading nothing again$/.test(l.msg)), 'a resume');
+      assert.ok(!a.logs.some((l) => /resynced at revision/.test(l.msg)), 'no agent read its keys again');
+    }
+  } finally {
+    await Promise.all(agents.map((a) => a.stop()));
     await stopProcess(proxy.child);
   }
 });
