@@ -38,6 +38,8 @@ export class MemoryStore implements Store {
   /** Keys read by snapshots. */
   keysRead = 0;
   watchesCreated = 0;
+  /** The revision each watch was asked to start from, in order. */
+  readonly watchedFrom: number[] = [];
   heads = 0;
 
   put(key: string, value: string): number {
@@ -111,6 +113,7 @@ export class MemoryStore implements Store {
   }
 
   async watch(specs: readonly KeySpec[], fromRevision: number, handlers: WatchHandlers): Promise<WatchHandle> {
+    this.watchedFrom.push(fromRevision);
     await Promise.resolve();
     if (this.down) throw new EtcdError('etcd watch on memory failed: unreachable', { kind: 'unreachable' });
     this.watchesCreated += 1;

@@ -36,6 +36,15 @@ function setUp(resyncMs?: number) {
   return { store, lines, target, runner, feed, synced: () => synced };
 }
 
+/** setUp() with /app/a=1 in the store, the feed started, and the first snapshot applied. */
+async function running(resyncMs?: number) {
+  const t = setUp(resyncMs);
+  t.store.put('/app/a', '1');
+  t.feed.start();
+  await until(() => read(t.target.dest) === '/app/a=1\n', 'the first snapshot');
+  return t;
+}
+
 test('the first snapshot applies, then every change; a break resumes the watch, so a change made meanwhile arrives and nothing is re-read', async () => {
   const { store, lines, target, runner, feed, synced } = setUp();
   store.put('/app/a', '1');
@@ -52,13 +61,10 @@ test('the first snapshot applies, then every change; a break resumes the watch, 
   store.delete('/app/a');
   await settle();
   assert.equal(store.openWatches, 0);
-  const from: number[] = [];
-  const realWatch = store.watch.bind(store);
-  store.watch = (specs, rev, handlers) => (from.push(rev), realWatch(specs, rev, handlers));
   mock.timers.tick(100);
   // The runner paces the replay like any change after a recent apply: let mocked time run while waiting.
   await until(() => read(target.dest) === '/app/b=2\n/app/c=3\n', 'the state after the break', 20_000, () => mock.timers.tick(1));
-  assert.deepEqual(from, [held + 1], 'the watch resumed right after the last revision delivered');
+  assert.deepEqual(store.watchedFrom.slice(1), [held + 1], 'the watch resumed right after the last revision delivered');
   assert.equal(store.snapshots, 1, 'no second snapshot');
   assert.equal(store.keysRead, 1, 'the one key of the first snapshot, and no more');
   assert.equal(lines.filter((l) => l.msg === 'disconnected from etcd; retrying').length, 1);
@@ -68,10 +74,7 @@ test('the first snapshot applies, then every change; a break resumes the watch, 
 });
 
 test('while etcd is down the backoff doubles from 100 ms to 5 s, and the outage is logged once', async () => {
-  const { store, lines, target, runner, feed } = setUp();
-  store.put('/app/a', '1');
-  feed.start();
-  await until(() => read(target.dest) === '/app/a=1\n', 'the first snapshot');
+  const { store, lines, target, runner, feed } = await running();
   store.down = true;
   store.breakWatches();
   await settle();
@@ -102,10 +105,7 @@ test('while etcd is down the backoff doubles from 100 ms to 5 s, and the outage 
 });
 
 test('the periodic resync takes a fresh snapshot while the watch is fine, jittered by up to 10%', async () => {
-  const { store, lines, target, runner, feed } = setUp(60_000);
-  store.put('/app/a', '1');
-  feed.start();
-  await until(() => read(target.dest) === '/app/a=1\n', 'the first snapshot');
+  const { store, lines, runner, feed } = await running(60_000);
   assert.equal(store.snapshots, 1);
   // Math.random gives 1 here: the resync comes at 110% of the interval, not before.
   mock.timers.tick(65_999);
@@ -143,10 +143,7 @@ test('a watch from a compacted revision breaks, and the feed recovers from a fre
 });
 
 test('compacted while the feed was away: the resumed watch is cancelled, and the feed reads a fresh snapshot', async () => {
-  const { store, lines, target, runner, feed } = setUp();
-  store.put('/app/a', '1');
-  feed.start();
-  await until(() => read(target.dest) === '/app/a=1\n', 'the first snapshot');
+  const { store, lines, target, runner, feed } = await running();
   store.down = true;
   store.breakWatches();
   store.put('/app/b', '2');
@@ -189,33 +186,24 @@ for (const sameCluster of [false, true]) {
 }
 
 test('progress notifications move the resume point on while the target is quiet, so a later compaction does not force a re-read', async () => {
-  const { store, target, runner, feed } = setUp();
-  store.put('/app/a', '1');
-  feed.start();
-  await until(() => read(target.dest) === '/app/a=1\n', 'the first snapshot');
+  const { store, target, runner, feed } = await running();
   for (let i = 0; i < 5; i++) store.put('/other/x', String(i));
   const quiet = store.revision;
   store.progress();
   await settle();
   store.breakWatches();
   store.compact();
-  const from: number[] = [];
-  const realWatch = store.watch.bind(store);
-  store.watch = (specs, rev, handlers) => (from.push(rev), realWatch(specs, rev, handlers));
-  await until(() => from.length === 1, 'the resumed watch', 20_000, () => mock.timers.tick(1));
+  await until(() => store.watchedFrom.length === 2, 'the resumed watch', 20_000, () => mock.timers.tick(1));
   store.put('/app/a', '2');
   await until(() => read(target.dest) === '/app/a=2\n', 'the next change', 20_000, () => mock.timers.tick(1));
-  assert.deepEqual(from, [quiet + 1], 'resumed from the revision the notification gave + 1');
+  assert.deepEqual(store.watchedFrom.slice(1), [quiet + 1], 'resumed from the revision the notification gave + 1');
   assert.equal(store.snapshots, 1);
   await feed.stop();
   await runner.stop();
 });
 
 test('a new set of runners (SIGHUP) is read afresh', async () => {
-  const { store, target, runner, feed } = setUp();
-  store.put('/app/a', '1');
-  feed.start();
-  await until(() => read(target.dest) === '/app/a=1\n', 'the first snapshot');
+  const { store, runner, feed } = await running();
   feed.replace([runner]);
   await until(() => store.snapshots === 2, 'a second snapshot', 20_000, () => mock.timers.tick(1));
   assert.equal(store.heads, 0, 'no resume was tried');
