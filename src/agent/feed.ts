@@ -212,14 +212,14 @@ export class Feed {
   }
 
   private disconnected(reason: Error): void {
+    if (reason instanceof WatchCancelledError && this.state === 'connected') {
+      // etcd answered: still connected, and the next watch follows a resync, not an outage.
+      this.log.warn({ err: reason.message }, 'etcd cancelled the watch; reading a fresh snapshot');
+      return;
+    }
     this.observer.disconnected(reason.message);
     if (this.state === 'connected' || this.state === 'starting') {
-      const msg =
-        reason instanceof WatchCancelledError
-          ? 'etcd cancelled the watch; reading a fresh snapshot'
-          : this.state === 'starting'
-            ? 'cannot reach etcd; retrying'
-            : 'disconnected from etcd; retrying';
+      const msg = this.state === 'starting' ? 'cannot reach etcd; retrying' : 'disconnected from etcd; retrying';
       this.log.warn({ err: reason.message, endpoints: this.store.endpoints }, msg);
       this.state = 'disconnected';
     } else {

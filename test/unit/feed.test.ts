@@ -154,7 +154,14 @@ test('compacted while the feed was away: the resumed watch is cancelled, and the
   mock.timers.tick(100);
   await until(() => read(target.dest) === '/app/a=1\n/app/b=3\n', 'the state after the compaction', 20_000, () => mock.timers.tick(1));
   assert.equal(store.snapshots, 2);
-  assert.ok(lines.some((l) => l.msg === 'etcd cancelled the watch; reading a fresh snapshot' || /^reconnected; resynced at revision \d+$/.test(l.msg)));
+  await until(() => lines.some((l) => /^resynced at revision \d+$/.test(l.msg)), 'the resync logged');
+  const told = lines.map((l) => l.msg.replace(/\d+/g, 'N')).filter((m) => /etcd|resumed|resynced/.test(m));
+  assert.deepEqual(told.slice(-4), [
+    'disconnected from etcd; retrying',
+    'reconnected; resumed the watch from revision N, reading nothing again',
+    'etcd cancelled the watch; reading a fresh snapshot',
+    'resynced at revision N',
+  ]);
   await feed.stop();
   await runner.stop();
 });
