@@ -118,7 +118,7 @@ program
   .addOption(opt('-o, --onetime', 'apply every target once, print a summary and exit', { default: false }))
   .addOption(opt('-n, --notreally', 'print diffs instead of writing; run no commands', { default: false }))
   .addOption(opt('-d, --debug', 'log at debug level', { default: false }))
-  .addOption(opt('--resync <duration>', 're-read everything and re-render this often, jittered by ±10% per agent, as well as on every reconnect ("0": never)', { default: '1h' }))
+  .addOption(opt('--resync <duration>', 're-read everything and re-render this often, jittered by ±10% per agent ("0": never; a reconnect resumes the watch instead)', { default: '1h' }))
   .addOption(opt('--log-format <format>', 'json, or pretty for people (default: pretty on a terminal, else json)').choices(['json', 'pretty']))
   .addOption(opt('--listen <host:port>', 'serve /metrics and /healthz here (e.g. 127.0.0.1:9100); off by default'))
   .addOption(opt('--reload-signal <signal>', 'sidecar mode: the signal sent to the program after a change', { default: 'SIGHUP', parse: signal }))
