@@ -3,7 +3,7 @@
  * agent dies (its keep-alives stop), and at once when it stops (the lease is revoked). A lost lease (etcd
  * restarted past the TTL, a member change) is replaced on the next write.
  */
-import type { Etcd3, Lease } from 'etcd3';
+import { EtcdLeaseInvalidError, type Etcd3, type Lease } from 'etcd3';
 import { classify } from './classify';
 
 export class Presence {
@@ -32,7 +32,13 @@ export class Presence {
       }
       await this.lease.put(this.key).value(value);
     } catch (err) {
-      this.lease = null;
+      // A refused put (no permission, a member down) leaves the lease alive: the next write reuses it rather than
+      // granting another each time. A lease that failed or that etcd no longer knows is let go.
+      const lease = this.lease;
+      if (lease && (lease.revoked() || err instanceof EtcdLeaseInvalidError)) {
+        this.lease = null;
+        lease.release();
+      }
       throw classify(err, this.key, 'write');
     }
   }

@@ -5,9 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import type { Etcd3 } from 'etcd3';
+import { Range, type Etcd3 } from 'etcd3';
 import { AgentProcess, runCli } from '../support/cli';
 import { EtcdServer, uniquePrefix } from '../support/etcd';
 import { LIST, makeCfgdir, readOr, sleep, waitFor } from '../support/util';
@@ -88,6 +89,38 @@ test('a daemon idle past its token expiry, then an etcd restart, still follows e
     await waitFor(() => readOr(out) === '/app/a=1\n/app/b=2\n/app/c=3\n', 'a change after etcd restarted', 40_000);
     assert.equal(agent.child.exitCode, null, 'the daemon must still run');
     assert.ok(!agent.stderr.includes(PASSWORD), 'the password must never be logged');
+  } finally {
+    await agent.stop();
+  }
+});
+
+test('--report with a role that may read its keys but not write the report: refused once in the log, applies go on, no lease piles up', async () => {
+  const p = uniquePrefix('role');
+  const name = p.slice(1).replace(/[^A-Za-z0-9]/g, '');
+  const role = await client.role(`r-${name}`).create();
+  await role.grant({ permission: 'Read', range: Range.prefix(`${p}/app`) });
+  const user = await client.user(`u-${name}`).create('agent-pw');
+  await user.addRole(role);
+  await client.put(`${p}/app/a`).value('1');
+  const leases = async (): Promise<number> => (await client.leaseClient.leaseLeases()).leases.length;
+  const before = await leases();
+  const dir = cfg();
+  const out = path.join(dir, 'out/app.conf');
+  const agent = AgentProcess.start(['-c', dir, '--port', String(etcd.clientPort), '-p', p, '--user', `u-${name}`, '--report', `${p}-fleet`], {
+    RECONFIG_ETCD_PASSWORD: 'agent-pw',
+  });
+  try {
+    await waitFor(() => readOr(out) === '/app/a=1\n', 'the first apply');
+    const refused = (l: { msg: string }): boolean => /^fleet report not written \(applies go on\): .*permission denied/.test(l.msg);
+    await agent.waitForLog(refused, 'the refused report write');
+    await client.put(`${p}/app/a`).value('2');
+    await waitFor(() => readOr(out) === '/app/a=2\n', 'the next apply, despite the refusal');
+    // The write is tried again each second; give it several tries.
+    await sleep(4000);
+    assert.equal(agent.logs.filter(refused).length, 1, 'the refusal is logged once');
+    const grown = (await leases()) - before;
+    assert.ok(grown <= 1, `the agent holds ${grown} leases: each refused write left one behind, kept alive`);
+    assert.equal(await client.get(`${p}-fleet/${os.hostname()}`).string(), null);
   } finally {
     await agent.stop();
   }
