@@ -5,6 +5,7 @@ import type { Command as CommandType, Option as OptionType } from 'commander';
 import { ExitCode } from './errors';
 import { PASSWORD_ENV } from './etcd/env';
 import type { FleetFlags, Options } from './main';
+import { version } from './version';
 
 /** main.ts is loaded only once a mode runs: --version and --help stay as quick as Node's own start. */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -16,10 +17,6 @@ function exitEarly(code: number, message?: string, out?: string): never {
   if (out) process.stdout.write(out);
   process.exit(code);
 }
-
-// Read at run time rather than imported, so the build layout stays src/ -> dist/src/.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { version } = require('../../package.json') as { version: string };
 
 // `reconfig --version` alone answers before commander loads: inventories and health checks run it on every host.
 if (process.argv.length === 3 && process.argv[2] === '--version') exitEarly(ExitCode.ok, undefined, `${version}\n`);

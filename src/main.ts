@@ -15,6 +15,7 @@ import type { Reader } from './etcd/store';
 import { connectionSettings, type ConnectionFlags, type ConnectionSettings } from './etcd/settings';
 import { createLogger, logProblems, type LogFormat, type Logger } from './log';
 import { HupRelay } from './signals';
+import { version } from './version';
 
 export interface Options extends ConnectionFlags {
   cfgdir: string;
@@ -208,11 +209,10 @@ async function startReport(prefix: string, name: string | undefined, store: Etcd
   const { FleetReporter } = await import('./agent/report');
   const { Presence } = await import('./etcd/presence');
   const { allOf } = await import('./agent/observer');
-  const key = `${prefix.replace(/\/+$/, '')}/${name ?? hostname()}`;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { version } = require('../../package.json') as { version: string };
+  const host = name ?? hostname();
+  const key = `${prefix.replace(/\/+$/, '')}/${host}`;
   // Each refers to the other: the first write comes a turn later, once both exist.
-  const reporter = new FleetReporter((json) => presence.write(json), { name: name ?? hostname(), version }, targets.map((t) => t.id), log);
+  const reporter = new FleetReporter((json) => presence.write(json), { name: host, version }, targets.map((t) => t.id), log);
   const presence = new Presence(() => store.currentClient(), key, REPORT_TTL_SECONDS, () => reporter.rewrite());
   ctx.observer = ctx.observer ? allOf([ctx.observer, reporter]) : reporter;
   log.info({ key }, 'keeping a fleet report');

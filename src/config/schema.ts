@@ -55,7 +55,7 @@ const hasAny = (...fields: string[]): object => ({ anyOf: fields.map((f) => has(
 /**
  * Rules that tie fields together, as JSON Schema. `$comment` is the message for a target that breaks the rule,
  * beginning with the field it is about. (wait.max >= wait.min and a "/" key with no --prefix need values the
- * schema cannot compare or see; load.ts checks those two.)
+ * schema cannot compare or see; read.ts checks those two.)
  */
 export const CROSS_FIELD_RULES: ReadonlyArray<Record<string, unknown>> = [
   {
@@ -89,7 +89,7 @@ export const targetSchema: JSONSchemaType<TargetSpec> = {
   type: 'object',
   additionalProperties: false,
   required: ['id', 'source', 'target'],
-  // The rules between fields. Each one's message is its $comment, which load.ts reports instead of ajv's words.
+  // The rules between fields. Each one's message is its $comment, which read.ts reports instead of ajv's words.
   // (JSONSchemaType has no place for allOf of if/then, hence the cast.)
   ...({ allOf: CROSS_FIELD_RULES } as object),
   properties: {

@@ -1,7 +1,8 @@
 /**
  * The Store on a real etcd, through the etcd3 client. One client, so one gRPC connection and one watch
  * stream for every target. The library's own watch resume is not trusted (see docs/etcd-client.md):
- * any disconnect or watcher error is reported once as broken, and the agent re-reads and re-watches.
+ * any disconnect or watcher error is reported once as broken, and the agent watches again from its own resume
+ * point (or reads afresh when etcd cancelled the watch).
  */
 import { noop } from 'cockatiel';
 import { Etcd3, type IOptions } from 'etcd3';
@@ -101,12 +102,11 @@ export class EtcdStore implements Store {
     return this.clientFor(await this.members.endpoint());
   }
 
-  /** Reads from the current member, moving on to the next while they fail (one round at most). */
-  async snapshot(specs: readonly KeySpec[]): Promise<Snapshot> {
+  /** A read on the current member, moving on to the next while they fail (one round at most). */
+  private onSomeMember<T>(read: (client: Etcd3) => Promise<T>): Promise<T> {
     return this.members.tryEach('read', async (endpoint) => {
-      const client = this.clientFor(endpoint);
       try {
-        return await this.read(client, specs);
+        return await read(this.clientFor(endpoint));
       } catch (err) {
         this.rebuild();
         throw err;
@@ -114,19 +114,18 @@ export class EtcdStore implements Store {
     });
   }
 
+  snapshot(specs: readonly KeySpec[]): Promise<Snapshot> {
+    return this.onSomeMember((client) => this.read(client, specs));
+  }
+
   /**
-   * An empty transaction, on the current member and on each next one while they fail: it reads no key (so it
-   * needs no permission), is linearizable like any read, and its header names the cluster and its revision.
+   * An empty transaction: it reads no key (so it needs no permission), is linearizable like any read, and its
+   * header names the cluster and its revision.
    */
-  async head(): Promise<Head> {
-    return this.members.tryEach('read', async (endpoint) => {
-      try {
-        const res = await this.clientFor(endpoint).kv.txn({});
-        return { revision: Number(res.header.revision), cluster: res.header.cluster_id };
-      } catch (err) {
-        this.rebuild();
-        throw err;
-      }
+  head(): Promise<Head> {
+    return this.onSomeMember(async (client) => {
+      const res = await client.kv.txn({});
+      return { revision: Number(res.header.revision), cluster: res.header.cluster_id };
     });
   }
 

@@ -12,8 +12,6 @@ import { parseNameserver, systemNameservers, type Nameserver } from './discovery
 import { srvEndpoints } from './discovery/srv';
 import { PASSWORD_ENV } from './env';
 
-export { PASSWORD_ENV };
-
 export interface ConnectionFlags {
   host: string;
   port: number;
