@@ -26,6 +26,8 @@ export class Agent {
   private readonly life = new AbortController();
   /** Called when no runner is busy any more (see idle()). */
   private idleWaiters: Array<() => void> = [];
+  /** The runners' context, with every settling passed through here first (for idle()). */
+  private readonly ctx: RunnerContext;
 
   constructor(
     private readonly store: Store,
@@ -33,7 +35,6 @@ export class Agent {
     ctx: RunnerContext,
     feedOpts: FeedOptions = {},
   ) {
-    // Every runner's settling passes through here first, for idle().
     this.ctx = {
       ...ctx,
       onSettled: () => {
@@ -44,8 +45,6 @@ export class Agent {
     this.set = this.build(targets);
     this.feed = new Feed(store, this.set.runners, ctx.log, { ...feedOpts, signal: this.life.signal });
   }
-
-  private readonly ctx: RunnerContext;
 
   private build(targets: readonly Target[]): RunnerSet {
     // The set stops with the agent, or alone when SIGHUP replaces it. (Linked by hand: AbortSignal.any needs
