@@ -68,7 +68,7 @@ export class EtcdStore implements Store {
       // Without a CA file, gRPC's createSsl takes null as "the system's CAs"; the library's type does not say so.
       ...(tls ? { credentials: { rootCertificate: tls.ca ?? (null as unknown as Buffer), certChain: tls.cert, privateKey: tls.key } } : {}),
       ...(auth ? { auth: { username: auth.username, password: auth.password } } : {}),
-      // Deadlines on unary calls; the library never reads dialTimeout (notes, 7).
+      // Deadlines on unary calls; the library never reads dialTimeout (docs/etcd-client.md).
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + this.callTimeoutMs }),
       // One attempt per call: the agent retries with its own backoff and re-reads, so the library's three
       // retries would only triple every timeout.

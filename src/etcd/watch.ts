@@ -45,7 +45,7 @@ export async function watchSpecs(
   const index = new SpecIndex(specs, (s) => s);
   let broken = false;
   // A cancel goes through the client's watch stream; on a broken or silent stream it may never be answered,
-  // and the client's queue is then stuck (notes, 5). Give it a moment, then start a fresh client.
+  // and the client's queue is then stuck (docs/etcd-client.md). Give it a moment, then start a fresh client.
   let cancelling: Promise<void> | null = null;
   const cancelOnce = async (): Promise<void> => {
     if (watchers.length === 0) return;
@@ -61,7 +61,7 @@ export async function watchSpecs(
   const breakOnce = (reason: Error, cause?: unknown): void => {
     if (broken) return;
     broken = true;
-    // A watcher killed by an expired token leaves a client whose next watch may hang (notes, 4).
+    // A watcher killed by an expired token leaves a client whose next watch may hang (docs/etcd-client.md).
     if (cause instanceof EtcdInvalidAuthTokenError) on.rebuild();
     void cancelAll();
     handlers.onBroken(reason);
@@ -116,7 +116,7 @@ function createWatcher(on: WatchOn, start: Buffer, end: Buffer, fromRevision: nu
     const timer = setTimeout(() => {
       w.removeAllListeners();
       void w.cancel().catch(() => undefined);
-      // A create that never answers jams the client's queue (notes, 5): start a new client.
+      // A create that never answers jams the client's queue (docs/etcd-client.md): start a new client.
       on.rebuild();
       reject(new Error(`watch was not created within ${on.createTimeoutMs} ms`));
     }, on.createTimeoutMs);
