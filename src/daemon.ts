@@ -6,7 +6,7 @@ import type { Program } from './agent/sidecar';
 import { Agent } from './agent/supervisor';
 import { runOnce } from './agent/onetime';
 import type { RunnerContext } from './agent/runner';
-import type { Target } from './config/target';
+import type { Target } from './target';
 import { ConfigError, errorMessage, type RunResult } from './errors';
 import type { ConnectionSettings } from './etcd/settings';
 import type { EtcdStore } from './etcd/client';

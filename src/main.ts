@@ -6,7 +6,7 @@ import { formatReport, runOnce } from './agent/onetime';
 import type { RunnerContext } from './agent/runner';
 import { loadTargets } from './config/load';
 import { parseDuration } from './config/duration';
-import type { Target } from './config/target';
+import type { Target } from './target';
 import { ConfigError, ExitCode, ReconfigError, UsageError, errorMessage, type RunResult } from './errors';
 import { connect, sidecar, watch } from './daemon';
 import type { EtcdStore } from './etcd/client';

@@ -1,6 +1,6 @@
 /** Start-up housekeeping shared by the watching agent and --onetime. */
 import { removeStale } from '../apply/files';
-import type { Target } from '../config/target';
+import type { Target } from '../target';
 import type { RunnerContext } from './runner';
 
 /** Removes staged files left next to the targets by a crash. Nothing is touched with --notreally. */

@@ -1,5 +1,5 @@
 /** --onetime: read every target at one revision, apply each once, and report. */
-import type { Target } from '../config/target';
+import type { Target } from '../target';
 import type { Reader } from '../etcd/store';
 import type { Outcome, RunnerContext } from './runner';
 import { cleanStaged } from './cleanup';

@@ -4,7 +4,7 @@
  * bug in reconfig (stage `internal`), logged with its stack.
  */
 import { applyTarget } from '../apply/pipeline';
-import type { Target } from '../config/target';
+import type { Target } from '../target';
 import { TargetError, errorMessage } from '../errors';
 import type { Logger } from '../log';
 import type { Observer } from './observer';

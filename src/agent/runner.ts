@@ -14,7 +14,7 @@
  * A runner made `manual` (--onetime, sidecar mode's first pass) takes its inputs but never schedules: its
  * caller applies it with applyNow().
  */
-import type { Target } from '../config/target';
+import type { Target } from '../target';
 import { PluginError } from '../errors';
 import type { KeySpec, KV, WatchEvent } from '../etcd/store';
 import { specWants } from '../etcd/store';

@@ -7,7 +7,7 @@
  * template name of its input in render/template.ts's SOURCE_INPUTS. The runner does not change: it waits for
  * every input its sources provide, by name, and hands them to the render.
  */
-import type { Target } from '../config/target';
+import type { Target } from '../target';
 import type { Logger } from '../log';
 import { TargetRunner, type RunnerContext } from './runner';
 

@@ -5,7 +5,7 @@
  * the old runners finish their in-flight apply, then the new set starts from a fresh snapshot. Stopping waits
  * for every in-flight apply.
  */
-import type { Target } from '../config/target';
+import type { Target } from '../target';
 import type { Store } from '../etcd/store';
 import { cleanStaged } from './cleanup';
 import { Feed, type FeedOptions } from './feed';

@@ -3,7 +3,7 @@
  * function; this one calls them in order. A failed check leaves the target's bytes as they were, removes
  * the staged file and skips the reload. Reload runs only when the file changed (or a previous reload failed).
  */
-import type { Target } from '../config/target';
+import type { Target } from '../target';
 import { ApplyError, TargetError, errorMessage } from '../errors';
 import { runCommand, shellQuote } from './command';
 import { unifiedDiff } from './diff';

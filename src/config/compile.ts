@@ -15,7 +15,7 @@ import type { LoadOptions, ReadSpec } from './read';
 import { RuleCompiler } from './rules';
 import type { TargetSpec } from './schema';
 import { envTemplates, type EnvTemplate } from './sources';
-import type { Target } from './target';
+import type { Target } from '../target';
 
 export interface CompileOptions {
   /**

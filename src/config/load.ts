@@ -6,7 +6,7 @@
 import { ConfigError, type ConfigProblem } from '../errors';
 import { compileTargets, type CompileOptions } from './compile';
 import { readSpecs, type LoadOptions } from './read';
-import type { Target } from './target';
+import type { Target } from '../target';
 
 export type { LoadOptions } from './read';
 

@@ -1,6 +1,6 @@
 /** Keys and targets are unique across the configuration; a clash names both places. */
 import type { ConfigProblem } from '../errors';
-import type { Target } from './target';
+import type { Target } from '../target';
 
 /** What makes a target unique, known as soon as its definition passes the schema. */
 export type Identity = Pick<Target, 'id' | 'origin' | 'etcdKey' | 'dest'>;

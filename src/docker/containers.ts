@@ -5,12 +5,9 @@
 import Docker from 'dockerode';
 import { errorMessage } from '../errors';
 
-export interface DockerOptions {
-  /** The Engine API's Unix socket. */
-  socket: string;
-  /** Docker's own list filters, e.g. {"label": ["app=web"], "name": ["web"]}. */
-  filters: Record<string, string[]>;
-}
+import type { DockerOptions } from '../target';
+
+export type { DockerOptions } from '../target';
 
 export interface ContainerPort {
   /** The port inside the container. */

@@ -2,8 +2,7 @@
  * The data of one target, kept ready to render: keys in sorted order with their values beside them,
  * maintained as keys come and go, so that a render of 100,000 keys neither sorts nor looks anything up.
  */
-import type { Data } from './helpers';
-import type { ValueCheck, ValueProblem } from './values';
+import type { Data, ValueCheck, ValueProblem } from '../target';
 
 export class TargetData {
   /** Sorted by UTF-16 code unit, which is etcd's byte order for all but astral characters. */

@@ -2,7 +2,9 @@
  * The helpers a template sees beside `reconfigdata`. All take keys as they appear in reconfigdata (the full
  * etcd key without the global --prefix); a trailing slash is ignored.
  */
-export type Data = Readonly<Record<string, string>>;
+import type { Data } from '../target';
+
+export type { Data } from '../target';
 
 export interface Child {
   /** The full key, as in reconfigdata. */

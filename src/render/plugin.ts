@@ -6,24 +6,9 @@
  */
 import path from 'node:path';
 import { PluginError, errorMessage } from '../errors';
-import type { Data } from './helpers';
+import type { Plugin, PluginContext, PluginGet } from '../target';
 
-export interface PluginContext {
-  /** The target's id. */
-  target: string;
-  /** The target's data from etcd (empty for a target with no key), as the template sees it. */
-  data: Data;
-  /** Aborted when the plugin's time is up. */
-  signal: AbortSignal;
-}
-
-export type PluginGet = (context: PluginContext) => unknown;
-
-export interface Plugin {
-  /** Absolute path of the module. */
-  path: string;
-  get: PluginGet;
-}
+export type { Plugin, PluginContext, PluginGet } from '../target';
 
 /**
  * Loads plugins for one load of the configuration. Each plugin's own file is read afresh by the first target

@@ -3,7 +3,7 @@
  * render`): the guards on its data (minkeys, values), then its plugin, then its template. Pure but for the
  * plugin, which is the user's own code.
  */
-import type { Target } from '../config/target';
+import type { Target } from '../target';
 import { HoldError, TargetError } from '../errors';
 import type { TargetData } from './data';
 import { runPlugin } from './plugin';

@@ -5,18 +5,11 @@
 import ejs from 'ejs';
 import vm from 'node:vm';
 import { TemplateError, errorMessage } from '../errors';
-import { HELPER_NAMES, makeHelpers, type Data } from './helpers';
+import type { Render } from '../target';
+import { HELPER_NAMES, makeHelpers } from './helpers';
 
-/**
- * What a template may see beside reconfigdata and the helpers: its plugin's object, and each input a source
- * gives it by name (agent/sources.ts). A new kind of source adds its name to SOURCE_INPUTS.
- */
-export type Extras = Readonly<Record<string, unknown>>;
-
-/** The template names of the sources' inputs: Docker's `containers`. */
+/** The template names of the sources' inputs (agent/wire.ts): Docker's `containers`. A new kind of source adds its name here. */
 export const SOURCE_INPUTS = ['containers'] as const;
-
-export type Render = (data: Data, extras?: Extras) => string;
 
 const LOCALS = ['reconfigdata', 'plugin', ...SOURCE_INPUTS, ...HELPER_NAMES];
 

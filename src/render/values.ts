@@ -7,13 +7,9 @@
  */
 
 import { HoldError, TargetError, ValueError } from '../errors';
+import type { ValueCheck, ValueProblem } from '../target';
 
-/** Why one key cannot be rendered: a control character fails the render, a broken rule holds the target. */
-export interface ValueProblem {
-  key: string;
-  kind: 'control' | 'rule';
-  message: string;
-}
+export type { ValueCheck, ValueProblem } from '../target';
 
 /** A compiled `values` rule. */
 export interface ValueRule {
@@ -26,9 +22,6 @@ export interface ValueRule {
   /** Undefined when `value` satisfies the schema, else ajv's message. */
   validate(value: unknown): string | undefined;
 }
-
-/** Checks one key and its value; undefined when both may be rendered. */
-export type ValueCheck = (key: string, value: string) => ValueProblem | undefined;
 
 // C0 controls but tab, DEL, and the C1 controls: Unicode's Cc category less U+0009.
 const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/;

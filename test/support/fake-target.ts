@@ -1,6 +1,6 @@
 /** A Target built in code, for tests of the agent's logic that need no conf.d on disk. */
 import path from 'node:path';
-import type { Target } from '../../src/config/target';
+import type { Target } from '../../src/target';
 import { createLogger, type Logger } from '../../src/log';
 import { valueCheck } from '../../src/render/values';
 import type { LogLine } from './cli';

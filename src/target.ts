@@ -1,0 +1,95 @@
+/**
+ * A target as every layer sees it (config builds it, render and apply use it, the agent runs it), and the few
+ * types it is made of. It lives below all of them so that none owns it: config/compile.ts fills it in, and
+ * render/, apply/, docker/ and agent/ import it from here, never from each other.
+ */
+
+/** A target's data as templates and plugins see it: key (without the global prefix) -> value. */
+export type Data = Readonly<Record<string, string>>;
+
+/**
+ * What a template may see beside reconfigdata and the helpers: its plugin's object, and each input a source
+ * gives it by name (agent/wire.ts).
+ */
+export type Extras = Readonly<Record<string, unknown>>;
+
+/** A compiled template: pure, it renders data (and extras) to the file's text. */
+export type Render = (data: Data, extras?: Extras) => string;
+
+/** Why one key cannot be rendered: a control character fails the render, a broken rule holds the target. */
+export interface ValueProblem {
+  key: string;
+  kind: 'control' | 'rule';
+  message: string;
+}
+
+/** Checks one key and its value; undefined when both may be rendered. */
+export type ValueCheck = (key: string, value: string) => ValueProblem | undefined;
+
+/** What a plugin's get() is given. */
+export interface PluginContext {
+  /** The target's id. */
+  target: string;
+  /** The target's data from etcd (empty for a target with no key), as the template sees it. */
+  data: Data;
+  /** Aborted when the plugin's time is up. */
+  signal: AbortSignal;
+}
+
+export type PluginGet = (context: PluginContext) => unknown;
+
+/** A loaded plugin (render/plugin.ts). */
+export interface Plugin {
+  /** Absolute path of the module. */
+  path: string;
+  get: PluginGet;
+}
+
+/** Where a target's containers come from (docker/). */
+export interface DockerOptions {
+  /** The Engine API's Unix socket. */
+  socket: string;
+  /** Docker's own list filters, e.g. {"label": ["app=web"], "name": ["web"]}. */
+  filters: Record<string, string[]>;
+}
+
+export interface Target {
+  id: string;
+  /** Where it was defined, for messages: a conf.d file path, or `$RECONFIG_TARGET_<name>`. */
+  origin: string;
+  /** Absolute path of the template, or `$RECONFIG_TEMPLATE_<name>` for one from the environment. */
+  source: string;
+  render: Render;
+  /** Absolute path of the file to write. */
+  dest: string;
+  /** The key as written in the target file; undefined for a plugin or Docker target with no key. */
+  key?: string;
+  /** The key in etcd: the global prefix followed by `key`. */
+  etcdKey?: string;
+  /** Trusted code that gives the template `plugin` (see render/plugin.ts). */
+  plugin?: Plugin;
+  /** A keyless plugin target re-renders this often (ms). */
+  intervalMs?: number;
+  /** Docker containers as data (`containers` in the template). */
+  docker?: DockerOptions;
+  /** Containers to signal or restart after the file changed. */
+  notify?: DockerOptions & { signal: NodeJS.Signals; restart: boolean };
+  recursive: boolean;
+  checkcmd?: string;
+  reloadcmd?: string;
+  /** Instead of reloadcmd: signal the process named by a pidfile. */
+  reloadsignal?: { pidfile: string; signal: NodeJS.Signals };
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  timeoutMs: number;
+  /** Hold the target while its data has fewer keys than this. */
+  minkeys?: number;
+  /** Debounce window in ms: quiet for min, at most max after the first change. */
+  wait?: { minMs: number; maxMs: number };
+  /** After a change (and any wait), a random delay up to this many ms before the apply. */
+  splayMs?: number;
+  /** Refuses keys and values that must not reach the file: control characters, values breaking `values` rules. */
+  checkValue: ValueCheck;
+}
+
