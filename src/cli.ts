@@ -1,15 +1,30 @@
 #!/usr/bin/env node
-/** Commander wiring only: flags -> Options -> run(). */
+/** Commander wiring only: flags -> one checked Plan (flags.ts) -> main(). */
 import { constants } from 'node:os';
 import type { Command as CommandType, Option as OptionType } from 'commander';
-import { ExitCode } from './errors';
+import { ExitCode, UsageError } from './errors';
 import { PASSWORD_ENV } from './etcd/env';
-import type { FleetFlags, Options } from './main';
+import type { ConfigFlags, FleetFlags, Plan, RunFlags } from './flags';
 import { version } from './version';
 
-/** main.ts is loaded only once a mode runs: --version and --help stay as quick as Node's own start. */
+/**
+ * flags.ts and main.ts load only once a mode runs: --version and --help stay as quick as Node's own start. A
+ * flag that flags.ts refuses is printed like commander's own, as a plain line, exit 2.
+ */
+function run(plan: () => Plan): void {
+  let checked: Plan;
+  try {
+    checked = plan();
+  } catch (err) {
+    if (err instanceof UsageError) exitEarly(err.exitCode, err.message);
+    throw err;
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  void (require('./main') as typeof import('./main')).main(checked);
+}
+
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const main = (): typeof import('./main') => require('./main') as typeof import('./main');
+const flags = (): typeof import('./flags') => require('./flags') as typeof import('./flags');
 
 /** Exits before main runs: 0 after --help or --version, 2 for bad flags (with the message). */
 function exitEarly(code: number, message?: string, out?: string): never {
@@ -85,6 +100,7 @@ function booleansFromEnv(cmd: Command): void {
 /** Where the configuration is, and the key prefix: the default run and every command take them. */
 const cfgdirOption = (): Option => opt('-c, --cfgdir <dir>', 'configuration directory holding conf.d/ and templates/', { default: '/etc/reconfig' });
 const prefixOption = (): Option => opt('-p, --prefix <prefix>', 'prepended to every key', { default: '', parse: prefix });
+const allowEmptyOption = (): Option => opt('--allow-empty', 'no target at all is not an error (by default it is: exit 2, naming the files ignored)');
 
 /** How to reach etcd: the default run and `fleet` take them. */
 const connectionOptions = (): Option[] => [
@@ -112,6 +128,7 @@ const program = new Command()
 for (const o of connectionOptions()) program.addOption(o);
 program
   .addOption(prefixOption())
+  .addOption(allowEmptyOption())
   .addOption(opt('-o, --onetime', 'apply every target once, print a summary and exit', { default: false }))
   .addOption(opt('-n, --notreally', 'print diffs instead of writing; run no commands', { default: false }))
   .addOption(opt('-d, --debug', 'log at debug level', { default: false }))
@@ -164,9 +181,11 @@ configOptions(
   program
     .command('validate')
     .description('load every target and compile every template, with no etcd; exit 0 when all is well, 2 otherwise')
+    .addOption(allowEmptyOption())
     .addHelpText('after', '\nExample:\n  reconfig validate -c /etc/reconfig      (a pre-commit hook or a CI step for a config repository)\n'),
-).action(function (this: Command, o: { cfgdir: string; prefix: string }) {
-  void main().runCommand('validate', withInherited(this, o));
+).action(function (this: Command, o: ConfigFlags) {
+  booleansFromEnv(this);
+  run(() => flags().validatePlan(withInherited(this, { ...o, ...this.opts<ConfigFlags>() })));
 });
 
 configOptions(
@@ -177,7 +196,7 @@ configOptions(
     .requiredOption('--data <file>', 'a JSON or YAML object of keys and values, e.g. {"/services/web/web1": "10.0.0.1:80"}')
     .addHelpText('after', '\nExample:\n  reconfig render haproxy --data backends.yaml -c /etc/reconfig > /tmp/haproxy.cfg\n'),
 ).action(function (this: Command, id: string, o: { cfgdir: string; prefix: string; data: string }) {
-  void main().runCommand('render', { ...withInherited(this, o), id });
+  run(() => flags().renderPlan(id, withInherited(this, o)));
 });
 
 const fleet = program
@@ -196,7 +215,7 @@ for (const o of connectionOptions()) fleet.addOption(o);
 fleet.action(function (this: Command) {
   booleansFromEnv(this);
   // commander gives untyped values; the options defined above make them FleetFlags.
-  void main().runFleet(withInherited(this, this.opts() as unknown as FleetFlags));
+  run(() => flags().fleetPlan(withInherited(this, this.opts() as unknown as FleetFlags)));
 });
 
 // Sidecar mode: everything after the first `--` is the program, never parsed as reconfig's own arguments.
@@ -208,7 +227,7 @@ program.action(() => {
   // Dependencies' deprecation notices (gRPC sets a TLS server name to an IP address) mean nothing to an operator.
   process.noDeprecation = true;
   booleansFromEnv(program);
-  void main().run({ ...program.opts<Omit<Options, 'program'>>(), program: programArgv });
+  run(() => flags().runPlan({ ...program.opts<Omit<RunFlags, 'program'>>(), program: programArgv }));
 });
 
 try {

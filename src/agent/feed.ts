@@ -10,13 +10,14 @@
 import { EtcdError, errorMessage } from '../errors';
 import { SpecIndex, WatchCancelledError, type KeySpec, type Store, type WatchEvent, type WatchHandle } from '../etcd/store';
 import type { Logger } from '../log';
-import { noObserver, type Observer, type Sync } from './observer';
+import { noObserver } from './observer';
+import type { Observer, Sync } from './ports';
 import type { TargetRunner } from './runner';
 
 type State = 'starting' | 'connected' | 'disconnected';
 
 /** What a resumed watch builds on: every change up to `revision` of the history of `cluster`, for `runners`. */
-interface Held {
+interface ResumePoint {
   revision: number;
   cluster: string | undefined;
   runners: readonly TargetRunner[];
@@ -26,14 +27,13 @@ const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5000;
 
 export interface FeedOptions {
-  onFirstSync?: () => void;
   /**
    * Before the first sync, an error that retrying will not fix (TLS, auth, DNS) stops the feed and is handed
    * here. Once running, the same errors are logged and retried: an agent never exits because etcd changed.
    */
   onMisconfigured?: (err: EtcdError) => void;
   resyncMs?: number;
-  /** Metrics and health (--listen). */
+  /** Hears every sync, outage and batch of events. */
   observer?: Observer;
   /** Stops the feed (as stop() does, without waiting). */
   signal?: AbortSignal;
@@ -48,7 +48,7 @@ export class Feed {
   private loopDone: Promise<void> | null = null;
   private sleepTimer: NodeJS.Timeout | null = null;
   /** Where the next watch may resume; null when the next one must start from a fresh snapshot. */
-  private held: Held | null = null;
+  private held: ResumePoint | null = null;
 
   constructor(
     private readonly store: Store,
@@ -126,10 +126,7 @@ export class Feed {
           onBroken: (err) => onBroken(err),
         });
         this.connected(sync);
-        if (first) {
-          first = false;
-          this.opts.onFirstSync?.();
-        }
+        first = false;
         backoff = BACKOFF_MIN_MS;
         // Belt and braces: a fresh snapshot now and then, which also puts back a hand-edited file. Jittered by
         // ±10%, so that a fleet started together does not re-read together.
@@ -166,7 +163,7 @@ export class Feed {
   private async prepare(
     all: readonly TargetRunner[],
     runners: ReadonlyArray<TargetRunner & { spec: KeySpec }>,
-  ): Promise<{ sync: Sync; held: Held } | null> {
+  ): Promise<{ sync: Sync; held: ResumePoint } | null> {
     const after = this.state === 'starting' ? 'start' : this.state === 'disconnected' ? 'outage' : 'resync';
     const held = this.held?.runners === all ? this.held : null;
     if (held) {

@@ -7,7 +7,7 @@ import { applyTarget } from '../apply/pipeline';
 import type { Target } from '../target';
 import { TargetError, errorMessage } from '../errors';
 import type { Logger } from '../log';
-import type { Observer } from './observer';
+import type { Observer } from './ports';
 
 export interface Outcome {
   id: string;
@@ -22,7 +22,7 @@ export interface Outcome {
  * How the target stands after its last apply: `reload-owed` when the file is in place but its reload failed (the
  * next apply reloads even if the bytes are unchanged), `failing` after any other failure.
  */
-export type Health = 'new' | 'ok' | 'failing' | 'reload-owed';
+export type Standing = 'new' | 'ok' | 'failing' | 'reload-owed';
 
 export interface ReportContext {
   notreally: boolean;
@@ -30,16 +30,15 @@ export interface ReportContext {
   log: Logger;
   observer: Observer;
   print: (text: string) => void;
-  onApplied?: () => void;
 }
 
 export async function applyAndReport(
   t: Target,
   revision: number,
   render: () => Promise<string>,
-  health: Health,
+  standing: Standing,
   ctx: ReportContext,
-): Promise<Outcome & { health: Health }> {
+): Promise<Outcome & { standing: Standing }> {
   const { log, observer } = ctx;
   const started = performance.now();
   try {
@@ -47,24 +46,23 @@ export async function applyAndReport(
     const res = await applyTarget(t, content, {
       notreally: ctx.notreally,
       skipReload: ctx.skipReload,
-      reloadPending: health === 'reload-owed',
+      reloadPending: standing === 'reload-owed',
       onOutput: (stage, output) => {
         if (output.trim()) log.debug({ stage, output }, `${stage}cmd output`);
       },
     });
     observer.applied(t.id, res.changed, revision, content);
     const ms = Math.round((performance.now() - started) * 10) / 10;
-    if (health === 'failing' || health === 'reload-owed') log.info('target recovered');
+    if (standing === 'failing' || standing === 'reload-owed') log.info('target recovered');
     if (ctx.notreally) {
       ctx.print(res.diff ?? `# ${t.id}: ${t.dest} unchanged\n`);
       log.info({ changed: res.changed }, res.changed ? 'would change (not really)' : 'unchanged');
     } else if (res.changed || res.reloaded) {
       log.info({ changed: res.changed, reloaded: res.reloaded, ms }, res.changed ? 'applied' : 'reloaded');
-      if (res.changed) ctx.onApplied?.();
     } else {
       log.debug('unchanged');
     }
-    return { id: t.id, ok: true, changed: res.changed, reloaded: res.reloaded, revision, health: 'ok' };
+    return { id: t.id, ok: true, changed: res.changed, reloaded: res.reloaded, revision, standing: 'ok' };
   } catch (err) {
     // Every stage wraps its own failures; anything else is a bug in reconfig.
     const error = err instanceof TargetError ? err : new TargetError(t.id, 'internal', err);
@@ -80,7 +78,7 @@ export async function applyAndReport(
       );
     }
     // The file is in place but the daemon may not have read it: reload again next time.
-    const next: Health = error.stage === 'reload' || health === 'reload-owed' ? 'reload-owed' : 'failing';
-    return { id: t.id, ok: false, changed: false, reloaded: false, revision, error, health: next };
+    const next: Standing = error.stage === 'reload' || standing === 'reload-owed' ? 'reload-owed' : 'failing';
+    return { id: t.id, ok: false, changed: false, reloaded: false, revision, error, standing: next };
   }
 }

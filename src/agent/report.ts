@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { TargetError } from '../errors';
 import { errorMessage } from '../errors';
 import type { Logger } from '../log';
-import type { Observer, Sync } from './observer';
+import type { Observer, Sync } from './ports';
 
 /** What one host says of one target. */
 export interface TargetReport {
@@ -36,7 +36,7 @@ export interface AgentReport {
   targets: Record<string, TargetReport>;
 }
 
-interface Held {
+interface TargetState {
   applied: number;
   state: TargetReport['state'];
   stage?: string;
@@ -53,7 +53,7 @@ const WRITE_EVERY_MS = 1000;
 
 export class FleetReporter implements Observer {
   private watchRevision = 0;
-  private readonly held = new Map<string, Held>();
+  private readonly held = new Map<string, TargetState>();
   /** The next write, once scheduled; 'closed' once the agent stops (its key is revoked: nothing may bring it back). */
   private timer: NodeJS.Timeout | null | 'closed' = null;
   private lastWrite = 0;
@@ -110,6 +110,8 @@ export class FleetReporter implements Observer {
   }
 
   rendered(): void {}
+
+  settled(): void {}
 
   disconnected(): void {}
 

@@ -11,20 +11,19 @@
  *                                        |                 +---- stale <------+
  *   any --stop()--> stopped
  *
- * A runner made `manual` (--onetime, sidecar mode's first pass) takes its inputs but never schedules: its
- * caller applies it with applyNow().
+ * A runner made `manual` (--onetime, sidecar mode's first pass, `reconfig render`) takes its inputs but never
+ * schedules: its caller applies it with applyNow(), or renders it with render().
  */
 import type { Target } from '../target';
-import { PluginError } from '../errors';
+import { PluginError, TargetError } from '../errors';
 import type { KeySpec, KV, WatchEvent } from '../etcd/store';
 import { specWants } from '../etcd/store';
 import type { Logger } from '../log';
 import { TargetData } from '../render/data';
 import { renderTarget } from '../render/target';
-import { noObserver, type Observer } from './observer';
-import { applyAndReport, type Health, type Outcome } from './outcome';
+import { applyAndReport, type Outcome, type Standing } from './outcome';
 import { Pacer } from './pace';
-import type { InputSink } from './sources';
+import type { InputSink, Observer } from './ports';
 
 export type { Outcome } from './outcome';
 
@@ -40,12 +39,19 @@ export interface RunnerContext {
   print: (text: string) => void;
   /** Write files but run no reload (sidecar mode's first pass: the program has not started yet). */
   skipReload?: boolean;
-  /** A target's file was replaced (sidecar mode signals its program). */
-  onApplied?: () => void;
-  /** A runner has no apply pending or running any more. */
-  onSettled?: () => void;
-  /** Metrics and health (--listen). */
-  observer?: Observer;
+  /** Hears every pending change, apply, failure and settling (metrics, the fleet report, the agent itself). */
+  observer: Observer;
+  /** The clock the pacing reads, in ms (performance.now() unless a test gives a fake one). */
+  now?: () => number;
+}
+
+export interface RunnerOptions {
+  /** Aborting it stops the runner's pacing and plugin runs (the agent's or its set's life). */
+  signal?: AbortSignal;
+  /** Takes inputs but never schedules an apply (see the header). */
+  manual?: boolean;
+  /** The inputs it waits for before its first render (the names its sources provide). */
+  needs?: readonly string[];
 }
 
 type Phase = 'manual' | 'waiting' | 'idle' | 'pending' | 'applying' | 'stale' | 'stopped';
@@ -63,9 +69,11 @@ export class TargetRunner implements InputSink {
   private revision: number | undefined;
   /** What the target's sources gave, by template name (`containers`). */
   private readonly given = new Map<string, unknown>();
+  /** Inputs a source could not get and never gave: the target fails at stage `read` while there is one. */
+  private readonly missing = new Map<string, Error>();
   /** The inputs it waits for before its first render (the names its sources provide). */
   private readonly needs: readonly string[];
-  private health: Health = 'new';
+  private standing: Standing = 'new';
   private loop: Promise<void> | null = null;
   private retry: NodeJS.Timeout | null = null;
   /** Aborted by stop(), and by the agent's signal: ends pacing and plugin runs. */
@@ -74,22 +82,27 @@ export class TargetRunner implements InputSink {
   constructor(
     readonly target: Target,
     private readonly ctx: RunnerContext,
-    opts: { signal?: AbortSignal; manual?: boolean; needs?: readonly string[] } = {},
+    opts: RunnerOptions = {},
   ) {
     this.needs = opts.needs ?? [];
     this.spec = target.etcdKey === undefined ? undefined : { key: target.etcdKey, recursive: target.recursive };
     this.log = ctx.log.child({ target: target.id, key: target.key, dest: target.dest });
-    this.pace = new Pacer(target.wait, { splayMs: target.splayMs });
-    this.observer = ctx.observer ?? noObserver;
+    this.pace = new Pacer(target.wait, { splayMs: target.splayMs, now: ctx.now });
+    this.observer = ctx.observer;
     this.data = new TargetData([], target.checkValue);
     this.revision = this.spec ? undefined : 0;
     opts.signal?.addEventListener('abort', () => this.halt.abort(), { once: true });
     if (opts.manual) this.to('manual');
   }
 
-  /** Every input this target renders from is present. */
+  /** Every input this target renders from is present, or known to be unavailable (then the apply fails). */
   private get ready(): boolean {
-    return this.revision !== undefined && this.needs.every((n) => this.given.has(n));
+    return this.revision !== undefined && this.needs.every((n) => this.given.has(n) || this.missing.has(n));
+  }
+
+  /** It has applied or failed at least once since it started. */
+  get tried(): boolean {
+    return this.standing !== 'new';
   }
 
   /** An apply is pending (paced or waiting) or running. */
@@ -136,7 +149,18 @@ export class TargetRunner implements InputSink {
   /** A source's input arrived or changed (a Docker target's containers). */
   provide(name: string, value: unknown): void {
     this.given.set(name, value);
+    this.missing.delete(name);
     this.pace.changed(1);
+    this.trigger();
+  }
+
+  /**
+   * A source could not get its input. Before it ever gave one the target fails (stage `read`); once it has, the
+   * target keeps rendering from the last input, as it keeps the last data through an etcd outage.
+   */
+  unavailable(name: string, error: Error): void {
+    if (this.given.has(name)) return;
+    this.missing.set(name, error);
     this.trigger();
   }
 
@@ -196,26 +220,30 @@ export class TargetRunner implements InputSink {
       }
     } finally {
       this.loop = null;
-      this.ctx.onSettled?.();
+      this.observer.settled(this.target.id);
     }
+  }
+
+  /** Renders the inputs held now. Throws TargetError: stage `read` for an input no source could get, else as renderTarget. */
+  render(): Promise<string> {
+    const t = this.target;
+    const missing = [...this.missing.values()][0];
+    if (missing) return Promise.reject(new TargetError(t.id, 'read', missing));
+    return renderTarget(
+      t,
+      { data: this.data, given: this.given },
+      { signal: this.halt.signal, onRendered: (s) => this.observer.rendered(t.id, s) },
+    );
   }
 
   /** Renders the inputs held now and applies them. Never throws: the outcome says what happened. */
   async applyNow(): Promise<Outcome> {
-    const t = this.target;
     const revision = this.revision ?? 0;
-    const render = (): Promise<string> =>
-      renderTarget(
-        t,
-        { data: this.data, given: this.given },
-        { signal: this.halt.signal, onRendered: (s) => this.observer.rendered(t.id, s) },
-      );
-    const outcome = await applyAndReport(t, revision, render, this.health, {
+    const outcome = await applyAndReport(this.target, revision, () => this.render(), this.standing, {
       ...this.ctx,
       log: this.log.child({ revision }),
-      observer: this.observer,
     });
-    this.health = outcome.health;
+    this.standing = outcome.standing;
     if (outcome.error?.cause instanceof PluginError) this.retryPlugin();
     else if (outcome.ok) this.clearRetry();
     return outcome;

@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import type { Logger } from '../log';
+import type { Observer } from './ports';
 
 export class Program {
   private readonly child: ChildProcess;
@@ -48,9 +49,13 @@ export class Program {
   }
 }
 
-/** Collapses the changes of one burst into one call of `send`, once no runner is busy. */
-export class ChangeBatcher {
-  private pending = false;
+/**
+ * An observer that collapses the changes of one burst into one call of `send`, once no runner is busy: a
+ * target's file changed (applied, changed), then every runner settled.
+ */
+export class ChangeBatcher implements Observer {
+  /** A file changed since the last signal. */
+  private owed = false;
   private scheduled = false;
 
   constructor(
@@ -58,22 +63,30 @@ export class ChangeBatcher {
     private readonly send: () => void,
   ) {}
 
-  /** A target's file changed. */
-  changed(): void {
-    this.pending = true;
-    this.settle();
+  applied(_id: string, changed: boolean): void {
+    if (!changed) return;
+    this.owed = true;
+    this.settled();
   }
 
   /** A runner has nothing more to do: if none is busy, the batch is complete. */
-  settle(): void {
-    if (!this.pending || this.scheduled) return;
+  settled(): void {
+    if (!this.owed || this.scheduled) return;
     this.scheduled = true;
     // One turn later, so that runners triggered by the same events have marked themselves busy.
     setImmediate(() => {
       this.scheduled = false;
-      if (!this.pending || this.busy()) return;
-      this.pending = false;
+      if (!this.owed || this.busy()) return;
+      this.owed = false;
       this.send();
     });
   }
+
+  pending(): void {}
+  failed(): void {}
+  rendered(): void {}
+  synced(): void {}
+  disconnected(): void {}
+  events(): void {}
+  targets(): void {}
 }

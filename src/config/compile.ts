@@ -14,7 +14,7 @@ import { IdLookup } from './owners';
 import type { LoadOptions, ReadSpec } from './read';
 import { RuleCompiler } from './rules';
 import type { TargetSpec } from './schema';
-import { envTemplates, type EnvTemplate } from './sources';
+import { envTemplates, type EnvTemplate } from './definitions';
 import type { Target } from '../target';
 
 export interface CompileOptions {

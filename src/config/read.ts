@@ -9,7 +9,7 @@ import { type ConfigProblem, errorMessage } from '../errors';
 import { parseDuration } from './duration';
 import { CROSS_FIELD_RULES, type TargetSpec } from './schema';
 import validate from './target-validator';
-import { targetDefinitions, type Definition } from './sources';
+import { ignoredFiles, targetDefinitions, type Definition } from './definitions';
 import { uniquenessProblems } from './unique';
 
 export interface LoadOptions {
@@ -18,6 +18,8 @@ export interface LoadOptions {
   prefix: string;
   /** Where RECONFIG_TARGET_* and RECONFIG_TEMPLATE_* come from (process.env by default). */
   env?: NodeJS.ProcessEnv;
+  /** No target at all is fine (--allow-empty); otherwise it is a problem naming the files that were ignored. */
+  allowEmpty?: boolean;
 }
 
 /** One target as written (defaults applied), where it came from, and what makes it unique. */
@@ -57,9 +59,21 @@ export function readSpecs(opts: LoadOptions, problems: ConfigProblem[]): ReadSpe
     }
     specs.push(read);
   }
+  if (specs.length === 0 && problems.length === 0 && !opts.allowEmpty) problems.push(noTargets(opts.cfgdir));
   // Checked for every definition that passed the schema, so that one run reports every problem.
   problems.push(...uniquenessProblems(specs.map((s) => ({ id: s.spec.id, origin: s.origin, etcdKey: s.etcdKey, dest: s.dest }))));
   return specs;
+}
+
+/**
+ * Nothing to do is not success: a conf.d holding only what the package installs (`*.json.example`) or confd's
+ * `*.toml` would otherwise let a bootstrap pass having configured nothing.
+ */
+function noTargets(cfgdir: string): ConfigProblem {
+  const confd = path.join(cfgdir, 'conf.d');
+  const ignored = ignoredFiles(confd);
+  const what = ignored.length ? `only files that are not targets (${ignored.join(', ')}): a target's file name ends in .json` : 'no target file (*.json)';
+  return { file: confd, message: `no targets: ${what}; and no RECONFIG_TARGET_* variable. Pass --allow-empty if that is intended` };
 }
 
 /** Parses and validates one definition against the schema (which applies the defaults). */

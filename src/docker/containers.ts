@@ -66,7 +66,9 @@ export async function listContainers(docker: Docker, opts: DockerOptions): Promi
   try {
     list = await docker.listContainers({ filters: JSON.stringify({ ...opts.filters, status: ['running'] }) });
   } catch (err) {
-    throw new Error(`Docker API on ${opts.socket}: cannot list containers: ${errorMessage(err)}`, { cause: err });
+    // Node's own message repeats the path ("connect ENOENT /run/docker.sock"): name the socket once.
+    const why = errorMessage(err).replace(` ${opts.socket}`, '');
+    throw new Error(`Docker API on ${opts.socket}: cannot list containers: ${why}`, { cause: err });
   }
   const out = await Promise.all(
     list.map(async (c): Promise<Container | null> => {

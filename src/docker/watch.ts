@@ -30,6 +30,8 @@ export class ContainerWatch {
     private readonly opts: DockerOptions,
     private readonly onChange: (containers: Container[]) => void,
     private readonly log: Logger,
+    /** The API could not be reached or listed: called once per outage, when it begins. */
+    private readonly onFailure: (err: Error) => void = () => undefined,
   ) {
     this.docker = dockerClient(opts.socket);
   }
@@ -69,7 +71,10 @@ export class ContainerWatch {
   private lost(err: unknown): void {
     if (this.stopped) return;
     this.stream = null;
-    if (!this.broken) this.log.warn({ socket: this.opts.socket }, `Docker API on ${this.opts.socket}: ${errorMessage(err)}; retrying`);
+    if (!this.broken) {
+      this.log.warn({ socket: this.opts.socket }, `Docker API on ${this.opts.socket}: ${errorMessage(err)}; retrying`);
+      this.onFailure(new Error(`Docker API on ${this.opts.socket}: ${errorMessage(err)}`, { cause: err }));
+    }
     this.broken = true;
     if (this.timer) return;
     this.timer = setTimeout(() => {

@@ -3,7 +3,7 @@
  * agent's Observer hooks. Metric names are listed in the README.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Observer, Sync } from '../agent/observer';
+import type { Observer, Sync } from '../agent/ports';
 
 interface TargetHealth {
   inSync: boolean;
@@ -11,7 +11,7 @@ interface TargetHealth {
   error?: string;
 }
 
-export interface Health {
+export interface HealthReport {
   healthy: boolean;
   reasons: string[];
   etcd: { connected: boolean; revision: number };
@@ -92,6 +92,8 @@ export class Metrics implements Observer {
     this.set(id, { inSync: false, held: stage === 'hold', error: `${stage}: ${message}` });
   }
 
+  settled(): void {}
+
   rendered(id: string, seconds: number): void {
     this.renderSeconds.observe({ target: id }, seconds);
   }
@@ -132,7 +134,7 @@ export class Metrics implements Observer {
   }
 
   /** Healthy while connected and every target is in sync or held on purpose. */
-  verdict(): Health {
+  verdict(): HealthReport {
     const reasons: string[] = [];
     if (!this.connectedNow) reasons.push('not connected to etcd');
     const targets: Record<string, TargetHealth> = {};

@@ -1,7 +1,7 @@
 /** Runs the agent in-process against a real etcd, with its log lines captured. */
 import path from 'node:path';
 import type { Observer } from '../../src/agent/observer';
-import { Agent } from '../../src/agent/supervisor';
+import { Agent } from '../../src/agent/agent';
 import { loadTargets } from '../../src/config/load';
 import { EtcdStore } from '../../src/etcd/client';
 import { at } from './etcd';
@@ -30,8 +30,8 @@ export function startAgent(opts: {
   const prefix = opts.prefix ?? '';
   const targets = loadTargets({ cfgdir: opts.cfgdir, prefix });
   const store = new EtcdStore(at(opts.endpoint), { callTimeoutMs: 2000 });
-  const ctx = { prefix, notreally: opts.notreally ?? false, log, print: (t: string) => void printed.push(t) };
-  const agent = new Agent(store, targets, ctx, { resyncMs: opts.resyncMs, observer: opts.observer });
+  const ctx = { prefix, notreally: opts.notreally ?? false, log, print: (t: string) => void printed.push(t), observer: opts.observer };
+  const agent = new Agent(store, targets, ctx, { resyncMs: opts.resyncMs });
   agent.start();
   return { agent, logs, printed, stop: () => agent.stop() };
 }

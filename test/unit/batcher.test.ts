@@ -8,25 +8,30 @@ test('changes in one turn make one signal; a change while a runner is busy waits
   let busy = false;
   let sent = 0;
   const b = new ChangeBatcher(() => busy, () => (sent += 1));
-  b.changed();
-  b.changed();
-  b.changed();
+  b.applied('t', true);
+  b.applied('t', true);
+  b.applied('t', true);
   await settle();
   assert.equal(sent, 1, 'three changes in one turn: one signal');
 
   busy = true;
-  b.changed();
+  b.applied('t', true);
   await settle();
   assert.equal(sent, 1, 'not while a runner is still applying');
-  b.settle();
+  b.settled();
   await settle();
   assert.equal(sent, 1, 'a settle while still busy sends nothing');
   busy = false;
-  b.settle();
+  b.settled();
   await settle();
   assert.equal(sent, 2, 'the batch completes when the last runner settles');
 
-  b.settle();
+  b.settled();
   await settle();
   assert.equal(sent, 2, 'a settle with nothing pending sends nothing');
+
+  b.applied('t', false);
+  b.settled();
+  await settle();
+  assert.equal(sent, 2, 'an apply that changed nothing (the file already matched) sends nothing');
 });

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, mock, test } from 'node:test';
 import { Feed } from '../../src/agent/feed';
+import { noObserver } from '../../src/agent/observer';
 import { TargetRunner } from '../../src/agent/runner';
 import { fakeTarget, memoryLogger } from '../support/fake-target';
 import { MemoryStore } from '../support/memory-store';
@@ -30,9 +31,9 @@ function setUp(resyncMs?: number) {
   const store = new MemoryStore();
   const { log, lines } = memoryLogger();
   const target = fakeTarget('app');
-  const runner = new TargetRunner(target, { prefix: '', notreally: false, log, print: () => undefined });
+  const runner = new TargetRunner(target, { prefix: '', notreally: false, log, print: () => undefined, observer: noObserver });
   let synced = 0;
-  const feed = new Feed(store, [runner], log, { resyncMs, onFirstSync: () => (synced += 1) });
+  const feed = new Feed(store, [runner], log, { resyncMs, observer: { ...noObserver, synced: () => (synced += 1) } });
   return { store, lines, target, runner, feed, synced: () => synced };
 }
 

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { mock, test } from 'node:test';
+import { noObserver } from '../../src/agent/observer';
 import { TargetRunner } from '../../src/agent/runner';
 import { fakeTarget, memoryLogger } from '../support/fake-target';
 import { settle, until } from '../support/turns';
@@ -10,7 +11,7 @@ test('a bug inside an apply is an internal error with its stack, not a failed re
   const { log, lines } = memoryLogger();
   // A render that breaks its contract (no string) makes the apply itself throw a TypeError.
   const t = fakeTarget('bug', { render: () => 42 as unknown as string });
-  const runner = new TargetRunner(t, { prefix: '', notreally: false, log, print: () => undefined }, { manual: true });
+  const runner = new TargetRunner(t, { prefix: '', notreally: false, log, print: () => undefined, observer: noObserver }, { manual: true });
   runner.load([{ key: '/bug/a', value: '1' }], 5);
   const out = await runner.applyNow();
   assert.equal(out.ok, false);
@@ -24,7 +25,7 @@ test('a bug inside an apply is an internal error with its stack, not a failed re
 test('a value with a control character fails the render; the next good value applies', async () => {
   const { log, lines } = memoryLogger();
   const t = fakeTarget('ctl');
-  const runner = new TargetRunner(t, { prefix: '', notreally: false, log, print: () => undefined }, { manual: true });
+  const runner = new TargetRunner(t, { prefix: '', notreally: false, log, print: () => undefined, observer: noObserver }, { manual: true });
   runner.load([{ key: '/ctl/a', value: 'x\ny' }], 5);
   const bad = await runner.applyNow();
   assert.equal(bad.error?.stage, 'render');
@@ -56,7 +57,7 @@ function counted(over: Parameters<typeof fakeTarget>[1] = {}, needs: string[] = 
     },
   });
   const stop = new AbortController();
-  const runner = new TargetRunner(t, { prefix: '', notreally: false, log, print: () => undefined }, { signal: stop.signal, needs });
+  const runner = new TargetRunner(t, { prefix: '', notreally: false, log, print: () => undefined, observer: noObserver }, { signal: stop.signal, needs });
   return { t, runner, lines, stop, renders: () => renders };
 }
 
@@ -134,7 +135,7 @@ test('a failed plugin is retried on its own, without a change in etcd', async ()
 test('a resumed watch replays events the runner has: those at or below what it holds are ignored, so no older value comes back', async () => {
   const { log } = memoryLogger();
   const t = fakeTarget('rp');
-  const runner = new TargetRunner(t, { prefix: '', notreally: false, log, print: () => undefined }, { manual: true });
+  const runner = new TargetRunner(t, { prefix: '', notreally: false, log, print: () => undefined, observer: noObserver }, { manual: true });
   runner.load([{ key: '/rp/a', value: 'new' }], 10);
   // The resume point (8) lags this runner's own newest event (12): another watcher of the stream is behind.
   runner.update([{ type: 'put', key: '/rp/b', value: 'b12', revision: 12 }], 8);

@@ -2,11 +2,14 @@
  * `reconfig fleet --report <prefix>`: what the agents that keep a fleet report (`--report`) say, one line per
  * host and target; `--json` for machines. With `--wait-revision R`: the step a deploy pipeline runs after
  * writing to etcd, which exits 0 once every host reports R or later on every target (or on those named by
- * `--target`), and 1 at the time-out, naming the laggards and the failures.
+ * `--target`), and 1 at the time-out, naming the laggards and the failures. It reads through etcd's JSON gateway,
+ * as --onetime does.
  */
 import type { AgentReport } from '../agent/report';
 import type { RunResult } from '../errors';
 import type { Reader } from '../etcd/store';
+import type { ModeContext } from './context';
+import type { FleetPlan } from './plan';
 
 export interface FleetOptions {
   report: string;
@@ -68,7 +71,18 @@ export function laggards(reports: readonly AgentReport[], rev: number, only?: re
   return { behind, failing };
 }
 
-export async function fleet(reader: Reader, opts: FleetOptions, out: Out, err: Out): Promise<RunResult> {
+export async function fleet(plan: FleetPlan, cx: ModeContext): Promise<RunResult> {
+  const { GatewayReader } = await import('../etcd/gateway');
+  const reader = new GatewayReader(plan.connection, { warn: (msg) => cx.log.warn(msg) });
+  try {
+    const opts = { report: plan.report, json: plan.json, waitRevision: plan.waitRevision, timeoutMs: plan.timeoutMs, targets: plan.targets };
+    return await readFleet(reader, opts, cx.out, cx.err);
+  } finally {
+    reader.close();
+  }
+}
+
+export async function readFleet(reader: Reader, opts: FleetOptions, out: Out, err: Out): Promise<RunResult> {
   if (opts.waitRevision === undefined) {
     const reports = await readReports(reader, opts.report, err);
     out(opts.json ? `${JSON.stringify(reports, null, 2)}\n` : formatReports(reports));

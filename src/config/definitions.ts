@@ -42,7 +42,8 @@ export function targetDefinitions(cfgdir: string, env: NodeJS.ProcessEnv, proble
   } catch (err) {
     const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
     if (!(missing && fromEnv.length > 0)) {
-      throw new ConfigError([{ file: confd, message: `cannot read directory: ${errorMessage(err)}` }]);
+      const hint = missing ? ' (give the configuration directory with -c <dir>; it holds conf.d/ and templates/)' : '';
+      throw new ConfigError([{ file: confd, message: `cannot read directory: ${errorMessage(err)}${hint}` }]);
     }
   }
   const fromFiles: Definition[] = [];
@@ -55,6 +56,18 @@ export function targetDefinitions(cfgdir: string, env: NodeJS.ProcessEnv, proble
     }
   }
   return [...fromFiles, ...fromEnv];
+}
+
+/** The files in conf.d that are not target definitions (`web.json.example`, confd's `web.toml`), sorted. */
+export function ignoredFiles(confd: string): string[] {
+  try {
+    return readdirSync(confd, { withFileTypes: true })
+      .filter((e) => !e.name.endsWith('.json') && !e.isDirectory())
+      .map((e) => e.name)
+      .sort();
+  } catch {
+    return [];
+  }
 }
 
 /** Templates from the environment, by the file name on their first line. */

@@ -1,0 +1,41 @@
+/**
+ * Every target applied once, from one read at one revision: --onetime, and sidecar mode's first pass. Each
+ * target stands alone: one whose source fails (a Docker socket that cannot be reached) fails at stage `read`,
+ * and the others apply.
+ */
+import type { Reader } from '../etcd/store';
+import type { Target } from '../target';
+import { cleanStaged } from './cleanup';
+import type { Outcome, RunnerContext } from './runner';
+import { primeAll, wire } from './wire';
+
+/** How many targets apply at once (each may run a check and a reload). */
+const CONCURRENCY = 8;
+
+export interface OnceReport {
+  revision: number;
+  /** In the order of the targets given. */
+  outcomes: Outcome[];
+}
+
+export async function applyOnce(store: Reader, targets: readonly Target[], ctx: RunnerContext): Promise<OnceReport> {
+  cleanStaged(targets, ctx);
+  const wired = targets.map((t) => wire(t, ctx, { manual: true }));
+  const runners = wired.map((w) => w.runner);
+  // etcd: one snapshot for every keyed target, at one revision (plugin targets with no key read nothing).
+  const keyed = runners.filter((r) => r.spec !== undefined);
+  const snap = await store.snapshot(keyed.map((r) => r.spec!));
+  keyed.forEach((r, i) => r.load(snap.kvs[i], snap.revision));
+  // The other sources give their input once (Docker lists the containers running now).
+  await primeAll(wired);
+  const outcomes = new Array<Outcome>(runners.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < runners.length) {
+      const i = next++;
+      outcomes[i] = await runners[i].applyNow();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, runners.length) }, worker));
+  return { revision: snap.revision, outcomes };
+}

@@ -1,0 +1,109 @@
+/**
+ * Flags -> one checked Plan. cli.ts hands over what commander parsed; every check of a flag, and of flags that
+ * do not go together, happens here, before anything runs: a UsageError names the flag, and cli.ts prints it.
+ */
+import { hostname } from 'node:os';
+import { parseDuration } from './config/duration';
+import { UsageError, errorMessage } from './errors';
+import { connectionSettings, type ConnectionFlags } from './etcd/settings';
+import type { LogFormat } from './log';
+import { Warnings, type ConfigPlan, type FleetPlan, type OnetimePlan, type Plan, type RenderPlan, type SidecarPlan, type ValidatePlan, type WatchPlan } from './modes/plan';
+
+/** The default run's flags, as commander gives them. */
+export interface RunFlags extends ConnectionFlags, ConfigFlags {
+  onetime: boolean;
+  notreally: boolean;
+  debug: boolean;
+  /** A duration such as "1h"; "0" turns the periodic resync off. */
+  resync: string;
+  /** Sidecar mode: the program (and its arguments) after `--`; empty otherwise. */
+  program: string[];
+  reloadSignal: NodeJS.Signals;
+  listen?: string;
+  logFormat?: LogFormat;
+  report?: string;
+  reportName?: string;
+}
+
+export interface ConfigFlags {
+  cfgdir: string;
+  prefix: string;
+  allowEmpty?: boolean;
+}
+
+/** `reconfig fleet`'s flags. */
+export interface FleetFlags extends ConnectionFlags {
+  report?: string;
+  json?: boolean;
+  waitRevision?: number;
+  timeout: string;
+  target?: string[];
+}
+
+export function normalisePrefix(prefix: string): string {
+  if (prefix === '') return '';
+  if (!prefix.startsWith('/')) throw new UsageError(`--prefix must begin with /: ${JSON.stringify(prefix)}`);
+  return prefix.replace(/\/+$/, '');
+}
+
+function duration(flag: string, text: string): number {
+  try {
+    return parseDuration(text);
+  } catch (err) {
+    throw new UsageError(`${flag}: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+function config(f: ConfigFlags): ConfigPlan {
+  return { cfgdir: f.cfgdir, prefix: normalisePrefix(f.prefix), allowEmpty: f.allowEmpty === true };
+}
+
+/** The default run: the watching agent, sidecar mode (a program after `--`) or --onetime. */
+export function runPlan(f: RunFlags, env: NodeJS.ProcessEnv = process.env): WatchPlan | SidecarPlan | OnetimePlan {
+  const warnings = new Warnings();
+  const log = { debug: f.debug, format: f.logFormat };
+  const sidecar = f.program.length > 0;
+  if (sidecar && (f.onetime || f.notreally)) throw new UsageError('sidecar mode (-- program) does not go with --onetime or --notreally');
+  if (f.onetime && f.listen !== undefined) throw new UsageError('--listen serves a running agent; it does nothing with --onetime');
+  if (f.onetime && f.report !== undefined) throw new UsageError("--report keeps a running agent's report; it does nothing with --onetime");
+  const resyncMs = f.resync === '0' ? 0 : duration('--resync', f.resync);
+  const cfg = config(f);
+  const connection = connectionSettings(f, env, warnings.warn);
+  if (f.onetime) return { mode: 'onetime', log, warnings, config: cfg, connection, notreally: f.notreally };
+  const observers = {
+    listen: f.listen,
+    report: f.report === undefined ? undefined : { prefix: f.report.replace(/\/+$/, ''), name: f.reportName ?? hostname() },
+  };
+  const watch = { log, warnings, config: cfg, connection, resyncMs, observers };
+  if (sidecar) return { ...watch, mode: 'sidecar', program: f.program, reloadSignal: f.reloadSignal };
+  return { ...watch, mode: 'watch', notreally: f.notreally };
+}
+
+export function fleetPlan(f: FleetFlags, env: NodeJS.ProcessEnv = process.env): FleetPlan {
+  if (f.report === undefined) {
+    throw new UsageError(f.waitRevision === undefined ? 'fleet needs --report <prefix>' : '--wait-revision needs --report <prefix>');
+  }
+  const timeoutMs = duration('--timeout', f.timeout);
+  const warnings = new Warnings();
+  return {
+    mode: 'fleet',
+    log: { debug: false },
+    warnings,
+    connection: connectionSettings(f, env, warnings.warn),
+    report: f.report,
+    json: f.json ?? false,
+    waitRevision: f.waitRevision,
+    timeoutMs,
+    targets: f.target,
+  };
+}
+
+export function validatePlan(f: ConfigFlags): ValidatePlan {
+  return { mode: 'validate', log: { debug: false }, warnings: new Warnings(), config: config(f) };
+}
+
+export function renderPlan(id: string, f: ConfigFlags & { data: string }): RenderPlan {
+  return { mode: 'render', log: { debug: false }, warnings: new Warnings(), config: config(f), id, data: f.data };
+}
+
+export type { Plan };

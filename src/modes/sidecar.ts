@@ -1,0 +1,50 @@
+/**
+ * Sidecar mode: every target rendered once (no reloads: nothing runs yet), then the program started, then the
+ * agent, which signals the program after each batch of changes. Any failure of the first render keeps the
+ * program from starting. reconfig exits with the program's code.
+ */
+import { Agent } from '../agent/agent';
+import { allOf } from '../agent/observer';
+import { applyOnce } from '../agent/once';
+import { ChangeBatcher, Program } from '../agent/sidecar';
+import type { RunResult } from '../errors';
+import type { ModeContext } from './context';
+import { runAgent } from './lifecycle';
+import type { SidecarPlan } from './plan';
+import { planTargets } from './targets';
+import { start } from './watch';
+
+export async function sidecar(plan: SidecarPlan, cx: ModeContext): Promise<RunResult> {
+  const { log } = cx;
+  const argv = plan.program;
+  const load = () => planTargets(plan.config, cx.env);
+  const targets = load();
+  log.info({ targets: targets.length, cfgdir: plan.config.cfgdir }, 'configuration loaded');
+  const { observers, beforeStop, store } = await start(plan, cx, targets.map((t) => t.id));
+  const ctx = { prefix: plan.config.prefix, notreally: false, log, print: cx.out };
+  let first;
+  try {
+    first = await applyOnce(store, targets, { ...ctx, observer: allOf(observers), skipReload: true });
+  } catch (err) {
+    await beforeStop?.();
+    store.close();
+    throw err;
+  }
+  const failed = first.outcomes.filter((o) => !o.ok);
+  if (failed.length > 0) {
+    await beforeStop?.();
+    store.close();
+    log.error(`first render failed for ${failed.map((o) => o.id).join(', ')}; ${argv[0]} was not started`);
+    return { kind: 'targets-failed' };
+  }
+  const program = new Program(argv, log);
+  let agent: Agent | null = null;
+  const batcher = new ChangeBatcher(
+    () => agent?.busy ?? false,
+    () => {
+      if (program.signal(plan.reloadSignal)) log.info({ signal: plan.reloadSignal }, `sent ${plan.reloadSignal} to ${argv[0]}`);
+    },
+  );
+  agent = new Agent(store, targets, { ...ctx, observer: allOf([...observers, batcher]) }, { resyncMs: plan.resyncMs });
+  return runAgent({ agent, log, hups: cx.hups, load, beforeStop, program });
+}
