@@ -6,7 +6,7 @@
  * as --onetime does.
  */
 import type { AgentReport } from '../agent/report';
-import type { RunResult } from '../errors';
+import { EtcdError, errorMessage, type RunResult } from '../errors';
 import type { Reader } from '../etcd/store';
 import type { ModeContext } from './context';
 import type { FleetPlan } from './plan';
@@ -90,15 +90,26 @@ export async function readFleet(reader: Reader, opts: FleetOptions, out: Out, er
   }
   const rev = opts.waitRevision;
   const deadline = Date.now() + opts.timeoutMs;
+  // A read that fails on the way (a member restarting, a leader election) is retried until the time-out; each
+  // new reason is said once, and what was last retried is said again at the end.
+  let lastError: string | undefined;
   for (;;) {
-    const reports = await readReports(reader, opts.report, () => undefined);
-    const { behind, failing } = laggards(reports, rev, opts.targets);
-    if (reports.length > 0 && behind.length === 0) {
+    let reports: AgentReport[] | null = null;
+    try {
+      reports = await readReports(reader, opts.report, () => undefined);
+    } catch (e) {
+      if (!(e instanceof EtcdError) || e.misconfigured) throw e;
+      if (errorMessage(e) !== lastError) err(`reading the reports failed, retrying until the time-out: ${errorMessage(e)}\n`);
+      lastError = errorMessage(e);
+    }
+    const { behind, failing } = reports ? laggards(reports, rev, opts.targets) : { behind: [], failing: [] };
+    if (reports && reports.length > 0 && behind.length === 0) {
       out(`every host (${reports.length}) has taken revision ${rev}\n`);
       return { kind: 'ok' };
     }
     if (Date.now() >= deadline) {
-      if (reports.length === 0) err(`no agent reports under ${opts.report}\n`);
+      if (!reports) err(`the last read of the reports failed too: ${lastError ?? 'unknown error'}\n`);
+      else if (reports.length === 0) err(`no agent reports under ${opts.report}\n`);
       for (const b of behind) err(`behind: ${b}\n`);
       for (const f of failing) err(`failing: ${f}\n`);
       err(`not every host took revision ${rev} within ${opts.timeoutMs} ms\n`);

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import { startAgent } from '../support/agent';
@@ -182,5 +183,34 @@ test('through etcd grpc-proxy: three agents with the same target are one watch i
   } finally {
     await Promise.all(agents.map((a) => a.stop()));
     await stopProcess(proxy.child);
+  }
+});
+
+test('--wait-revision retries a read that fails on the way (etcd not listening yet) until --timeout, and says what it retried', async () => {
+  const p = uniquePrefix('fleet-retry');
+  await shared.client.put(`${p}/app/a`).value('1');
+  const h1 = host(p, 'h1');
+  // The fleet command talks to a port where, at first, nothing listens: a member restarting.
+  const gap = await freePort();
+  let forwarder: net.Server | undefined;
+  const wait = AgentProcess.start(['fleet', '--port', String(gap), '--report', `${p}-fleet`, '--wait-revision', '1', '--timeout', '30s']);
+  try {
+    await waitFor(() => wait.stderr.includes('retrying until the time-out'), 'a failed read, retried');
+    assert.equal(wait.child.exitCode, null, 'a transient read error does not end the wait');
+    forwarder = net.createServer((c) => {
+      const up = net.connect(shared.etcd.clientPort, '127.0.0.1');
+      c.pipe(up).pipe(c);
+      c.on('error', () => up.destroy());
+      up.on('error', () => c.destroy());
+    });
+    await new Promise<void>((r) => forwarder!.listen(gap, '127.0.0.1', r));
+    const { code } = await wait.exited;
+    assert.equal(code, 0, wait.stderr);
+    assert.match(wait.stdout, /every host \(1\) has taken revision 1/);
+    assert.match(wait.stderr, /^reading the reports failed, retrying until the time-out: .*127\.0\.0\.1:\d+/m);
+  } finally {
+    await wait.stop();
+    await h1.agent.stop();
+    forwarder?.close();
   }
 });
