@@ -45,19 +45,20 @@ const read = (file: string): string => {
   }
 };
 
-/** A runner on a fake target whose renders are counted. */
-function counted(over: Parameters<typeof fakeTarget>[1] = {}, needs: string[] = []) {
+/** A runner on a fake target whose renders are counted; `during(n)` runs inside the n-th render (an apply in flight). */
+function counted(over: Parameters<typeof fakeTarget>[1] = {}, needs: string[] = [], during: (n: number) => void = () => undefined, now?: () => number) {
   const { log, lines } = memoryLogger();
   let renders = 0;
   const t = fakeTarget('st', {
     ...over,
     render: (data) => {
       renders += 1;
+      during(renders);
       return Object.entries(data).map(([k, v]) => `${k}=${v}\n`).join('');
     },
   });
   const stop = new AbortController();
-  const runner = new TargetRunner(t, { prefix: '', notreally: false, log, print: () => undefined, observer: noObserver }, { signal: stop.signal, needs });
+  const runner = new TargetRunner(t, { prefix: '', notreally: false, log, print: () => undefined, observer: noObserver, now }, { signal: stop.signal, needs });
   return { t, runner, lines, stop, renders: () => renders };
 }
 
@@ -74,16 +75,18 @@ test('a runner waits for every input: a Docker target applies only once its cont
 });
 
 test('changes during an apply make exactly one more apply, which ends in the final state', async () => {
-  const { t, runner, renders } = counted();
+  // Three more changes arrive while the second apply is rendering: it is in flight, for certain.
+  const put = (i: number): void => runner.update([{ type: 'put', key: '/st/a', value: String(i), revision: 1 + i }], 1 + i);
+  const { t, runner, renders } = counted({}, [], (n) => {
+    if (n === 2) for (let i = 4; i <= 6; i++) put(i);
+  });
   runner.load([{ key: '/st/a', value: '0' }], 1);
   await until(() => !runner.busy && renders() === 1, 'the first apply');
-  // Three changes in one turn, then three more while that apply runs.
-  for (let i = 1; i <= 3; i++) runner.update([{ type: 'put', key: '/st/a', value: String(i), revision: 1 + i }], 1 + i);
-  await new Promise((r) => setImmediate(r));
-  for (let i = 4; i <= 6; i++) runner.update([{ type: 'put', key: '/st/a', value: String(i), revision: 1 + i }], 1 + i);
+  // Three changes in one turn: one apply.
+  for (let i = 1; i <= 3; i++) put(i);
   await until(() => !runner.busy, 'the runner to settle');
   assert.equal(readFileSync(t.dest, 'utf8'), '/st/a=6\n');
-  assert.ok(renders() <= 3, `${renders()} renders for 1 + 6 changes`);
+  assert.equal(renders(), 3, 'the first apply, one for the three changes, exactly one more for the three made during it');
   // Events at or below the revision held are ignored.
   runner.update([{ type: 'put', key: '/st/a', value: 'old', revision: 5 }], 7);
   await settle();
@@ -108,6 +111,30 @@ test('stop during a long wait ends the pause at once and applies nothing more', 
     runner.update([{ type: 'put', key: '/st/a', value: '3', revision: 3 }], 3);
     await settle();
     assert.equal(runner.busy, false, 'a stopped runner schedules nothing');
+  } finally {
+    mock.timers.reset();
+  }
+});
+
+test("the runner's pacing reads the clock it is given: a wait {min 1 s, max 4 s} applies after exactly 1 s of quiet, fake time", async () => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
+  try {
+    const { t, runner, renders } = counted({ wait: { minMs: 1000, maxMs: 4000 } }, [], undefined, () => Date.now());
+    runner.load([{ key: '/st/a', value: '1' }], 1);
+    await until(() => renders() === 1 && !runner.busy, 'the first apply, which does not wait');
+    runner.update([{ type: 'put', key: '/st/a', value: '2', revision: 2 }], 2);
+    await settle();
+    mock.timers.tick(600);
+    // A second change 600 ms in: quiet is measured from it.
+    runner.update([{ type: 'put', key: '/st/a', value: '3', revision: 3 }], 3);
+    await settle();
+    mock.timers.tick(999);
+    await settle();
+    assert.equal(renders(), 1, 'not before 1 s of quiet after the last change');
+    mock.timers.tick(1);
+    await until(() => renders() === 2 && !runner.busy, 'the debounced apply');
+    assert.equal(readFileSync(t.dest, 'utf8'), '/st/a=3\n');
+    await runner.stop();
   } finally {
     mock.timers.reset();
   }
