@@ -13,8 +13,17 @@ export type Data = Readonly<Record<string, string>>;
  */
 export type Extras = Readonly<Record<string, unknown>>;
 
-/** A compiled template: pure, it renders data (and extras) to the file's text. */
-export type Render = (data: Data, extras?: Extras) => string;
+/**
+ * A compiled template: pure, it renders data (and extras) to the file's text. `scope` is the target's keys as
+ * templates see them: a helper asked for a key outside all of them says so, naming them.
+ */
+export type Render = (data: Data, extras?: Extras, scope?: readonly Scope[]) => string;
+
+/** One key a target reads, as templates see it. */
+export interface Scope {
+  local: string;
+  recursive: boolean;
+}
 
 /** Why one key cannot be rendered: a control character fails the render, a broken rule holds the target. */
 export interface ValueProblem {
@@ -53,6 +62,15 @@ export interface DockerOptions {
   filters: Record<string, string[]>;
 }
 
+/** A key a target reads: the key in etcd (the global prefix and the key as written), and whether it is a prefix. */
+export interface TargetKey {
+  key: string;
+  /** `true`: every key strictly under `key/`, plus `key` itself. */
+  recursive: boolean;
+  /** The key as templates see it: without the global prefix ("/" for everything under it). */
+  local: string;
+}
+
 export interface Target {
   id: string;
   /** Where it was defined, for messages: a conf.d file path, or `$RECONFIG_TARGET_<name>`. */
@@ -62,10 +80,10 @@ export interface Target {
   render: Render;
   /** Absolute path of the file to write. */
   dest: string;
-  /** The key as written in the target file; undefined for a plugin or Docker target with no key. */
+  /** The target's own key as written (`key`, or the first of `keys`), for messages; undefined with no key. */
   key?: string;
-  /** The key in etcd: the global prefix followed by `key`. */
-  etcdKey?: string;
+  /** Every key it reads, in etcd's terms, its own first; empty for a plugin or Docker target with no key. */
+  keys: readonly TargetKey[];
   /** Trusted code that gives the template `plugin` (see render/plugin.ts). */
   plugin?: Plugin;
   /** A keyless plugin target re-renders this often (ms). */
@@ -74,7 +92,6 @@ export interface Target {
   docker?: DockerOptions;
   /** Containers to signal or restart after the file changed. */
   notify?: DockerOptions & { signal: NodeJS.Signals; restart: boolean };
-  recursive: boolean;
   checkcmd?: string;
   reloadcmd?: string;
   /** Instead of reloadcmd: signal the process named by a pidfile. */

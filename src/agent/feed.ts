@@ -8,7 +8,7 @@
  * once per retry.
  */
 import { EtcdError, errorMessage } from '../errors';
-import { SpecIndex, WatchCancelledError, type KeySpec, type Store, type WatchEvent, type WatchHandle } from '../etcd/store';
+import { SpecIndex, WatchCancelledError, type Store, type WatchEvent, type WatchHandle } from '../etcd/store';
 import type { Logger } from '../log';
 import { noObserver } from './observer';
 import type { Observer, Sync } from './ports';
@@ -95,9 +95,11 @@ export class Feed {
     while (!this.stopping) {
       const all = this.runners;
       // Plugin targets with no key run on their own interval, not from etcd.
-      const runners = all.filter((r): r is TargetRunner & { spec: KeySpec } => r.spec !== undefined);
-      const specs = runners.map((r) => r.spec);
-      const index = new SpecIndex(runners, (r) => r.spec);
+      const runners = all.filter((r) => r.specs.length > 0);
+      // A target may read several keys: one entry per key, each naming its runner.
+      const pairs = runners.flatMap((runner) => runner.specs.map((spec) => ({ runner, spec })));
+      const specs = pairs.map((p) => p.spec);
+      const index = new SpecIndex(pairs, (p) => p.spec);
       const broken = new Promise<Error | null>((resolve) => {
         this.wake = () => resolve(null);
       });
@@ -113,7 +115,7 @@ export class Feed {
             // Hand each runner only its own events.
             const mine = new Map<TargetRunner, WatchEvent[]>();
             for (const e of events) {
-              for (const r of index.lookup(e.key)) {
+              for (const { runner: r } of index.lookup(e.key)) {
                 const list = mine.get(r);
                 if (list) list.push(e);
                 else mine.set(r, [e]);
@@ -162,7 +164,7 @@ export class Feed {
    */
   private async prepare(
     all: readonly TargetRunner[],
-    runners: ReadonlyArray<TargetRunner & { spec: KeySpec }>,
+    runners: readonly TargetRunner[],
   ): Promise<{ sync: Sync; held: ResumePoint } | null> {
     const after = this.state === 'starting' ? 'start' : this.state === 'disconnected' ? 'outage' : 'resync';
     const held = this.held?.runners === all ? this.held : null;
@@ -178,10 +180,12 @@ export class Feed {
       );
     }
     this.held = null;
-    const snap = await this.store.snapshot(runners.map((r) => r.spec));
+    // Every key of every runner at one revision; each runner gets the lists of its own keys, in order.
+    const snap = await this.store.snapshot(runners.flatMap((r) => r.specs));
     if (this.stopping || all !== this.runners) return null;
     // Load before watching: events that arrive while the watch is being set up build on the snapshot.
-    runners.forEach((r, i) => r.load(snap.kvs[i], snap.revision));
+    let i = 0;
+    for (const r of runners) r.load(r.specs.flatMap(() => snap.kvs[i++]), snap.revision);
     this.held = { revision: snap.revision, cluster: snap.cluster, runners: all };
     const keys = snap.kvs.reduce((n, kvs) => n + kvs.length, 0);
     return { sync: { revision: snap.revision, after, how: 'snapshot', keys }, held: this.held };

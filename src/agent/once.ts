@@ -23,9 +23,12 @@ export async function applyOnce(store: Reader, targets: readonly Target[], ctx: 
   const wired = targets.map((t) => wire(t, ctx, { manual: true }));
   const runners = wired.map((w) => w.runner);
   // etcd: one snapshot for every keyed target, at one revision (plugin targets with no key read nothing).
-  const keyed = runners.filter((r) => r.spec !== undefined);
-  const snap = await store.snapshot(keyed.map((r) => r.spec!));
-  keyed.forEach((r, i) => r.load(snap.kvs[i], snap.revision));
+  const snap = await store.snapshot(runners.flatMap((r) => r.specs));
+  let i = 0;
+  for (const r of runners) {
+    if (r.specs.length === 0) continue;
+    r.load(r.specs.flatMap(() => snap.kvs[i++]), snap.revision);
+  }
   // The other sources give their input once (Docker lists the containers running now).
   await primeAll(wired);
   const outcomes = new Array<Outcome>(runners.length);

@@ -57,8 +57,8 @@ export interface RunnerOptions {
 type Phase = 'manual' | 'waiting' | 'idle' | 'pending' | 'applying' | 'stale' | 'stopped';
 
 export class TargetRunner implements InputSink {
-  /** What it watches in etcd; undefined for a target with no key (a plugin on its interval, or containers). */
-  readonly spec: KeySpec | undefined;
+  /** What it reads in etcd, its own key first; empty for a target with no key (a plugin on its interval, or containers). */
+  readonly specs: readonly KeySpec[];
   private readonly log: Logger;
   private readonly observer: Observer;
   private readonly pace: Pacer;
@@ -85,12 +85,12 @@ export class TargetRunner implements InputSink {
     opts: RunnerOptions = {},
   ) {
     this.needs = opts.needs ?? [];
-    this.spec = target.etcdKey === undefined ? undefined : { key: target.etcdKey, recursive: target.recursive };
+    this.specs = target.keys;
     this.log = ctx.log.child({ target: target.id, key: target.key, dest: target.dest });
     this.pace = new Pacer(target.wait, { splayMs: target.splayMs, now: ctx.now });
     this.observer = ctx.observer;
     this.data = new TargetData([], target.checkValue);
-    this.revision = this.spec ? undefined : 0;
+    this.revision = this.specs.length > 0 ? undefined : 0;
     opts.signal?.addEventListener('abort', () => this.halt.abort(), { once: true });
     if (opts.manual) this.to('manual');
   }
@@ -110,7 +110,7 @@ export class TargetRunner implements InputSink {
     return this.phase === 'pending' || this.phase === 'applying' || this.phase === 'stale';
   }
 
-  /** Replaces the data with a snapshot's, and applies (a no-op when the file already matches). */
+  /** Replaces the data with a snapshot's (every key of every spec, at one revision), and applies (a no-op when the file already matches). */
   load(kvs: readonly KV[], revision: number): void {
     const strip = this.ctx.prefix.length;
     // The first snapshot renders at once; a resync after an outage waits like any change.
@@ -132,7 +132,7 @@ export class TargetRunner implements InputSink {
     let newest = Math.max(held, revision);
     let touched = 0;
     for (const e of events) {
-      if (e.revision <= held || !this.spec || !specWants(this.spec, e.key)) continue;
+      if (e.revision <= held || !this.specs.some((s) => specWants(s, e.key))) continue;
       const key = e.key.slice(this.ctx.prefix.length);
       if (e.type === 'put') this.data.set(key, e.value);
       else this.data.delete(key);

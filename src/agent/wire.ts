@@ -84,6 +84,6 @@ export async function primeAll(wired: readonly Wired[]): Promise<void> {
 function sourcesFor(t: Target, log: Logger): Source[] {
   const sources: Source[] = [];
   if (t.docker) sources.push(new DockerSource(t.docker, log.child({ target: t.id })));
-  else if (t.etcdKey === undefined && t.intervalMs !== undefined) sources.push(new IntervalSource(t.intervalMs));
+  else if (t.keys.length === 0 && t.intervalMs !== undefined) sources.push(new IntervalSource(t.intervalMs));
   return sources;
 }

@@ -64,7 +64,7 @@ class Compiler {
       render,
       dest: r.dest,
       key: r.key,
-      etcdKey: r.etcdKey,
+      keys: r.keys.map((k) => ({ key: k.etcdKey, recursive: k.recursive, local: k.key })),
       plugin,
       intervalMs: spec.interval === undefined ? undefined : parseDuration(spec.interval),
       docker: spec.docker && { socket: path.resolve(cfgdir, spec.docker.socket), filters: spec.docker.filters ?? {} },
@@ -74,7 +74,6 @@ class Compiler {
         signal: spec.notify.signal as NodeJS.Signals,
         restart: spec.notify.restart,
       },
-      recursive: spec.recursive,
       checkcmd: spec.checkcmd,
       reloadcmd: spec.reloadcmd,
       reloadsignal: spec.reloadsignal && {

@@ -27,12 +27,23 @@ export interface ReadSpec {
   spec: TargetSpec;
   /** A conf.d file path, or `$RECONFIG_TARGET_<name>`. */
   origin: string;
-  /** The key as written, without trailing slashes ("/" for everything under the prefix); undefined without one. */
+  /** The target's own key as written (`key`, else the first of `keys`), without trailing slashes ("/" for everything under the prefix); undefined without one. */
   key: string | undefined;
-  /** The key in etcd: the prefix and the key. */
+  /** The target's own key in etcd: the prefix and the key. */
   etcdKey: string | undefined;
+  /** Every key it reads, its own first: as written (for messages) and in etcd. */
+  keys: ReadKey[];
   /** Absolute path of the file to write. */
   dest: string;
+}
+
+export interface ReadKey {
+  /** As written, without trailing slashes; "/" for everything under the prefix. */
+  key: string;
+  etcdKey: string;
+  recursive: boolean;
+  /** Where it was written, for messages: `/key` or `/keys/<n>`. */
+  field: string;
 }
 
 /** Every valid definition as a ReadSpec; every problem (with its file or variable) goes to `problems`. */
@@ -42,18 +53,16 @@ export function readSpecs(opts: LoadOptions, problems: ConfigProblem[]): ReadSpe
   for (const def of targetDefinitions(opts.cfgdir, env, problems)) {
     const spec = parseOne(def, problems);
     if (!spec) continue;
-    const key = spec.key?.replace(/\/+$/, '');
+    const keys = readKeys(spec, opts.prefix, def.origin, problems);
     const read: ReadSpec = {
       spec,
       origin: def.origin,
-      key: key === undefined ? undefined : key || '/',
-      etcdKey: key === undefined ? undefined : opts.prefix + key,
+      key: keys[0]?.key,
+      etcdKey: keys[0]?.etcdKey,
+      keys,
       dest: path.resolve(opts.cfgdir, spec.target),
     };
-    // Two rules the schema cannot hold: it sees neither --prefix nor the durations' values.
-    if (read.key === '/' && opts.prefix === '') {
-      problems.push({ file: def.origin, message: '/key: "/" would watch the whole keyspace; give a narrower key or a --prefix' });
-    }
+    // A rule the schema cannot hold: it does not see the durations' values.
     if (spec.wait?.max !== undefined && parseDuration(spec.wait.max) < parseDuration(spec.wait.min)) {
       problems.push({ file: def.origin, message: '/wait/max: must not be shorter than /wait/min' });
     }
@@ -63,6 +72,42 @@ export function readSpecs(opts: LoadOptions, problems: ConfigProblem[]): ReadSpe
   // Checked for every definition that passed the schema, so that one run reports every problem.
   problems.push(...uniquenessProblems(specs.map((s) => ({ id: s.spec.id, origin: s.origin, etcdKey: s.etcdKey, dest: s.dest }))));
   return specs;
+}
+
+/**
+ * A target's keys, its own (`key`, else the first of `keys`) first. Rules the schema cannot hold: "/" needs a
+ * --prefix (which the schema does not see), and no key may lie within another of the same target (it would be
+ * read twice).
+ */
+function readKeys(spec: TargetSpec, prefix: string, file: string, problems: ConfigProblem[]): ReadKey[] {
+  const written: Array<{ key: string; recursive: boolean; field: string }> = [];
+  if (spec.key !== undefined) written.push({ key: spec.key, recursive: spec.recursive, field: '/key' });
+  spec.keys?.forEach((e, i) => {
+    const entry = typeof e === 'string' ? { key: e, recursive: spec.recursive } : { key: e.key, recursive: e.recursive ?? spec.recursive };
+    written.push({ ...entry, field: `/keys/${i}` });
+  });
+  const keys: ReadKey[] = [];
+  for (const w of written) {
+    const key = w.key.replace(/\/+$/, '') || '/';
+    const k: ReadKey = { key, etcdKey: prefix + (key === '/' ? '' : key), recursive: w.recursive, field: w.field };
+    if (key === '/' && prefix === '') {
+      problems.push({ file, message: `${w.field}: "/" would watch the whole keyspace; give a narrower key or a --prefix` });
+      continue;
+    }
+    const within = keys.find((o) => wants(o, k.etcdKey) || wants(k, o.etcdKey));
+    if (within) {
+      problems.push({ file, message: `${w.field}: ${JSON.stringify(w.key)} overlaps ${within.field} (${JSON.stringify(within.key)}): a key would be read twice` });
+      continue;
+    }
+    keys.push(k);
+  }
+  return keys;
+}
+
+/** True when `k` reads etcd key `key` (`/app` never reads `/apple`). */
+function wants(k: { etcdKey: string; recursive: boolean }, key: string): boolean {
+  if (key === k.etcdKey) return true;
+  return k.recursive && key.startsWith(k.etcdKey === '' ? '/' : `${k.etcdKey}/`);
 }
 
 /**

@@ -10,6 +10,7 @@ export interface TargetSpec {
   source: string;
   target: string;
   key?: string;
+  keys?: KeyEntry[];
   recursive: boolean;
   plugin?: string;
   interval?: string;
@@ -28,6 +29,9 @@ export interface TargetSpec {
   multiline: boolean;
   values?: ValueRuleSpec[];
 }
+
+/** One entry of a target's `keys`: a key taking the target's `recursive`, or a key with its own. */
+export type KeyEntry = string | { key: string; recursive?: boolean };
 
 /** One entry of a target's `values`: the values of the keys matching `keys` must satisfy `schema`. */
 export interface ValueRuleSpec {
@@ -59,19 +63,19 @@ const hasAny = (...fields: string[]): object => ({ anyOf: fields.map((f) => has(
  */
 export const CROSS_FIELD_RULES: ReadonlyArray<Record<string, unknown>> = [
   {
-    $comment: '/key: is required',
+    $comment: '/key: is required (or keys)',
     if: { not: hasAny('plugin', 'docker') },
-    then: has('key'),
+    then: hasAny('key', 'keys'),
   },
   {
     $comment: '/interval: is required for a plugin target with no key (how often to run it)',
-    if: { allOf: [has('plugin'), { not: hasAny('key', 'docker') }] },
+    if: { allOf: [has('plugin'), { not: hasAny('key', 'keys', 'docker') }] },
     then: has('interval'),
   },
   {
     $comment: '/interval: only for a plugin target with no key (a target with a key re-renders on change)',
     if: has('interval'),
-    then: { allOf: [has('plugin'), { not: has('key') }] },
+    then: { allOf: [has('plugin'), { not: hasAny('key', 'keys') }] },
   },
   {
     $comment: '/reloadsignal: give either reloadcmd or reloadsignal, not both',
@@ -80,7 +84,7 @@ export const CROSS_FIELD_RULES: ReadonlyArray<Record<string, unknown>> = [
   {
     $comment: '/values: only for a target with a key (the rules check its values from etcd)',
     if: has('values'),
-    then: has('key'),
+    then: hasAny('key', 'keys'),
   },
 ];
 
@@ -104,7 +108,26 @@ export const targetSchema: JSONSchemaType<TargetSpec> = {
       type: 'string',
       pattern: '^/',
       nullable: true,
-      description: 'The etcd key, beginning with `/` (the global `--prefix` is put in front). Required unless `plugin` or `docker` is given. A trailing slash is dropped; `/` alone means everything under `--prefix` and is refused without one.',
+      description: 'The etcd key, beginning with `/` (the global `--prefix` is put in front). Required unless `keys`, `plugin` or `docker` is given. A trailing slash is dropped; `/` alone means everything under `--prefix` and is refused without one.',
+    },
+    keys: {
+      type: 'array',
+      minItems: 1,
+      nullable: true,
+      // JSONSchemaType cannot express an array of a union (a key, or a key with its own recursive), hence the cast.
+      items: {
+        oneOf: [
+          { type: 'string', pattern: '^/' },
+          {
+            type: 'object',
+            additionalProperties: false,
+            required: ['key'],
+            properties: { key: { type: 'string', pattern: '^/' }, recursive: { type: 'boolean' } },
+          },
+        ],
+      } as unknown as JSONSchemaType<KeyEntry>,
+      description:
+        'More keys the target reads, beside `key` or instead of it (then the first is the target\'s own): each a key (taking the target\'s `recursive`) or `{"key": "/global", "recursive": true}`. Every key is read at one revision and watched on the same stream; templates see them all in `reconfigdata`. A target\'s own key is unique across conf.d; the others may be shared (a `/global` read by many targets). No key of a target may lie within another of its keys.',
     },
     plugin: {
       type: 'string',

@@ -1,9 +1,16 @@
 /** Keys and targets are unique across the configuration; a clash names both places. */
 import type { ConfigProblem } from '../errors';
-import type { Target } from '../target';
 
-/** What makes a target unique, known as soon as its definition passes the schema. */
-export type Identity = Pick<Target, 'id' | 'origin' | 'etcdKey' | 'dest'>;
+/**
+ * What makes a target unique, known as soon as its definition passes the schema. `etcdKey` is its own key (`key`,
+ * or the first of `keys`); its other keys may be shared with other targets.
+ */
+export interface Identity {
+  id: string;
+  origin: string;
+  etcdKey: string | undefined;
+  dest: string;
+}
 
 /**
  * No two targets may share an id, a key or a target file; each clash names both files. Checked for every

@@ -48,8 +48,10 @@ export async function render(plan: RenderPlan, cx: ModeContext): Promise<RunResu
   // its other sources give their input once, as under --onetime (a Docker target lists its containers).
   const ctx = { prefix: '', notreally: true, log: cx.log, print: cx.out, observer: noObserver };
   const wired = wire(target, ctx, { manual: true });
-  const key = target.key === '/' ? '' : (target.key ?? '');
-  wired.runner.load(entries.filter(([k]) => key === '' || specWants({ key, recursive: target.recursive }, k)).map(([k, value]) => ({ key: k, value })), 1);
+  // The data file's keys are as templates see them, without the global prefix: compared with the keys' local form.
+  const keys = target.keys.map((k) => ({ key: k.local === '/' ? '' : k.local, recursive: k.recursive }));
+  const wanted = entries.filter(([k]) => keys.some((s) => s.key === '' || specWants(s, k)));
+  wired.runner.load(wanted.map(([k, value]) => ({ key: k, value })), 1);
   await primeAll([wired]);
   let text: string;
   try {

@@ -2,7 +2,7 @@
  * The helpers a template sees beside `reconfigdata`. All take keys as they appear in reconfigdata (the full
  * etcd key without the global --prefix); a trailing slash is ignored.
  */
-import type { Data } from '../target';
+import type { Data, Scope } from '../target';
 
 export type { Data } from '../target';
 
@@ -32,17 +32,43 @@ function trim(key: string): string {
   return key.length > 1 && key.endsWith('/') ? key.slice(0, -1) : key;
 }
 
-export function makeHelpers(data: Data): Helpers {
+/** True when the key `k` can hold data of a target reading `scope` (or lies above one of its keys, for a listing). */
+function inScope(k: string, scope: readonly Scope[], listing: boolean): boolean {
+  return scope.some((s) => {
+    const base = s.local === '/' ? '' : s.local;
+    if (k === s.local || (s.recursive && k.startsWith(`${base}/`))) return true;
+    return listing && (k === '/' || base.startsWith(`${k}/`));
+  });
+}
+
+/**
+ * The helpers over `data`. With `scope` (the target's keys), a key outside every one of them is an error that
+ * names them: a template reading `/global/maxconn` while the target reads only `/services/web` fails with a
+ * message that says why, not with a bare "not found".
+ */
+export function makeHelpers(data: Data, scope: readonly Scope[] = []): Helpers {
   const has = (key: string): boolean => Object.prototype.hasOwnProperty.call(data, key);
+  const check = (k: string, listing = false): void => {
+    if (scope.length === 0 || inScope(k, scope, listing)) return;
+    const keys = scope.map((s) => s.local).join(', ');
+    throw new Error(`${k} lies outside this target's keys (${keys}): add it to the target's "keys" to read it`);
+  };
   return {
     get(key, fallback) {
       const k = trim(key);
       if (has(k)) return data[k];
+      check(k);
       if (fallback !== undefined) return fallback;
       throw new Error(`key not found: ${k} (give a default: get(${JSON.stringify(k)}, "..."))`);
     },
-    exists: (key) => has(trim(key)),
+    exists: (key) => {
+      const k = trim(key);
+      if (has(k)) return true;
+      check(k);
+      return false;
+    },
     children(key) {
+      check(trim(key), true);
       const p = dir(key);
       const out: Child[] = [];
       for (const k of Object.keys(data)) {
@@ -53,6 +79,7 @@ export function makeHelpers(data: Data): Helpers {
       return out;
     },
     ls(key) {
+      check(trim(key), true);
       const p = dir(key);
       const names = new Set<string>();
       for (const k of Object.keys(data)) {
@@ -66,6 +93,7 @@ export function makeHelpers(data: Data): Helpers {
     json(key, fallback) {
       const k = trim(key);
       if (!has(k)) {
+        check(k);
         if (fallback !== undefined) return fallback;
         throw new Error(`key not found: ${k}`);
       }

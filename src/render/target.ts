@@ -42,7 +42,7 @@ export async function renderTarget(t: Target, inputs: RenderInputs, opts: Render
   }
   const started = performance.now();
   try {
-    return t.render(data, { ...Object.fromEntries(inputs.given ?? []), plugin });
+    return t.render(data, { ...Object.fromEntries(inputs.given ?? []), plugin }, t.keys);
   } catch (err) {
     throw new TargetError(t.id, 'render', err);
   } finally {

@@ -37,11 +37,11 @@ export function compileTemplate(filename: string, text: string): Render {
     const detail = errorMessage(err).replace(/ in \S+ while compiling ejs[\s\S]*$/, '').replace(/ while compiling ejs[\s\S]*$/, '');
     throw new TemplateError(filename, syntaxErrorLine(filename, text), detail, { cause: err });
   }
-  return (data, extras = {}) => {
+  return (data, extras = {}, scope = []) => {
     try {
       const locals: Record<string, unknown> = { plugin: undefined };
       for (const name of SOURCE_INPUTS) locals[name] = undefined;
-      return fn({ ...locals, ...extras, reconfigdata: data, ...makeHelpers(data) });
+      return fn({ ...locals, ...extras, reconfigdata: data, ...makeHelpers(data, scope) });
     } catch (err) {
       // ejs's rethrow prefixes "<file>:<line>\n<context>\n\n" to the message.
       const m = /^[^\n]*:(\d+)\n[\s\S]*?\n\n([\s\S]*)$/.exec(errorMessage(err));

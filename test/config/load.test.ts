@@ -25,8 +25,7 @@ test('a valid target loads with defaults and resolved paths', () => {
   const [t] = loadTargets({ cfgdir: dir, prefix: '/prod' });
   assert.ok(t);
   assert.equal(t.id, 'a');
-  assert.equal(t.recursive, false);
-  assert.equal(t.etcdKey, '/prod/a');
+  assert.deepEqual(t.keys, [{ key: '/prod/a', recursive: false, local: '/a' }]);
   assert.equal(t.key, '/a');
   assert.equal(t.dest, path.join(dir, 'out/a.conf'));
   assert.equal(t.source, path.join(dir, 'templates/a.ejs'));
@@ -87,7 +86,7 @@ test('every bad file is reported in the same run: broken JSON, missing template,
   assert.ok(got.includes(`${f('badkey')}: /key: must begin with /`), got.join('\n'));
   assert.ok(got.includes(`${f('badkey')}: /mode: must be an octal mode such as "0644"`), got.join('\n'));
   assert.ok(got.includes(`${f('missing')}: /target: is required`), got.join('\n'));
-  assert.ok(got.includes(`${f('missing')}: /key: is required`), got.join('\n'));
+  assert.ok(got.includes(`${f('missing')}: /key: is required (or keys)`), got.join('\n'));
   assert.ok(!got.some((l) => l.startsWith(`${f('a')}:`)), 'the good file has no problem');
 });
 
@@ -136,8 +135,8 @@ test('an unknown user is named', () => {
 test('a trailing slash is dropped; "/" means everything under the prefix, and needs one', () => {
   const dir = makeCfgdir({ a: { ...base, key: '/a/', recursive: true }, all: { ...base, id: 'all', key: '/', target: 'all', recursive: true } }, TPL);
   const [a, all] = loadTargets({ cfgdir: dir, prefix: '/prod' });
-  assert.equal(a.etcdKey, '/prod/a');
-  assert.equal(all.etcdKey, '/prod');
+  assert.equal(a.keys[0].key, '/prod/a');
+  assert.equal(all.keys[0].key, '/prod');
   assert.equal(all.key, '/');
   assert.deepEqual(problems(dir), [`${path.join(dir, 'conf.d/all.json')}: /key: "/" would watch the whole keyspace; give a narrower key or a --prefix`]);
 });
@@ -149,7 +148,7 @@ test('a missing conf.d is named', () => {
 test('the TypeScript type and the schema list the same fields', () => {
   // A compile-time check: every key of TargetSpec is a schema property and the reverse.
   const fields: Record<keyof TargetSpec, true> = {
-    id: true, source: true, target: true, key: true, recursive: true, checkcmd: true, reloadcmd: true, reloadsignal: true, plugin: true, interval: true, docker: true, notify: true,
+    id: true, source: true, target: true, key: true, keys: true, recursive: true, checkcmd: true, reloadcmd: true, reloadsignal: true, plugin: true, interval: true, docker: true, notify: true,
     mode: true, owner: true, group: true, timeout: true, minkeys: true, wait: true, splay: true, multiline: true, values: true,
   };
   assert.deepEqual(Object.keys(targetSchema.properties as object).sort(), Object.keys(fields).sort());
@@ -187,7 +186,49 @@ test('the schema holds the rules between fields, each reported once with its own
     `${f('both')}: /reloadsignal: give either reloadcmd or reloadsignal, not both`,
     `${f('interval')}: /interval: only for a plugin target with no key (a target with a key re-renders on change)`,
     `${f('nointerval')}: /interval: is required for a plugin target with no key (how often to run it)`,
-    `${f('nokey')}: /key: is required`,
+    `${f('nokey')}: /key: is required (or keys)`,
     `${f('values')}: /values: only for a target with a key (the rules check its values from etcd)`,
+  ]);
+});
+
+const keyless = { id: 'k', source: 'a.ejs', target: 'out/k.conf' };
+
+test('keys: beside key or instead of it, each taking the target\'s recursive unless it gives its own', () => {
+  const dir = makeCfgdir(
+    {
+      web: { ...base, id: 'web', key: '/services/web', recursive: true, keys: ['/global/maxconn', { key: '/global/tls', recursive: false }] },
+      api: { ...keyless, id: 'api', target: 'out/api', keys: [{ key: '/services/api', recursive: true }, '/global/maxconn/'] },
+    },
+    TPL,
+  );
+  const [api, web] = loadTargets({ cfgdir: dir, prefix: '/prod' }).sort((a, b) => a.id.localeCompare(b.id));
+  assert.deepEqual(web.keys, [
+    { key: '/prod/services/web', recursive: true, local: '/services/web' },
+    { key: '/prod/global/maxconn', recursive: true, local: '/global/maxconn' },
+    { key: '/prod/global/tls', recursive: false, local: '/global/tls' },
+  ]);
+  assert.equal(web.key, '/services/web');
+  // keys alone: the first is the target's own; /global/maxconn is shared with web, which is allowed.
+  assert.equal(api.key, '/services/api');
+  assert.deepEqual(api.keys.map((k) => [k.local, k.recursive]), [['/services/api', true], ['/global/maxconn', false]]);
+});
+
+test('keys: a target\'s own key stays unique, keys within one another are refused, "/" needs a prefix', () => {
+  const dir = makeCfgdir(
+    {
+      one: { ...base, id: 'one', key: '/shared', keys: ['/x'] },
+      two: { ...keyless, id: 'two', target: 'out/two', keys: ['/shared', '/y'] },
+      nest: { ...base, id: 'nest', target: 'out/nest', key: '/app', recursive: true, keys: ['/app/db', '/apple'] },
+      root: { ...base, id: 'root', target: 'out/root', key: '/r', keys: ['/'] },
+      empty: { ...keyless, id: 'empty', target: 'out/empty', keys: [] },
+    },
+    TPL,
+  );
+  const f = (n: string): string => path.join(dir, 'conf.d', `${n}.json`);
+  assert.deepEqual(problems(dir).sort(), [
+    `${f('empty')}: /keys: must NOT have fewer than 1 items`,
+    `${f('nest')}: /keys/0: "/app/db" overlaps /key ("/app"): a key would be read twice`,
+    `${f('root')}: /keys/0: "/" would watch the whole keyspace; give a narrower key or a --prefix`,
+    `${f('two')}: /key: "/shared" is already used by ${f('one')}`,
   ]);
 });

@@ -117,7 +117,7 @@ test('plugin problems in conf.d are named with the file and field; validate runs
   assert.equal(res.code, 2);
   assert.ok(res.stderr.includes(`a.json: /plugin: plugin not found: ${path.join(cfg, 'missing.js')}`), res.stderr);
   assert.match(res.stderr, /c\.json: \/interval: is required for a plugin target with no key/);
-  assert.match(res.stderr, /d\.json: \/key: is required$/m);
+  assert.match(res.stderr, /d\.json: \/key: is required \(or keys\)$/m);
   assert.ok(!existsSync(ran), 'validate ran no plugin code');
   // Starting the agent loads the plugins, and names the one without get().
   const start = await runCli(['-c', cfg, '--port', '1', '--onetime']);
