@@ -70,8 +70,9 @@ export class TemplateError extends ReconfigError {
 }
 
 /**
- * A check or reload command failed: names the command, its exit code (or signal) and the first line of its
- * output. The whole output is in `output`, which the log carries once, in full.
+ * A check or reload command failed: names the command, its exit code (or signal) and the line of its output
+ * that best says why (the first that reads as an error, e.g. haproxy's `[ALERT]` after its `[NOTICE]`s; else
+ * the first). The whole output is in `output`, which the log carries once, in full.
  */
 export class CommandError extends ReconfigError {
   constructor(
@@ -84,9 +85,10 @@ export class CommandError extends ReconfigError {
   ) {
     const how = timedOut ? 'timed out' : signal ? `was killed by ${signal}` : `exited ${code}`;
     const lines = output.trim().split('\n');
-    const first = lines[0].length > 200 ? `${lines[0].slice(0, 200)}...` : lines[0];
+    const telling = lines.find((l) => /\b(alert|emerg|error|fatal)\b/i.test(l)) ?? lines[0];
+    const shown = telling.length > 200 ? `${telling.slice(0, 200)}...` : telling;
     const more = lines.length > 1 ? ` (+${lines.length - 1} more line(s) in "output")` : '';
-    super(`${stage}cmd \`${command}\` ${how}${first ? `: ${first}${more}` : ''}`);
+    super(`${stage}cmd \`${command}\` ${how}${shown ? `: ${shown}${more}` : ''}`);
   }
 }
 

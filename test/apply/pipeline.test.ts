@@ -93,6 +93,15 @@ test('a failed check keeps the bytes, removes the staged file, skips reload and 
   assert.equal(readFileSync(t.dest, 'utf8'), 'fixed\n');
 });
 
+test('the error names the output line that reads as an error, not a banner printed before it', async () => {
+  // As haproxy 2.6 prints without -q: NOTICE lines first, then the ALERT that says why.
+  const t = target({ checkcmd: `printf '[NOTICE] version 2.6\\n[NOTICE] path\\n[ALERT] config : invalid port 99999\\n' >&2; exit 1 # {{src}}` });
+  await assert.rejects(applyTarget(t, 'x\n'), /exited 1: \[ALERT\] config : invalid port 99999 \(\+2 more line\(s\) in "output"\)/);
+  // With no such line, the first line is shown.
+  const plain = target({ checkcmd: 'echo "Expected \';\' got \'.\'"; echo "(line 2)"; exit 2 # {{src}}' });
+  await assert.rejects(applyTarget(plain, 'x\n'), /exited 2: Expected ';' got '\.' \(\+1 more line\(s\) in "output"\)/);
+});
+
 test('a check of the live path: swap, check, and restore the old bytes and mode when it fails', async () => {
   const t = target({ checkcmd: 'grep -q good "$RECONFIG_DEST"' });
   writeFileSync(t.dest, 'good old\n');
