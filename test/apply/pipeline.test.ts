@@ -163,11 +163,22 @@ test('a path with spaces and quotes is shell-quoted in {{src}}', async () => {
   assert.equal(readFileSync(t.dest, 'utf8'), 'ok\n');
 });
 
-test('rendered values never reach a command line', async () => {
+test('rendered values never reach a command line; the check reads them from the staged file, not the live one', async () => {
   const dir = tempDir();
   const pwned = path.join(dir, 'pwned');
-  const t = target({ checkcmd: 'cat {{src}} > /dev/null', reloadcmd: 'true' });
-  await applyTarget(t, `$(touch ${pwned})\n\`touch ${pwned}\`\n`);
+  // The check passes only on the new bytes, in a file that is not the live target: a check that ran on
+  // anything else (the old file, the live path, a path with the content pasted in) would fail the apply.
+  const checkcmd = `grep -qx 'new render' {{src}} && grep -qF '$(touch' {{src}} && test ! {{src}} -ef "$RECONFIG_DEST" && test {{src}} = "$RECONFIG_SRC"`;
+  const t = target({ checkcmd, reloadcmd: 'true' });
+  writeFileSync(t.dest, 'old render\n');
+  const content = `new render\n$(touch ${pwned})\n\`touch ${pwned}\`\n`;
+  assert.deepEqual(await applyTarget(t, content), { changed: true, reloaded: true });
+  assert.equal(readFileSync(t.dest, 'utf8'), content);
+  assert.equal(existsSync(pwned), false);
+  // The same check pointed at the live path refuses the same kind of change: it tells the two apart.
+  const live = checkcmd.replaceAll('{{src}}', '"$RECONFIG_DEST"');
+  await assert.rejects(applyTarget({ ...t, checkcmd: live }, `${content}one more line\n`), /checkcmd `grep .*` exited 1/);
+  assert.equal(readFileSync(t.dest, 'utf8'), content, 'the refused change was put back');
   assert.equal(existsSync(pwned), false);
 });
 
