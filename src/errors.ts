@@ -70,8 +70,9 @@ export class TemplateError extends ReconfigError {
 }
 
 /**
- * A check or reload command failed: names the command, its exit code (or signal) and the first line of its
- * output. The whole output is in `output`, which the log carries once, in full.
+ * A check or reload command failed: names the command, its exit code (or signal) and the line of its output
+ * that best says why (the first that reads as an error, e.g. haproxy's `[ALERT]` after its `[NOTICE]`s; else
+ * the first). The whole output is in `output`, which the log carries once, in full. `note` ends the message.
  */
 export class CommandError extends ReconfigError {
   constructor(
@@ -81,12 +82,31 @@ export class CommandError extends ReconfigError {
     readonly signal: string | null,
     readonly output: string,
     readonly timedOut: boolean,
+    options: { cause?: unknown; note?: string } = {},
   ) {
     const how = timedOut ? 'timed out' : signal ? `was killed by ${signal}` : `exited ${code}`;
     const lines = output.trim().split('\n');
-    const first = lines[0].length > 200 ? `${lines[0].slice(0, 200)}...` : lines[0];
+    const telling = lines.find((l) => /\b(alert|emerg|error|fatal)\b/i.test(l)) ?? lines[0];
+    const shown = telling.length > 200 ? `${telling.slice(0, 200)}...` : telling;
     const more = lines.length > 1 ? ` (+${lines.length - 1} more line(s) in "output")` : '';
-    super(`${stage}cmd \`${command}\` ${how}${first ? `: ${first}${more}` : ''}`);
+    const note = options.note ? `; ${options.note}` : '';
+    super(`${stage}cmd \`${command}\` ${how}${shown ? `: ${shown}${more}` : ''}${note}`, { cause: options.cause });
+  }
+}
+
+/**
+ * A checkcmd refused the new file. Its bytes are kept at `refused` (`<target>.reconfig-refused`, mode 0600) so
+ * that the operator can run the check on them by hand, and the message says where; if keeping them failed,
+ * `refused` is undefined, `keepError` says why, and so does the message. `cause` is the command's own error.
+ */
+export class CheckError extends CommandError {
+  constructor(
+    failed: CommandError,
+    readonly refused: string | undefined,
+    readonly keepError?: unknown,
+  ) {
+    const note = refused ? `the refused file is kept as ${refused}` : `keeping the refused file failed too: ${errorMessage(keepError)}`;
+    super('check', failed.command, failed.code, failed.signal, failed.output, failed.timedOut, { cause: failed, note });
   }
 }
 

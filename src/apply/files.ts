@@ -1,6 +1,6 @@
 /**
- * The file half of an apply: read the current file, stage the new one beside it, swap it in atomically,
- * and clean up what a crash left behind.
+ * The file half of an apply: read the current file, stage the new one beside it, swap it in atomically, keep
+ * a file that a check refused, and clean up what a crash left behind.
  *
  * The small syscalls are synchronous on purpose: an apply is a dozen of them, and a hop through libuv's thread
  * pool for each costs more than the syscall itself (about 1 ms per apply here). The two syncs, which wait for
@@ -101,6 +101,31 @@ export async function stage(dest: string, bytes: Buffer, want: Ownership, curren
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
+}
+
+/** Where the bytes a check refused are kept: beside the target, `<dest>.reconfig-refused`. */
+export function refusedPath(dest: string): string {
+  return `${dest}${STAGE_MARK}refused`;
+}
+
+/**
+ * Keeps `bytes`, which a check refused, at refusedPath(dest), replacing any earlier one, so that the operator
+ * can run the check on them by hand. Mode 0600 and owned by us, whatever the target's mode and owner: the file
+ * is for the operator, not for the daemon that reads the target, and it may hold what its readers must not see
+ * yet. Staged under the name stage() gives (so a crash leaves nothing that removeStale() does not clean up),
+ * then renamed, so a reader never sees half a file. Returns its path.
+ */
+export async function keepRefused(dest: string, bytes: Buffer): Promise<string> {
+  const file = refusedPath(dest);
+  const staged = await stage(dest, bytes, { mode: 0o600, uid: process.geteuid?.(), gid: process.getegid?.() }, null);
+  try {
+    renameSync(staged, file);
+  } catch (err) {
+    throw new ApplyError(`cannot keep the refused file as ${file}: ${errorMessage(err)}`, { cause: err });
+  } finally {
+    discard(staged);
+  }
+  return file;
 }
 
 /** Renames `staged` over `dest` and makes the rename durable by syncing the directory. */

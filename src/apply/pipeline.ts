@@ -1,13 +1,14 @@
 /**
  * Applies rendered content to one target: compare -> stage -> check -> swap -> reload. Each step is a small
- * function; this one calls them in order. A failed check leaves the target's bytes as they were, removes
- * the staged file and skips the reload. Reload runs only when the file changed (or a previous reload failed).
+ * function; this one calls them in order. A failed check leaves the target's bytes as they were, keeps the
+ * refused bytes beside it (`<target>.reconfig-refused`, named in the error), removes the staged file and skips
+ * the reload. Reload runs only when the file changed (or a previous reload failed).
  */
 import type { Target } from '../target';
-import { ApplyError, TargetError, errorMessage } from '../errors';
+import { ApplyError, CheckError, CommandError, TargetError, errorMessage } from '../errors';
 import { runCommand, shellQuote } from './command';
 import { unifiedDiff } from './diff';
-import { discard, readCurrent, restore, stage, swap, type Current } from './files';
+import { discard, keepRefused, readCurrent, restore, stage, swap, type Current } from './files';
 import { signalPidfile } from './signal';
 
 export interface ApplyResult {
@@ -53,12 +54,12 @@ async function write(t: T, bytes: Buffer, current: Current | null, opts: ApplyOp
   try {
     const stagedCheck = t.checkcmd?.replace(SRC, shellQuote(staged));
     const checksStaged = stagedCheck !== t.checkcmd;
-    if (stagedCheck && checksStaged) await check(t, stagedCheck, staged, opts);
+    if (stagedCheck && checksStaged) await check(t, stagedCheck, staged, bytes, opts);
     await step(t, 'swap', () => swap(staged, t.dest));
     if (t.checkcmd && !checksStaged) {
       // The check reads the live path: it is already in place, so put the old bytes back if it fails.
       try {
-        await check(t, t.checkcmd, t.dest, opts);
+        await check(t, t.checkcmd, t.dest, bytes, opts);
       } catch (err) {
         try {
           await restore(t.dest, current);
@@ -75,11 +76,24 @@ async function write(t: T, bytes: Buffer, current: Current | null, opts: ApplyOp
   }
 }
 
-async function check(t: T, command: string, src: string, opts: ApplyOptions): Promise<void> {
-  const { output } = await step(t, 'check', () =>
-    runCommand('check', command, { env: { RECONFIG_SRC: src, RECONFIG_DEST: t.dest }, timeoutMs: t.timeoutMs }),
-  );
+/** Runs checkcmd on `src`, which holds `bytes`. If it refuses them, they are kept and the CheckError says where. */
+async function check(t: T, command: string, src: string, bytes: Buffer, opts: ApplyOptions): Promise<void> {
+  let output: string;
+  try {
+    ({ output } = await runCommand('check', command, { env: { RECONFIG_SRC: src, RECONFIG_DEST: t.dest }, timeoutMs: t.timeoutMs }));
+  } catch (err) {
+    throw new TargetError(t.id, 'check', err instanceof CommandError ? await refused(t.dest, bytes, err) : err);
+  }
   opts.onOutput?.('check', output);
+}
+
+/** The check's error, naming where the refused bytes were kept, or why they could not be. */
+async function refused(dest: string, bytes: Buffer, failed: CommandError): Promise<CheckError> {
+  try {
+    return new CheckError(failed, await keepRefused(dest, bytes));
+  } catch (keepErr) {
+    return new CheckError(failed, undefined, keepErr);
+  }
 }
 
 async function reload(t: T, opts: ApplyOptions): Promise<boolean> {

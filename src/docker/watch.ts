@@ -1,7 +1,9 @@
 /**
  * Keeps a target's container list current: one list at start, then a new list after each container start, die
- * or stop event from the Engine API's event stream. A broken stream is logged once and reopened with backoff,
- * with a fresh list on reconnect, since events may have been missed meanwhile.
+ * or stop event from the Engine API's event stream. A broken stream, or a list that fails, is logged once:
+ * the stream is closed and reopened with growing backoff, with a fresh list on reconnect, since events may
+ * have been missed meanwhile. Only a list that succeeds ends the outage (and resets the backoff): an engine
+ * that opens the stream but refuses every list (a filter it does not know) is retried ever more slowly.
  */
 import type Docker from 'dockerode';
 import { errorMessage } from '../errors';
@@ -15,14 +17,24 @@ const SETTLE_MS = 500;
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5000;
 
+/** dockerode types the event stream as a ReadableStream, which has no destroy(); the object it gives has. */
+type EventStream = NodeJS.ReadableStream & { destroy?: () => void };
+
+/** Where the event stream stands. Each transition is one method: connect(), opened(), lost(), stop(). */
+type Connection =
+  | { kind: 'idle' }
+  | { kind: 'connecting' }
+  | { kind: 'open'; stream: EventStream }
+  | { kind: 'waiting'; timer: NodeJS.Timeout }
+  | { kind: 'stopped' };
+
 export class ContainerWatch {
   private readonly docker: Docker;
-  private stream: NodeJS.ReadableStream | null = null;
-  private stopped = false;
+  private conn: Connection = { kind: 'idle' };
   private refreshing = false;
   private again = false;
+  /** The outage was logged and no list has succeeded on an open stream since. */
   private broken = false;
-  private timer: NodeJS.Timeout | null = null;
   private settle: NodeJS.Timeout | null = null;
   private backoff = BACKOFF_MIN_MS;
 
@@ -37,51 +49,67 @@ export class ContainerWatch {
   }
 
   start(): void {
-    void this.connect();
+    if (this.conn.kind === 'idle') void this.connect();
   }
 
   private async connect(): Promise<void> {
-    if (this.stopped) return;
+    this.conn = { kind: 'connecting' };
+    let stream: EventStream;
     try {
       // Filtered here rather than by the engine: engines differ in the event names they know.
-      const stream = await this.docker.getEvents({ filters: JSON.stringify({ type: ['container'] }) });
-      if (this.stopped) {
-        (stream as unknown as { destroy?: () => void }).destroy?.();
-        return;
-      }
-      this.stream = stream;
-      let buffered = '';
-      stream.on('data', (chunk: Buffer) => {
-        buffered += chunk.toString('utf8');
-        const lines = buffered.split('\n');
-        buffered = lines.pop() ?? '';
-        if (lines.some((l) => EVENTS.has(eventAction(l)))) this.changed();
-      });
-      stream.on('error', (err: Error) => this.lost(err));
-      stream.on('end', () => this.lost(new Error('event stream ended')));
-      if (this.broken) this.log.info({ socket: this.opts.socket }, 'Docker event stream reopened');
-      this.broken = false;
-      this.backoff = BACKOFF_MIN_MS;
-      this.refresh();
+      stream = await this.docker.getEvents({ filters: JSON.stringify({ type: ['container'] }) });
     } catch (err) {
-      this.lost(err);
+      this.lost('connecting', `Docker API on ${this.opts.socket}: cannot open the event stream: ${errorMessage(err)}`);
+      return;
     }
+    if (this.conn.kind !== 'connecting') {
+      // Stopped meanwhile.
+      stream.destroy?.();
+      return;
+    }
+    this.opened(stream);
   }
 
-  private lost(err: unknown): void {
-    if (this.stopped) return;
-    this.stream = null;
+  private opened(stream: EventStream): void {
+    this.conn = { kind: 'open', stream };
+    let buffered = '';
+    stream.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('utf8');
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      if (this.isOpen(stream) && lines.some((l) => EVENTS.has(eventAction(l)))) this.changed();
+    });
+    stream.on('error', (err: Error) => this.lost(stream, `Docker API on ${this.opts.socket}: event stream: ${errorMessage(err)}`));
+    stream.on('end', () => this.lost(stream, `Docker API on ${this.opts.socket}: event stream ended`));
+    this.refresh();
+  }
+
+  private isOpen(stream: EventStream | null): boolean {
+    return stream !== null && this.conn.kind === 'open' && this.conn.stream === stream;
+  }
+
+  /**
+   * The stream `from` broke, or a list failed while it was open; or, with 'connecting', it could not be opened.
+   * Closes the stream, so that it holds no connection and delivers no more events, and reconnects after the
+   * backoff. News about a stream that is no longer the open one (or after stop) changes nothing.
+   */
+  private lost(from: EventStream | 'connecting', why: string): void {
+    if (from === 'connecting' ? this.conn.kind !== 'connecting' : !this.isOpen(from)) return;
+    this.drop();
     if (!this.broken) {
-      this.log.warn({ socket: this.opts.socket }, `Docker API on ${this.opts.socket}: ${errorMessage(err)}; retrying`);
-      this.onFailure(new Error(`Docker API on ${this.opts.socket}: ${errorMessage(err)}`, { cause: err }));
+      this.log.warn({ socket: this.opts.socket }, `${why}; retrying`);
+      this.onFailure(new Error(why));
     }
     this.broken = true;
-    if (this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      void this.connect();
-    }, this.backoff);
+    const timer = setTimeout(() => void this.connect(), this.backoff);
+    this.conn = { kind: 'waiting', timer };
     this.backoff = Math.min(BACKOFF_MAX_MS, this.backoff * 2);
+  }
+
+  /** Closes the stream if one is open; its `end` or `error` after this is news about an old stream. */
+  private drop(): void {
+    if (this.conn.kind === 'open') this.conn.stream.destroy?.();
+    else if (this.conn.kind === 'waiting') clearTimeout(this.conn.timer);
   }
 
   /** An event: list now, and once more when things have settled. */
@@ -101,14 +129,24 @@ export class ContainerWatch {
       return;
     }
     this.refreshing = true;
+    // A list that fails while no stream is open changes nothing: the reconnect under way lists again.
+    const during = this.conn.kind === 'open' ? this.conn.stream : null;
     void listContainers(this.docker, this.opts)
       .then((list) => {
-        if (!this.stopped) this.onChange(list);
+        if (this.conn.kind === 'stopped') return;
+        if (this.broken && this.isOpen(during)) {
+          this.log.info({ socket: this.opts.socket }, 'Docker event stream reopened');
+          this.broken = false;
+          this.backoff = BACKOFF_MIN_MS;
+        }
+        this.onChange(list);
       })
-      .catch((err: unknown) => this.lost(err))
+      .catch((err: unknown) => {
+        if (during) this.lost(during, errorMessage(err));
+      })
       .finally(() => {
         this.refreshing = false;
-        if (this.again && !this.stopped) {
+        if (this.again && this.conn.kind !== 'stopped') {
           this.again = false;
           this.refresh();
         }
@@ -116,10 +154,9 @@ export class ContainerWatch {
   }
 
   stop(): void {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.drop();
+    this.conn = { kind: 'stopped' };
     if (this.settle) clearTimeout(this.settle);
-    (this.stream as unknown as { destroy?: () => void } | null)?.destroy?.();
   }
 }
 

@@ -50,5 +50,5 @@ export function formatSummary(report: OnceReport, targets: readonly Target[], no
 
 function firstLine(s: string): string {
   const line = s.split('\n')[0] ?? '';
-  return line.length > 200 ? `${line.slice(0, 200)}...` : line;
+  return line.length > 1000 ? `${line.slice(0, 1000)}...` : line;
 }

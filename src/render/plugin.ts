@@ -12,8 +12,8 @@ export type { Plugin, PluginContext, PluginGet } from '../target';
 
 /**
  * Loads plugins for one load of the configuration. Each plugin's own file is read afresh by the first target
- * of a load that names it (so a SIGHUP picks up an edited plugin), and shared by the others in that load.
- * Modules a plugin requires stay as Node cached them.
+ * of a load that names it (so a SIGHUP picks up an edited plugin), and shared by the others in that load; the
+ * module it replaces is let go. Modules a plugin requires stay as Node cached them.
  */
 export class PluginLoader {
   private readonly loaded = new Map<string, Plugin>();
@@ -32,21 +32,38 @@ export class PluginLoader {
 function loadPlugin(file: string): Plugin {
   let mod: unknown;
   try {
-    try {
-      delete require.cache[require.resolve(file)];
-    } catch {
-      // Not resolvable: require() below says so in its own words.
-    }
+    forget(file);
     // Plugins are user code chosen at run time: require() is the way to load them.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     mod = require(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(code === 'MODULE_NOT_FOUND' && errorMessage(err).includes(file) ? `plugin not found: ${file}` : `plugin ${file} failed to load: ${errorMessage(err)}`);
+    const notFound = code === 'MODULE_NOT_FOUND' && errorMessage(err).includes(file);
+    throw new Error(notFound ? `plugin not found: ${file}` : `plugin ${file} failed to load: ${errorMessage(err)}`, { cause: err });
   }
   const get = (mod as { get?: unknown } | null)?.get ?? (mod as { default?: { get?: unknown } } | null)?.default?.get;
   if (typeof get !== 'function') throw new Error(`plugin ${file} does not export a get(context) function`);
   return { path: path.resolve(file), get: get as PluginGet };
+}
+
+/**
+ * Lets go of the module Node holds for `file`, so that require() reads the file afresh and the old module (its
+ * exports, and all that they hold) can be collected. Node keeps it twice: in require.cache, and in the
+ * `children` of the module that required it, this one; the second is not dropped with the first, so without
+ * this every version ever loaded, one per SIGHUP, stays alive.
+ */
+function forget(file: string): void {
+  let resolved: string;
+  try {
+    resolved = require.resolve(file);
+  } catch {
+    return; // Not resolvable: require() says so in its own words.
+  }
+  const old = require.cache[resolved];
+  if (!old) return;
+  delete require.cache[resolved];
+  const i = module.children.indexOf(old);
+  if (i !== -1) module.children.splice(i, 1);
 }
 
 /**

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { removeStale } from '../../src/apply/files';
+import { refusedPath, removeStale } from '../../src/apply/files';
 import { applyTarget } from '../../src/apply/pipeline';
-import { CommandError, TargetError } from '../../src/errors';
+import { CheckError, CommandError, TargetError } from '../../src/errors';
 import { tempDir } from '../support/util';
 
 function target(over: Partial<Parameters<typeof applyTarget>[0]> = {}): Parameters<typeof applyTarget>[0] {
@@ -12,7 +12,8 @@ function target(over: Partial<Parameters<typeof applyTarget>[0]> = {}): Paramete
   return { id: 't', dest: path.join(dir, 'out.conf'), timeoutMs: 10_000, ...over };
 }
 
-const staged = (dest: string): string[] => readdirSync(path.dirname(dest)).filter((n) => n.includes('.reconfig-'));
+/** Staged files beside `dest` (`.<name>.reconfig-<12 hex>`); a refused file kept after a failed check is not one. */
+const staged = (dest: string): string[] => readdirSync(path.dirname(dest)).filter((n) => /^\..*\.reconfig-[0-9a-f]{12}$/.test(n));
 
 test('a new file is written with mode 0644 and reload runs', async () => {
   const dir = tempDir();
@@ -72,7 +73,7 @@ test('checkcmd sees the staged file through {{src}} and RECONFIG_SRC/RECONFIG_DE
   assert.equal(dest, t.dest);
 });
 
-test('a failed check keeps the bytes, removes the staged file, skips reload and reports code and output', async () => {
+test('a failed check keeps the bytes, removes the staged file, keeps the refused one, skips reload and reports code and output', async () => {
   const dir = tempDir();
   const log = path.join(dir, 'reloads');
   const t = target({ checkcmd: 'echo "line 3: bad backend" >&2; exit 3 # {{src}}', reloadcmd: `echo r >> ${log}` });
@@ -80,17 +81,31 @@ test('a failed check keeps the bytes, removes the staged file, skips reload and 
   await assert.rejects(applyTarget(t, 'broken\n'), (err: unknown) => {
     assert.ok(err instanceof TargetError);
     assert.equal(err.stage, 'check');
-    assert.ok(err.cause instanceof CommandError);
+    assert.ok(err.cause instanceof CheckError && err.cause instanceof CommandError);
     assert.equal(err.cause.code, 3);
-    assert.match(err.message, /checkcmd `.*` exited 3: line 3: bad backend/);
+    assert.equal(err.cause.output, 'line 3: bad backend\n');
+    assert.equal(err.cause.refused, refusedPath(t.dest));
+    assert.ok(err.cause.cause instanceof CommandError, 'the command error is the cause');
+    assert.match(err.message, /checkcmd `.*` exited 3: line 3: bad backend; the refused file is kept as \S+out\.conf\.reconfig-refused$/);
     return true;
   });
   assert.equal(readFileSync(t.dest, 'utf8'), 'good\n');
+  assert.equal(readFileSync(refusedPath(t.dest), 'utf8'), 'broken\n');
+  assert.equal(statSync(refusedPath(t.dest)).mode & 0o777, 0o600);
   assert.deepEqual(staged(t.dest), []);
   assert.equal(existsSync(log), false);
   // A failed check never blocks a later good update (confd #178).
   await applyTarget({ ...t, checkcmd: 'true {{src}}' }, 'fixed\n');
   assert.equal(readFileSync(t.dest, 'utf8'), 'fixed\n');
+});
+
+test('the error names the output line that reads as an error, not a banner printed before it', async () => {
+  // As haproxy 2.6 prints without -q: NOTICE lines first, then the ALERT that says why.
+  const t = target({ checkcmd: `printf '[NOTICE] version 2.6\\n[NOTICE] path\\n[ALERT] config : invalid port 99999\\n' >&2; exit 1 # {{src}}` });
+  await assert.rejects(applyTarget(t, 'x\n'), /exited 1: \[ALERT\] config : invalid port 99999 \(\+2 more line\(s\) in "output"\)/);
+  // With no such line, the first line is shown.
+  const plain = target({ checkcmd: 'echo "Expected \';\' got \'.\'"; echo "(line 2)"; exit 2 # {{src}}' });
+  await assert.rejects(applyTarget(plain, 'x\n'), /exited 2: Expected ';' got '\.' \(\+1 more line\(s\) in "output"\)/);
 });
 
 test('a check of the live path: swap, check, and restore the old bytes and mode when it fails', async () => {
@@ -115,7 +130,7 @@ test('when putting the old file back fails after a failed live check, both error
   await applyTarget({ ...t, checkcmd: undefined }, 'good old\n');
   await assert.rejects(applyTarget(t, 'bad\n'), (err: unknown) => {
     assert.ok(err instanceof TargetError && err.stage === 'swap', String(err));
-    assert.match(err.message, /checkcmd `.*` exited 3: refused by check; then putting the previous file back failed: .*ENOTDIR/);
+    assert.match(err.message, /checkcmd `.*` exited 3: refused by check; keeping the refused file failed too: .*ENOTDIR.*; then putting the previous file back failed: .*ENOTDIR/);
     const both = (err.cause as Error).cause;
     assert.ok(both instanceof AggregateError && both.errors.length === 2);
     assert.ok(both.errors[0] instanceof TargetError && both.errors[0].stage === 'check');
@@ -148,11 +163,22 @@ test('a path with spaces and quotes is shell-quoted in {{src}}', async () => {
   assert.equal(readFileSync(t.dest, 'utf8'), 'ok\n');
 });
 
-test('rendered values never reach a command line', async () => {
+test('rendered values never reach a command line; the check reads them from the staged file, not the live one', async () => {
   const dir = tempDir();
   const pwned = path.join(dir, 'pwned');
-  const t = target({ checkcmd: 'cat {{src}} > /dev/null', reloadcmd: 'true' });
-  await applyTarget(t, `$(touch ${pwned})\n\`touch ${pwned}\`\n`);
+  // The check passes only on the new bytes, in a file that is not the live target: a check that ran on
+  // anything else (the old file, the live path, a path with the content pasted in) would fail the apply.
+  const checkcmd = `grep -qx 'new render' {{src}} && grep -qF '$(touch' {{src}} && test ! {{src}} -ef "$RECONFIG_DEST" && test {{src}} = "$RECONFIG_SRC"`;
+  const t = target({ checkcmd, reloadcmd: 'true' });
+  writeFileSync(t.dest, 'old render\n');
+  const content = `new render\n$(touch ${pwned})\n\`touch ${pwned}\`\n`;
+  assert.deepEqual(await applyTarget(t, content), { changed: true, reloaded: true });
+  assert.equal(readFileSync(t.dest, 'utf8'), content);
+  assert.equal(existsSync(pwned), false);
+  // The same check pointed at the live path refuses the same kind of change: it tells the two apart.
+  const live = checkcmd.replaceAll('{{src}}', '"$RECONFIG_DEST"');
+  await assert.rejects(applyTarget({ ...t, checkcmd: live }, `${content}one more line\n`), /checkcmd `grep .*` exited 1/);
+  assert.equal(readFileSync(t.dest, 'utf8'), content, 'the refused change was put back');
   assert.equal(existsSync(pwned), false);
 });
 
@@ -171,12 +197,14 @@ test('notreally: a unified diff, nothing written, no command run', async () => {
   assert.deepEqual(await applyTarget(t, 'a\nb\n', { notreally: true }), { changed: false, reloaded: false, diff: undefined });
 });
 
-test('staged files left by a crash are removed; others are not', () => {
+test('staged files left by a crash are removed; others, the kept refused file among them, are not', () => {
   const t = target();
   const dir = path.dirname(t.dest);
   writeFileSync(path.join(dir, '.out.conf.reconfig-0123456789ab'), 'partial');
   writeFileSync(path.join(dir, '.out.conf.keep'), 'x');
+  writeFileSync(refusedPath(t.dest), 'refused');
   const removed = removeStale(t.dest);
   assert.deepEqual(removed, [path.join(dir, '.out.conf.reconfig-0123456789ab')]);
   assert.ok(existsSync(path.join(dir, '.out.conf.keep')));
+  assert.ok(existsSync(refusedPath(t.dest)));
 });

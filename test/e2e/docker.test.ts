@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { ApiProxy } from '../support/api-proxy';
 import { AgentProcess, runCli } from '../support/cli';
 import { freePort, sharedEtcd, uniquePrefix } from '../support/etcd';
 import { Podman } from '../support/podman';
@@ -86,6 +87,27 @@ test('a broken event stream is reopened, and what changed meanwhile is picked up
   } finally {
     await agent.stop();
     await podman.podman(['rm', '-f', '-t', '0', 'api1', 'api2']).catch(() => '');
+  }
+});
+
+test('a list the engine refuses is retried, logged once, and leaves no event stream behind', async () => {
+  const proxy = await ApiProxy.start(podman.socket);
+  // A typo in a filter's name: podman refuses every list (500, "lable is an invalid filter") while its event
+  // stream works, so each retry opens a stream and then fails its list.
+  const cfg = makeCfgdir({ web: { id: 'web', source: 'web.ejs', target: 'out/web', docker: { socket: proxy.socket, filters: { lable: ['app=web'] } } } }, { 'web.ejs': LIST });
+  const retrying = (l: { msg: string }): boolean => /^Docker API on .*invalid filter.*; retrying$/.test(l.msg);
+  const agent = AgentProcess.start(['-c', cfg, '--port', String(shared.etcd.clientPort)]);
+  try {
+    await agent.waitForLog(retrying, 'the refused list logged');
+    // The sentinel: the agent has reopened its event stream five times since the first refusal.
+    await waitFor(() => proxy.requests('/events') >= 6, 'six event streams asked for', 60_000);
+    assert.ok(proxy.open('/events') <= 1, `event streams still open after 6 tries: ${proxy.open('/events')}`);
+    assert.ok(proxy.requests('/containers/json') >= 5, 'each try listed');
+    assert.equal(agent.count(retrying), 1, 'the refusal is logged once, not once per try');
+    assert.equal(agent.count((l) => l.msg === 'Docker event stream reopened'), 0, 'nothing recovered');
+  } finally {
+    await agent.stop();
+    await proxy.stop();
   }
 });
 

@@ -3,13 +3,13 @@
  * target allows multi-line values, and `values` rules hold a target whose data breaks them.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { get, metric } from '../support/http';
 import { AgentProcess, runCli, type LogLine } from '../support/cli';
 import { freePort, sharedEtcd, uniquePrefix } from '../support/etcd';
-import { examples, seedExamples } from '../support/examples';
+import { REPO, examples, seedExamples } from '../support/examples';
 import { makeCfgdir, readOr, waitFor } from '../support/util';
 
 const shared = sharedEtcd();
@@ -180,4 +180,76 @@ test('a bad rule is a load error naming file and path; render --data refuses a v
   const ok = await runCli(['render', 'nginx', '-c', cfg, '--data', data]);
   assert.equal(ok.code, 0, ok.stderr);
   assert.match(ok.stdout, /server 10\.0\.2\.1:9000;/);
+});
+
+/** The data `render <id> --data` needs for each example, with `port` where the example's values rule checks one. */
+const PORTED: Record<string, (port: string) => Record<string, string>> = {
+  haproxy: (port) => ({ '/services/web/backends/web1': `10.0.0.1:${port}` }),
+  nginx: (port) => ({ '/services/api/backends/api1': `10.0.2.1:${port}` }),
+  varnish: (port) => ({ '/services/cache/backends/c1': JSON.stringify({ host: '10.0.1.1', port }) }),
+  pgbouncer: (port) => ({
+    '/service/demo/leader': 'pg1',
+    '/service/demo/members/pg1': JSON.stringify({ conn_url: `postgres://10.0.3.1:${port}/postgres`, role: 'primary', state: 'running' }),
+  }),
+};
+
+test('every example\'s values rule takes ports 1 to 65535 only (render, no etcd)', async () => {
+  const cfg = examples();
+  cpSync(path.join(REPO, 'conf.d', 'pgbouncer.json'), path.join(cfg, 'conf.d', 'pgbouncer.json'));
+  const data = path.join(cfg, 'data.json');
+  for (const [id, values] of Object.entries(PORTED)) {
+    for (const port of ['1', '65535', '6432']) {
+      writeFileSync(data, JSON.stringify(values(port)));
+      const r = await runCli(['render', id, '-c', cfg, '--data', data]);
+      assert.equal(r.code, 0, `${id} port ${port}: ${r.stderr}`);
+      assert.ok(r.stdout.includes(id === 'pgbouncer' ? `port=${port}` : port), `${id} port ${port}: ${r.stdout}`);
+    }
+    for (const port of ['0', '65536', '99999', '080']) {
+      writeFileSync(data, JSON.stringify(values(port)));
+      const r = await runCli(['render', id, '-c', cfg, '--data', data]);
+      assert.equal(r.code, 1, `${id} port ${port} was not held: ${r.stdout}`);
+      assert.match(r.stderr, new RegExp(`target ${id}: key \\S+: the value breaks values\\[0\\]`), `${id} port ${port}`);
+      assert.equal(r.stdout, '');
+    }
+  }
+});
+
+test('a port of 99999, as a new user tried: the haproxy example holds it; without the rule haproxy -c refuses it and says why', async () => {
+  const p = uniquePrefix('port');
+  await seedExamples(shared.client, p);
+  const guarded = examples();
+  const open = examples({ haproxy: (t) => delete t.values });
+  const live = (cfg: string): string => path.join(cfg, 'out/haproxy.cfg');
+  for (const cfg of [guarded, open]) {
+    const first = await runCli(['-c', cfg, '--port', port(), '-p', p, '--onetime']);
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+  }
+  const good = readFileSync(live(open), 'utf8');
+  await shared.client.put(`${p}/services/web/backends/web1`).value('10.0.0.1:99999');
+
+  const held = await runCli(['-c', guarded, '--port', port(), '-p', p, '--onetime']);
+  assert.equal(held.code, 1);
+  assert.match(held.stdout, /haproxy .* FAILED at hold: target haproxy: key \/services\/web\/backends\/web1: the value breaks values\[0\]/);
+  assert.equal(existsSync(`${live(guarded)}.reconfig-refused`), false, 'a held target runs no check and keeps nothing');
+
+  const refused = await runCli(['-c', open, '--port', port(), '-p', p, '--onetime']);
+  assert.equal(refused.code, 1);
+  const kept = `${live(open)}.reconfig-refused`;
+  // The summary line starts on haproxy's ALERT, not on the version NOTICE it prints first (the line is cut at
+  // 200 characters; the log line below has the whole message).
+  assert.match(refused.stdout, /haproxy .* FAILED at check: target haproxy: checkcmd `haproxy -c -f '[^']+'` exited 1: \[ALERT\]/);
+  const line = refused.stderr.split('\n').find((l) => l.includes('"stage":"check"'));
+  assert.ok(line, refused.stderr);
+  const entry = JSON.parse(line) as { target: string; output: string; exitCode: number; err: string };
+  assert.equal(entry.target, 'haproxy');
+  assert.equal(entry.exitCode, 1);
+  assert.match(entry.output, /\[ALERT\].*'server web\/web1' : invalid port '99999'/);
+  assert.match(entry.output, /\[ALERT\].*Fatal errors found in configuration/);
+  assert.match(entry.err, /exited 1: \[ALERT\].*'server web\/web1' : invalid port '99999' \(\+\d+ more line\(s\) in "output"\); the refused file is kept as /);
+  assert.ok(entry.err.endsWith(`the refused file is kept as ${kept}`), entry.err);
+  assert.match(readFileSync(kept, 'utf8'), /server web1 10\.0\.0\.1:99999 check/);
+  assert.equal(statSync(kept).mode & 0o777, 0o600);
+  assert.equal(readFileSync(live(open), 'utf8'), good, 'the live file keeps its bytes');
+  // What the operator does next: the same check by hand, on the kept file.
+  assert.equal((await runShell(`haproxy -c -f '${kept}'`)).code, 1);
 });
