@@ -76,7 +76,7 @@ export class TemplateError extends ReconfigError {
  */
 export class CommandError extends ReconfigError {
   constructor(
-    readonly stage: 'check' | 'reload',
+    readonly stage: 'check' | 'reload' | 'verify',
     readonly command: string,
     readonly code: number | null,
     readonly signal: string | null,
@@ -107,6 +107,24 @@ export class CheckError extends CommandError {
   ) {
     const note = refused ? `the refused file is kept as ${refused}` : `keeping the refused file failed too: ${errorMessage(keepError)}`;
     super('check', failed.command, failed.code, failed.signal, failed.output, failed.timedOut, { cause: failed, note });
+  }
+}
+
+/**
+ * The verify failed within its time after a reload. `rolledBack`: the previous files are back and pass it; else
+ * they failed it too (`previous` says how) and stay, since they were live before.
+ */
+export class VerifyError extends ReconfigError {
+  constructor(
+    message: string,
+    readonly rolledBack: boolean,
+    /** The last run's output on the new files. */
+    readonly output: string,
+    /** The last run's failure on the previous files, when they failed too. */
+    readonly previous?: CommandError,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
   }
 }
 
@@ -148,7 +166,7 @@ export class TargetError extends ReconfigError {
   constructor(
     readonly targetId: string,
     /** Where it failed; `internal` is a bug in reconfig itself, not a problem with the target. */
-    readonly stage: 'read' | 'render' | 'stage' | 'check' | 'swap' | 'reload' | 'hold' | 'internal',
+    readonly stage: 'read' | 'render' | 'stage' | 'check' | 'swap' | 'reload' | 'verify' | 'hold' | 'internal',
     cause: unknown,
   ) {
     super(`target ${targetId}: ${errorMessage(cause)}`, { cause });

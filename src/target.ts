@@ -71,14 +71,34 @@ export interface TargetKey {
   local: string;
 }
 
-export interface Target {
-  id: string;
-  /** Where it was defined, for messages: a conf.d file path, or `$RECONFIG_TARGET_<name>`. */
-  origin: string;
+/** One file of a target: its template, where it goes, and what it is made. */
+export interface TargetFile {
+  /** How checkcmd names its staged path (`{{src.<name>}}`); the target file's base name unless given. */
+  name: string;
   /** Absolute path of the template, or `$RECONFIG_TEMPLATE_<name>` for one from the environment. */
   source: string;
   render: Render;
   /** Absolute path of the file to write. */
+  dest: string;
+  mode?: number;
+  uid?: number;
+  gid?: number;
+}
+
+/** The health check after a reload (see agent/verify.ts). */
+export interface Verify {
+  cmd: string;
+  withinMs: number;
+  everyMs: number;
+}
+
+export interface Target {
+  id: string;
+  /** Where it was defined, for messages: a conf.d file path, or `$RECONFIG_TARGET_<name>`. */
+  origin: string;
+  /** Its files, applied as one (a target of one file has one); the first is the target's own, for messages. */
+  files: readonly TargetFile[];
+  /** The first file's path, for messages and logs. */
   dest: string;
   /** The target's own key as written (`key`, or the first of `keys`), for messages; undefined with no key. */
   key?: string;
@@ -96,10 +116,11 @@ export interface Target {
   reloadcmd?: string;
   /** Instead of reloadcmd: signal the process named by a pidfile. */
   reloadsignal?: { pidfile: string; signal: NodeJS.Signals };
-  mode?: number;
-  uid?: number;
-  gid?: number;
   timeoutMs: number;
+  /** Run after a reload; a failure rolls the files back. */
+  verify?: Verify;
+  /** Keep this many applied versions of each file (under --state-dir). */
+  history?: number;
   /** Hold the target while its data has fewer keys than this. */
   minkeys?: number;
   /** Debounce window in ms: quiet for min, at most max after the first change. */

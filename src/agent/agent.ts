@@ -111,8 +111,14 @@ export class Agent {
     for (const { runner, sources } of set.wired) for (const s of sources) s.follow(runner, set.stop.signal);
   }
 
+  /** Cleans up after a crash; a target whose swap was not followed by its reload owes one. */
+  private clean(): void {
+    const owed = cleanStaged(this.targets, this.ctx);
+    for (const r of this.runners) if (owed.has(r.target.id)) r.oweReload();
+  }
+
   start(): void {
-    cleanStaged(this.targets, this.ctx);
+    this.clean();
     this.feed.start();
     this.follow(this.set);
   }
@@ -122,7 +128,7 @@ export class Agent {
     await this.halt(this.set);
     this.set = this.build(targets);
     this.ctx.observer.targets(targets.map((t) => t.id));
-    cleanStaged(targets, this.ctx);
+    this.clean();
     this.feed.replace(this.runners);
     this.follow(this.set);
   }

@@ -19,9 +19,10 @@ export interface OnceReport {
 }
 
 export async function applyOnce(store: Reader, targets: readonly Target[], ctx: RunnerContext): Promise<OnceReport> {
-  cleanStaged(targets, ctx);
+  const owed = cleanStaged(targets, ctx);
   const wired = targets.map((t) => wire(t, ctx, { manual: true }));
   const runners = wired.map((w) => w.runner);
+  for (const r of runners) if (owed.has(r.target.id)) r.oweReload();
   // etcd: one snapshot for every keyed target, at one revision (plugin targets with no key read nothing).
   const snap = await store.snapshot(runners.flatMap((r) => r.specs));
   let i = 0;

@@ -1,11 +1,12 @@
 /**
- * One apply of a target and how it is told: render, apply (apply/pipeline.ts), then the log line, the metrics
- * and the outcome for --onetime. A failure never throws out of here; a failure that is not a TargetError is a
- * bug in reconfig (stage `internal`), logged with its stack.
+ * One apply of a target and how it is told: render, apply (apply/verify.ts: the pipeline, then the verify and a
+ * rollback), then the log line, the observers and the outcome for --onetime. A failure never throws out of
+ * here; a failure that is not a TargetError is a bug in reconfig (stage `internal`), logged with its stack.
  */
-import { applyTarget } from '../apply/pipeline';
+import { createHash } from 'node:crypto';
+import { applyVerified } from '../apply/verify';
 import type { Target } from '../target';
-import { TargetError, errorMessage } from '../errors';
+import { TargetError, VerifyError, errorMessage } from '../errors';
 import type { Logger } from '../log';
 import type { Observer } from './ports';
 
@@ -15,14 +16,26 @@ export interface Outcome {
   changed: boolean;
   reloaded: boolean;
   revision: number;
+  /** The verify failed and the previous files are back (a failure: ok is false). */
+  rolledBack?: boolean;
   error?: TargetError;
 }
 
 /**
- * How the target stands after its last apply: `reload-owed` when the file is in place but its reload failed (the
- * next apply reloads even if the bytes are unchanged), `failing` after any other failure.
+ * How the target stands after its last apply: `reload-owed` when the files are in place but their reload failed
+ * (the next apply reloads even if the bytes are unchanged), `failing` after any other failure.
  */
 export type Standing = 'new' | 'ok' | 'failing' | 'reload-owed';
+
+/** What a runner carries from one apply to the next. */
+export interface Carried {
+  standing: Standing;
+  /**
+   * The digest of a render whose verify failed, and that failure: the same bytes are not applied again (no
+   * reload loop) until the data renders differently.
+   */
+  refused?: { digest: string; outcome: Outcome };
+}
 
 export interface ReportContext {
   notreally: boolean;
@@ -32,33 +45,48 @@ export interface ReportContext {
   print: (text: string) => void;
 }
 
+/** One digest for a target's rendered files (the set, in order). */
+export function digestOf(contents: readonly string[]): string {
+  const h = createHash('sha256');
+  for (const c of contents) h.update(createHash('sha256').update(c).digest());
+  return h.digest('hex');
+}
+
 export async function applyAndReport(
   t: Target,
   revision: number,
-  render: () => Promise<string>,
-  standing: Standing,
+  render: () => Promise<string[]>,
+  carried: Carried,
   ctx: ReportContext,
-): Promise<Outcome & { standing: Standing }> {
+): Promise<Outcome & Carried> {
   const { log, observer } = ctx;
+  const { standing } = carried;
   const started = performance.now();
+  let digest: string | undefined;
   try {
-    const content = await render();
-    const res = await applyTarget(t, content, {
+    const contents = await render();
+    digest = digestOf(contents);
+    if (carried.refused?.digest === digest && !ctx.notreally) {
+      // The verify refused exactly these bytes: wait for data that renders differently.
+      log.debug('the same render the verify refused; not applied again');
+      return { ...carried.refused.outcome, revision, standing, refused: carried.refused };
+    }
+    const res = await applyVerified(t, contents, {
       notreally: ctx.notreally,
       skipReload: ctx.skipReload,
       reloadPending: standing === 'reload-owed',
       onOutput: (stage, output) => {
-        if (output.trim()) log.debug({ stage, output }, `${stage}cmd output`);
+        if (output.trim()) log.debug({ stage, output }, `${stage}${stage === 'verify' ? '' : 'cmd'} output`);
       },
     });
-    observer.applied(t.id, res.changed, revision, content);
+    observer.applied(t.id, res.changed, revision, t.files.length === 1 ? contents[0] : contents.join(''));
     const ms = Math.round((performance.now() - started) * 10) / 10;
-    if (standing === 'failing' || standing === 'reload-owed') log.info('target recovered');
+    if (standing === 'failing' || standing === 'reload-owed' || carried.refused) log.info('target recovered');
     if (ctx.notreally) {
-      ctx.print(res.diff ?? `# ${t.id}: ${t.dest} unchanged\n`);
+      ctx.print(res.diff ?? `# ${t.id}: ${t.files.map((f) => f.dest).join(', ')} unchanged\n`);
       log.info({ changed: res.changed }, res.changed ? 'would change (not really)' : 'unchanged');
     } else if (res.changed || res.reloaded) {
-      log.info({ changed: res.changed, reloaded: res.reloaded, ms }, res.changed ? 'applied' : 'reloaded');
+      log.info({ changed: res.changed, reloaded: res.reloaded, verified: res.verified || undefined, ms }, res.changed ? 'applied' : 'reloaded');
     } else {
       log.debug('unchanged');
     }
@@ -66,19 +94,31 @@ export async function applyAndReport(
   } catch (err) {
     // Every stage wraps its own failures; anything else is a bug in reconfig.
     const error = err instanceof TargetError ? err : new TargetError(t.id, 'internal', err);
-    observer.failed(t.id, error.stage, errorMessage(error.cause));
-    if (error.stage === 'internal') {
-      log.fatal({ stage: error.stage, err: error.cause }, `internal error (a bug in reconfig); the target keeps its bytes: ${errorMessage(error.cause)}`);
+    const cause = error.cause as { output?: string; code?: number | null } | undefined;
+    const rolledBack = error.cause instanceof VerifyError && error.cause.rolledBack;
+    if (rolledBack) {
+      observer.rolledBack(t.id, revision, errorMessage(error.cause), (error.cause as VerifyError).output);
+      log.error({ stage: error.stage, err: errorMessage(error.cause), output: cause?.output }, 'verify failed; rolled back to the previous files');
     } else {
-      const cause = error.cause as { output?: string; code?: number | null } | undefined;
-      const what = error.stage === 'hold' ? 'held' : `${error.stage} failed`;
-      log.error(
-        { stage: error.stage, err: errorMessage(error.cause), exitCode: cause?.code, output: cause?.output },
-        `${what}; ${error.stage === 'reload' ? 'the new file stays' : 'the target keeps its bytes'}`,
-      );
+      observer.failed(t.id, error.stage, errorMessage(error.cause));
+      if (error.stage === 'internal') {
+        log.fatal({ stage: error.stage, err: error.cause }, `internal error (a bug in reconfig); the target keeps its bytes: ${errorMessage(error.cause)}`);
+      } else if (error.cause instanceof VerifyError) {
+        const previous = error.cause.previous;
+        log.error({ stage: error.stage, err: errorMessage(error.cause), output: error.cause.output, previousOutput: previous?.output }, 'verify failed on the new files and on the previous ones; the previous files stay');
+      } else {
+        const what = error.stage === 'hold' ? 'held' : `${error.stage} failed`;
+        log.error(
+          { stage: error.stage, err: errorMessage(error.cause), exitCode: cause?.code, output: cause?.output },
+          `${what}; ${error.stage === 'reload' ? 'the new file stays' : 'the target keeps its bytes'}`,
+        );
+      }
     }
-    // The file is in place but the daemon may not have read it: reload again next time.
+    // The files are in place but the daemon may not have read them: reload again next time.
     const next: Standing = error.stage === 'reload' || standing === 'reload-owed' ? 'reload-owed' : 'failing';
-    return { id: t.id, ok: false, changed: false, reloaded: false, revision, error, standing: next };
+    const outcome: Outcome = { id: t.id, ok: false, changed: false, reloaded: false, revision, rolledBack: rolledBack || undefined, error };
+    // A verify failure (rolled back, or not) is remembered by the render's digest: never a reload loop.
+    const refused = error.stage === 'verify' && digest !== undefined ? { digest, outcome } : undefined;
+    return { ...outcome, standing: next, refused };
   }
 }

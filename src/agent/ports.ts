@@ -56,6 +56,11 @@ export interface Observer {
   applied(id: string, changed: boolean, revision: number, content: string): void;
   /** An apply failed at `stage` (or was held by a guard, stage "hold"). */
   failed(id: string, stage: TargetError['stage'], message: string): void;
+  /**
+   * The verify failed after `revision` was applied, and the previous files are back and pass it: the target
+   * holds its old files until its data renders differently. `output` is the verify's own.
+   */
+  rolledBack(id: string, revision: number, message: string, output: string): void;
   /** The target has no apply pending or running any more. */
   settled(id: string): void;
   rendered(id: string, seconds: number): void;

@@ -17,7 +17,8 @@ export interface TargetReport {
    * else the revision of its last successful apply (0 before one).
    */
   revision: number;
-  state: 'ok' | 'failed' | 'held' | 'starting';
+  /** `rolledback`: its verify failed on `revision` and the previous files are back (a failure of this host). */
+  state: 'ok' | 'failed' | 'held' | 'starting' | 'rolledback';
   /** With `failed`: where and why. */
   stage?: string;
   message?: string;
@@ -46,6 +47,8 @@ interface TargetState {
   content?: string;
   sha256?: string;
   pending: boolean;
+  /** With `rolledback`: the revision whose files the verify refused. */
+  refusedAt?: number;
 }
 
 /** How often the key is written at most. */
@@ -90,6 +93,14 @@ export class FleetReporter implements Observer {
     this.dirty();
   }
 
+  rolledBack(id: string, revision: number, message: string): void {
+    const h = this.held.get(id);
+    if (!h) return;
+    if (h.state !== 'rolledback' || h.refusedAt !== revision) h.since = Date.now();
+    Object.assign(h, { state: 'rolledback', stage: 'verify', message, refusedAt: revision, pending: false });
+    this.dirty();
+  }
+
   failed(id: string, stage: TargetError['stage'], message: string): void {
     const h = this.held.get(id);
     if (!h) return;
@@ -125,7 +136,7 @@ export class FleetReporter implements Observer {
       }
       const upToDate = h.state === 'ok' && !h.pending;
       targets[id] = {
-        revision: upToDate ? Math.max(h.applied, this.watchRevision) : h.applied,
+        revision: h.state === 'rolledback' ? (h.refusedAt ?? h.applied) : upToDate ? Math.max(h.applied, this.watchRevision) : h.applied,
         state: h.state,
         ...(h.stage ? { stage: h.stage, message: h.message } : {}),
         since: new Date(h.since).toISOString(),

@@ -21,7 +21,7 @@ import { specWants } from '../etcd/store';
 import type { Logger } from '../log';
 import { TargetData } from '../render/data';
 import { renderTarget } from '../render/target';
-import { applyAndReport, type Outcome, type Standing } from './outcome';
+import { applyAndReport, type Carried, type Outcome } from './outcome';
 import { Pacer } from './pace';
 import type { InputSink, Observer } from './ports';
 
@@ -73,7 +73,8 @@ export class TargetRunner implements InputSink {
   private readonly missing = new Map<string, Error>();
   /** The inputs it waits for before its first render (the names its sources provide). */
   private readonly needs: readonly string[];
-  private standing: Standing = 'new';
+  /** How it stands after its last apply, and a render the verify refused (outcome.ts). */
+  private carried: Carried = { standing: 'new' };
   private loop: Promise<void> | null = null;
   private retry: NodeJS.Timeout | null = null;
   /** Aborted by stop(), and by the agent's signal: ends pacing and plugin runs. */
@@ -102,7 +103,12 @@ export class TargetRunner implements InputSink {
 
   /** It has applied or failed at least once since it started. */
   get tried(): boolean {
-    return this.standing !== 'new';
+    return this.carried.standing !== 'new';
+  }
+
+  /** A crash came between a swap and its reload (apply/journal.ts): the first apply reloads even if nothing changed. */
+  oweReload(): void {
+    if (this.carried.standing === 'new') this.carried = { ...this.carried, standing: 'reload-owed' };
   }
 
   /** An apply is pending (paced or waiting) or running. */
@@ -225,7 +231,7 @@ export class TargetRunner implements InputSink {
   }
 
   /** Renders the inputs held now. Throws TargetError: stage `read` for an input no source could get, else as renderTarget. */
-  render(): Promise<string> {
+  render(): Promise<string[]> {
     const t = this.target;
     const missing = [...this.missing.values()][0];
     if (missing) return Promise.reject(new TargetError(t.id, 'read', missing));
@@ -239,11 +245,11 @@ export class TargetRunner implements InputSink {
   /** Renders the inputs held now and applies them. Never throws: the outcome says what happened. */
   async applyNow(): Promise<Outcome> {
     const revision = this.revision ?? 0;
-    const outcome = await applyAndReport(this.target, revision, () => this.render(), this.standing, {
+    const outcome = await applyAndReport(this.target, revision, () => this.render(), this.carried, {
       ...this.ctx,
       log: this.log.child({ revision }),
     });
-    this.standing = outcome.standing;
+    this.carried = { standing: outcome.standing, refused: outcome.refused };
     if (outcome.error?.cause instanceof PluginError) this.retryPlugin();
     else if (outcome.ok) this.clearRetry();
     return outcome;

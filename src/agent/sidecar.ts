@@ -84,6 +84,7 @@ export class ChangeBatcher implements Observer {
 
   pending(): void {}
   failed(): void {}
+  rolledBack(): void {}
   rendered(): void {}
   synced(): void {}
   disconnected(): void {}

@@ -19,7 +19,7 @@ export function shellQuote(s: string): string {
 }
 
 export async function runCommand(
-  stage: 'check' | 'reload',
+  stage: 'check' | 'reload' | 'verify',
   command: string,
   opts: { env: Record<string, string>; timeoutMs: number },
 ): Promise<CommandResult> {

@@ -1,102 +1,141 @@
 /**
- * Applies rendered content to one target: compare -> stage -> check -> swap -> reload. Each step is a small
- * function; this one calls them in order. A failed check leaves the target's bytes as they were, keeps the
- * refused bytes beside it (`<target>.reconfig-refused`, named in the error), removes the staged file and skips
- * the reload. Reload runs only when the file changed (or a previous reload failed).
+ * Applies a target's rendered files as one: compare -> stage -> check -> swap -> reload. Each step is a small
+ * function; this one calls them in order. Only the files whose bytes differ are staged and swapped, but the
+ * check sees the whole set, and the reload runs once, only if some file changed (or a previous reload failed).
+ * A failed check leaves every file as it was, keeps the refused bytes beside each changed file
+ * (`<target>.reconfig-refused`, named in the error) and skips the reload; a failed rename puts back the files
+ * already swapped.
  */
-import type { Target } from '../target';
+import type { Target, TargetFile } from '../target';
 import { ApplyError, CheckError, CommandError, TargetError, errorMessage } from '../errors';
 import { runCommand, shellQuote } from './command';
 import { unifiedDiff } from './diff';
-import { discard, keepRefused, readCurrent, restore, stage, swap, type Current } from './files';
+import { discard, keepRefused, readCurrent } from './files';
+import { clearJournal, writeJournal } from './journal';
+import { restoreAll, stageAll, swapAll, type Entry } from './set';
 import { signalPidfile } from './signal';
 
 export interface ApplyResult {
-  /** The file's bytes changed (or, with notreally, would change). */
+  /** Some file's bytes changed (or, with notreally, would change). */
   changed: boolean;
   /** The reload command ran and succeeded. */
   reloaded: boolean;
-  /** With notreally: the unified diff, or undefined when unchanged. */
+  /** With notreally: the unified diff of every file that would change, or undefined when none would. */
   diff?: string;
+  /** Every file as it was before this apply, and what it holds now: what a rollback puts back. */
+  entries: readonly Entry[];
 }
 
 export interface ApplyOptions {
   notreally?: boolean;
-  /** Write the file but do not reload. */
+  /** Write the files but do not reload. */
   skipReload?: boolean;
-  /** Run reloadcmd even if the bytes are unchanged: the last reload failed. */
+  /** Run reloadcmd even if the bytes are unchanged: the last reload failed, or a crash came before it. */
   reloadPending?: boolean;
   /** Called with each command's output, for the log. */
-  onOutput?: (stage: 'check' | 'reload', output: string) => void;
+  onOutput?: (stage: 'check' | 'reload' | 'verify', output: string) => void;
 }
 
-type T = Pick<Target, 'id' | 'dest' | 'checkcmd' | 'reloadcmd' | 'reloadsignal' | 'notify' | 'mode' | 'uid' | 'gid' | 'timeoutMs'>;
+export type T = Pick<Target, 'id' | 'dest' | 'files' | 'checkcmd' | 'reloadcmd' | 'reloadsignal' | 'notify' | 'timeoutMs'>;
 
-/** `{{src}}`, or confd's `{{.src}}`. */
-const SRC = /\{\{\s*\.?src\s*\}\}/g;
+/** `{{src}}` (the first file), `{{src.<name>}}` (the file of that name), or confd's `{{.src}}`. */
+const SRC = /\{\{\s*\.?src(?:\.([A-Za-z0-9_.-]+?))?\s*\}\}/g;
 
-export async function applyTarget(t: T, content: string, opts: ApplyOptions = {}): Promise<ApplyResult> {
-  const bytes = Buffer.from(content, 'utf8');
-  const current = await step(t, 'read', () => readCurrent(t.dest));
-  const changed = !current || !current.bytes.equals(bytes);
+export async function applyTarget(t: T, contents: readonly string[], opts: ApplyOptions = {}): Promise<ApplyResult> {
+  const entries: Entry[] = await step(t, 'read', () =>
+    t.files.map((file, i) => {
+      const bytes = Buffer.from(contents[i], 'utf8');
+      const current = readCurrent(file.dest);
+      return { file, bytes, current, changed: !current || !current.bytes.equals(bytes) };
+    }),
+  );
+  const changed = entries.some((e) => e.changed);
   if (opts.notreally) {
-    const diff = changed ? await unifiedDiff(t.dest, current?.bytes.toString('utf8') ?? null, content) : undefined;
-    return { changed, reloaded: false, diff };
+    const diffs = await Promise.all(entries.filter((e) => e.changed).map((e) => unifiedDiff(e.file.dest, e.current?.bytes.toString('utf8') ?? null, e.bytes.toString('utf8'))));
+    return { changed, reloaded: false, diff: changed ? diffs.join('') : undefined, entries };
   }
-  if (changed) await write(t, bytes, current, opts);
-  if ((!changed && !opts.reloadPending) || opts.skipReload) return { changed, reloaded: false };
+  const reloads = !opts.skipReload && hasReload(t);
+  if (changed) await write(t, entries, reloads, opts);
+  if ((!changed && !opts.reloadPending) || opts.skipReload) return { changed, reloaded: false, entries };
   const reloaded = await reload(t, opts);
-  return { changed, reloaded };
+  clearJournal(t.dest);
+  return { changed, reloaded, entries };
 }
 
-async function write(t: T, bytes: Buffer, current: Current | null, opts: ApplyOptions): Promise<void> {
-  const staged = await step(t, 'stage', () => stage(t.dest, bytes, t, current));
+function hasReload(t: T): boolean {
+  return t.reloadcmd !== undefined || t.reloadsignal !== undefined || t.notify !== undefined;
+}
+
+async function write(t: T, entries: readonly Entry[], reloads: boolean, opts: ApplyOptions): Promise<void> {
+  const staged = await step(t, 'stage', () => stageAll(entries));
   try {
-    const stagedCheck = t.checkcmd?.replace(SRC, shellQuote(staged));
-    const checksStaged = stagedCheck !== t.checkcmd;
-    if (stagedCheck && checksStaged) await check(t, stagedCheck, staged, bytes, opts);
-    await step(t, 'swap', () => swap(staged, t.dest));
-    if (t.checkcmd && !checksStaged) {
-      // The check reads the live path: it is already in place, so put the old bytes back if it fails.
+    // Each placeholder names a staged file, or the live one if this apply does not change it.
+    const pathOf = (f: TargetFile): string => {
+      const e = entries.find((x) => x.file === f);
+      return (e && staged.get(e)) ?? f.dest;
+    };
+    const stagedCheck = t.checkcmd === undefined ? undefined : placeholders(t, t.checkcmd, pathOf);
+    const checksStaged = stagedCheck !== undefined && stagedCheck !== t.checkcmd;
+    if (stagedCheck !== undefined && checksStaged) await check(t, stagedCheck, pathOf(t.files[0]), entries, opts);
+    // A crash from here to the end of the reload leaves the journal: the next start reloads (journal.ts).
+    if (reloads) await step(t, 'swap', () => writeJournal(t.files.map((f) => f.dest)));
+    await step(t, 'swap', () => swapAll(staged));
+    if (!reloads) clearJournal(t.dest);
+    if (t.checkcmd !== undefined && !checksStaged) {
+      // The check reads the live paths: the files are already in place, so put the old ones back if it fails.
       try {
-        await check(t, t.checkcmd, t.dest, bytes, opts);
+        await check(t, t.checkcmd, t.dest, entries, opts);
       } catch (err) {
         try {
-          await restore(t.dest, current);
+          await restoreAll(entries);
         } catch (restoreErr) {
-          // Both matter: why the new file was refused, and why the old one is not back.
-          const both = new AggregateError([err, restoreErr], `${errorMessage(err)}; then putting the previous file back failed: ${errorMessage(restoreErr)}`);
+          // Both matter: why the new files were refused, and why the old ones are not back.
+          const what = t.files.length === 1 ? 'the previous file' : 'the previous files';
+          const both = new AggregateError([err, restoreErr], `${errorMessage(err)}; then putting ${what} back failed: ${errorMessage(restoreErr)}`);
           throw new TargetError(t.id, 'swap', new ApplyError(both.message, { cause: both }));
         }
+        clearJournal(t.dest);
         throw err;
       }
     }
   } finally {
-    discard(staged);
+    for (const s of staged.values()) discard(s);
   }
 }
 
-/** Runs checkcmd on `src`, which holds `bytes`. If it refuses them, they are kept and the CheckError says where. */
-async function check(t: T, command: string, src: string, bytes: Buffer, opts: ApplyOptions): Promise<void> {
+/** `command` with every placeholder replaced by the shell-quoted path of its file; an unknown name is a check error. */
+function placeholders(t: T, command: string, pathOf: (f: TargetFile) => string): string {
+  return command.replace(SRC, (_m, name: string | undefined) => {
+    const f = name === undefined ? t.files[0] : t.files.find((x) => x.name === name);
+    if (!f) throw new TargetError(t.id, 'check', new Error(`checkcmd names {{src.${name}}}, but the target has no file named ${JSON.stringify(name)} (its files: ${t.files.map((x) => x.name).join(', ')})`));
+    return shellQuote(pathOf(f));
+  });
+}
+
+/** Runs checkcmd. If it refuses the set, each changed file's new bytes are kept beside it and the CheckError says where. */
+async function check(t: T, command: string, src: string, entries: readonly Entry[], opts: ApplyOptions): Promise<void> {
   let output: string;
   try {
     ({ output } = await runCommand('check', command, { env: { RECONFIG_SRC: src, RECONFIG_DEST: t.dest }, timeoutMs: t.timeoutMs }));
   } catch (err) {
-    throw new TargetError(t.id, 'check', err instanceof CommandError ? await refused(t.dest, bytes, err) : err);
+    throw new TargetError(t.id, 'check', err instanceof CommandError ? await refused(entries, err) : err);
   }
   opts.onOutput?.('check', output);
 }
 
 /** The check's error, naming where the refused bytes were kept, or why they could not be. */
-async function refused(dest: string, bytes: Buffer, failed: CommandError): Promise<CheckError> {
+async function refused(entries: readonly Entry[], failed: CommandError): Promise<CheckError> {
   try {
-    return new CheckError(failed, await keepRefused(dest, bytes));
+    const kept: string[] = [];
+    for (const e of entries) if (e.changed) kept.push(await keepRefused(e.file.dest, e.bytes));
+    return new CheckError(failed, kept.join(', '));
   } catch (keepErr) {
     return new CheckError(failed, undefined, keepErr);
   }
 }
 
-async function reload(t: T, opts: ApplyOptions): Promise<boolean> {
+/** The target's reload: notify containers, a signal, or reloadcmd. False when it has none. */
+export async function reload(t: T, opts: ApplyOptions): Promise<boolean> {
   const notify = t.notify;
   if (notify) {
     // dockerode is loaded only for targets that notify containers.
@@ -119,7 +158,7 @@ async function reload(t: T, opts: ApplyOptions): Promise<boolean> {
 }
 
 /** Runs one step, wrapping any failure with the target and the stage it failed in. */
-async function step<R>(t: T, stage: TargetError['stage'], fn: () => R | Promise<R>): Promise<R> {
+export async function step<R>(t: Pick<T, 'id'>, stage: TargetError['stage'], fn: () => R | Promise<R>): Promise<R> {
   try {
     return await fn();
   } catch (err) {

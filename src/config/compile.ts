@@ -11,11 +11,11 @@ import { compileTemplate } from '../render/template';
 import { valueCheck } from '../render/values';
 import { parseDuration } from './duration';
 import { IdLookup } from './owners';
-import type { LoadOptions, ReadSpec } from './read';
+import type { LoadOptions, ReadFile, ReadSpec } from './read';
 import { RuleCompiler } from './rules';
 import type { TargetSpec } from './schema';
 import { envTemplates, type EnvTemplate } from './definitions';
-import type { Target } from '../target';
+import type { Render, Target, TargetFile } from '../target';
 
 export interface CompileOptions {
   /**
@@ -32,7 +32,7 @@ export function compileTargets(specs: readonly ReadSpec[], opts: LoadOptions, pr
 }
 
 class Compiler {
-  private readonly templates = new Map<string, Target['render'] | Error>();
+  private readonly templates = new Map<string, Render | Error>();
   private readonly fromEnv: Map<string, EnvTemplate>;
   private readonly rules = new RuleCompiler();
   private readonly ids = new IdLookup();
@@ -51,17 +51,14 @@ class Compiler {
     const { cfgdir } = this.opts;
     const problems = this.problems;
     const before = problems.length;
-    const { source, render } = this.template(spec, file);
+    const files = r.files.map((f) => this.file(f, file));
     const plugin = spec.plugin === undefined ? undefined : this.plugin(path.resolve(cfgdir, spec.plugin), file);
     const rules = spec.values ? this.rules.compile(spec.values, r.key, file, problems) : [];
-    const uid = spec.owner === undefined ? undefined : this.ids.resolve('passwd', spec.owner, file, '/owner', problems);
-    const gid = spec.group === undefined ? undefined : this.ids.resolve('group', spec.group, file, '/group', problems);
-    if (problems.length > before || !render) return undefined;
+    if (problems.length > before || files.some((f) => f === undefined)) return undefined;
     return {
       id: spec.id,
       origin: file,
-      source,
-      render,
+      files: files as TargetFile[],
       dest: r.dest,
       key: r.key,
       keys: r.keys.map((k) => ({ key: k.etcdKey, recursive: k.recursive, local: k.key })),
@@ -80,10 +77,9 @@ class Compiler {
         pidfile: path.resolve(cfgdir, spec.reloadsignal.pidfile),
         signal: spec.reloadsignal.signal as NodeJS.Signals,
       },
-      mode: spec.mode === undefined ? undefined : parseInt(spec.mode, 8),
-      uid,
-      gid,
       timeoutMs: parseDuration(spec.timeout),
+      verify: spec.verify && { cmd: spec.verify.cmd, withinMs: parseDuration(spec.verify.within), everyMs: parseDuration(spec.verify.every) },
+      history: spec.history,
       minkeys: spec.minkeys,
       wait: spec.wait && waitWindow(spec.wait),
       splayMs: spec.splay === undefined ? undefined : parseDuration(spec.splay),
@@ -91,10 +87,20 @@ class Compiler {
     };
   }
 
+  /** One file of a target: its template compiled, its owner and group looked up; undefined after a problem. */
+  private file(f: ReadFile, file: string): TargetFile | undefined {
+    const before = this.problems.length;
+    const { source, render } = this.template(f.source, file, f.field);
+    const uid = f.owner === undefined ? undefined : this.ids.resolve('passwd', f.owner, file, `${f.field}/owner`, this.problems);
+    const gid = f.group === undefined ? undefined : this.ids.resolve('group', f.group, file, `${f.field}/group`, this.problems);
+    if (this.problems.length > before || !render) return undefined;
+    return { name: f.name, source, render, dest: f.dest, mode: f.mode === undefined ? undefined : parseInt(f.mode, 8), uid, gid };
+  }
+
   /** A template from the environment, named by its file name, comes before templates/. */
-  private template(spec: TargetSpec, file: string): { source: string; render?: Target['render'] } {
-    const fromEnv = this.fromEnv.get(spec.source);
-    const source = fromEnv ? fromEnv.origin : path.resolve(this.opts.cfgdir, 'templates', spec.source);
+  private template(name: string, file: string, field: string): { source: string; render?: Render } {
+    const fromEnv = this.fromEnv.get(name);
+    const source = fromEnv ? fromEnv.origin : path.resolve(this.opts.cfgdir, 'templates', name);
     let compiled = this.templates.get(source);
     if (!compiled) {
       try {
@@ -106,7 +112,7 @@ class Compiler {
       this.templates.set(source, compiled);
     }
     if (!(compiled instanceof Error)) return { source, render: compiled };
-    this.problems.push({ file, message: `/source: ${compiled.message}` });
+    this.problems.push({ file, message: `${field}/source: ${compiled.message}` });
     return { source };
   }
 

@@ -33,8 +33,22 @@ export interface ReadSpec {
   etcdKey: string | undefined;
   /** Every key it reads, its own first: as written (for messages) and in etcd. */
   keys: ReadKey[];
+  /** Its files (one for `source` and `target`), each with its absolute path and the field it came from. */
+  files: ReadFile[];
   /** Absolute path of the file to write. */
   dest: string;
+}
+
+export interface ReadFile {
+  source: string;
+  /** Absolute path of the file to write. */
+  dest: string;
+  name: string;
+  mode?: string;
+  owner?: string | number;
+  group?: string | number;
+  /** Where its fields were written, for messages: "" (the target's own) or `/files/<n>`. */
+  field: string;
 }
 
 export interface ReadKey {
@@ -54,13 +68,15 @@ export function readSpecs(opts: LoadOptions, problems: ConfigProblem[]): ReadSpe
     const spec = parseOne(def, problems);
     if (!spec) continue;
     const keys = readKeys(spec, opts.prefix, def.origin, problems);
+    const files = readFiles(spec, opts.cfgdir, def.origin, problems);
     const read: ReadSpec = {
       spec,
       origin: def.origin,
       key: keys[0]?.key,
       etcdKey: keys[0]?.etcdKey,
       keys,
-      dest: path.resolve(opts.cfgdir, spec.target),
+      files,
+      dest: files[0].dest,
     };
     // A rule the schema cannot hold: it does not see the durations' values.
     if (spec.wait?.max !== undefined && parseDuration(spec.wait.max) < parseDuration(spec.wait.min)) {
@@ -70,8 +86,29 @@ export function readSpecs(opts: LoadOptions, problems: ConfigProblem[]): ReadSpe
   }
   if (specs.length === 0 && problems.length === 0 && !opts.allowEmpty) problems.push(noTargets(opts.cfgdir));
   // Checked for every definition that passed the schema, so that one run reports every problem.
-  problems.push(...uniquenessProblems(specs.map((s) => ({ id: s.spec.id, origin: s.origin, etcdKey: s.etcdKey, dest: s.dest }))));
+  problems.push(...uniquenessProblems(specs.map((s) => ({ id: s.spec.id, origin: s.origin, etcdKey: s.etcdKey, dests: s.files.map((f) => f.dest) }))));
   return specs;
+}
+
+/** A target's files: its one `source`/`target`, or each of `files`; names unique within the target. */
+function readFiles(spec: TargetSpec, cfgdir: string, file: string, problems: ConfigProblem[]): ReadFile[] {
+  const written = spec.files?.map((f, i) => ({ ...f, field: `/files/${i}` })) ?? [
+    // The schema holds source and target when files is absent.
+    { source: spec.source!, target: spec.target!, name: undefined, mode: spec.mode, owner: spec.owner, group: spec.group, field: '' },
+  ];
+  const out: ReadFile[] = [];
+  const names = new Map<string, string>();
+  for (const w of written) {
+    const dest = path.resolve(cfgdir, w.target);
+    const name = w.name ?? path.basename(dest);
+    const clash = names.get(name);
+    if (clash !== undefined) {
+      problems.push({ file, message: `${w.field}/name: ${JSON.stringify(name)} is already the name of ${clash}: give each file its own "name" (checkcmd's {{src.<name>}})` });
+    }
+    names.set(name, w.field || '/target');
+    out.push({ source: w.source, dest, name, mode: w.mode, owner: w.owner, group: w.group, field: w.field });
+  }
+  return out;
 }
 
 /**

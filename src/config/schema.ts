@@ -7,8 +7,9 @@ import type { JSONSchemaType } from 'ajv';
 /** A target file in conf.d/, as written by the user (after defaults are applied). */
 export interface TargetSpec {
   id: string;
-  source: string;
-  target: string;
+  source?: string;
+  target?: string;
+  files?: FileSpec[];
   key?: string;
   keys?: KeyEntry[];
   recursive: boolean;
@@ -28,6 +29,26 @@ export interface TargetSpec {
   splay?: string;
   multiline: boolean;
   values?: ValueRuleSpec[];
+  verify?: VerifySpec;
+  history?: number;
+}
+
+/** One file of a target of several (`files`): rendered from the same data, applied with the others as one. */
+export interface FileSpec {
+  source: string;
+  target: string;
+  /** How checkcmd names its staged path: `{{src.<name>}}`. Default: the target file's base name. */
+  name?: string;
+  mode?: string;
+  owner?: string | number;
+  group?: string | number;
+}
+
+/** A health check after the reload; a failure puts the previous files back. */
+export interface VerifySpec {
+  cmd: string;
+  within: string;
+  every: string;
 }
 
 /** One entry of a target's `keys`: a key taking the target's `recursive`, or a key with its own. */
@@ -63,6 +84,21 @@ const hasAny = (...fields: string[]): object => ({ anyOf: fields.map((f) => has(
  */
 export const CROSS_FIELD_RULES: ReadonlyArray<Record<string, unknown>> = [
   {
+    $comment: '/files: give either source and target, or files, not both',
+    if: has('files'),
+    then: { not: hasAny('source', 'target', 'mode', 'owner', 'group') },
+  },
+  {
+    $comment: '/source: is required (or files)',
+    if: { not: has('files') },
+    then: has('source'),
+  },
+  {
+    $comment: '/target: is required (or files)',
+    if: { not: has('files') },
+    then: has('target'),
+  },
+  {
     $comment: '/key: is required (or keys)',
     if: { not: hasAny('plugin', 'docker') },
     then: hasAny('key', 'keys'),
@@ -92,7 +128,7 @@ export const targetSchema: JSONSchemaType<TargetSpec> = {
   $id: 'https://reconfig.dev/schema/target.json',
   type: 'object',
   additionalProperties: false,
-  required: ['id', 'source', 'target'],
+  required: ['id'],
   // The rules between fields. Each one's message is its $comment, which read.ts reports instead of ajv's words.
   // (JSONSchemaType has no place for allOf of if/then, hence the cast.)
   ...({ allOf: CROSS_FIELD_RULES } as object),
@@ -101,9 +137,35 @@ export const targetSchema: JSONSchemaType<TargetSpec> = {
     source: {
       type: 'string',
       minLength: 1,
-      description: 'The EJS template, relative to `<cfgdir>/templates/`, or absolute.',
+      nullable: true,
+      description: 'The EJS template, relative to `<cfgdir>/templates/`, or absolute. Required unless `files` is given.',
     },
-    target: { type: 'string', minLength: 1, description: 'The file to write, absolute or relative to cfgdir. Missing parent directories are created (0755).' },
+    target: {
+      type: 'string',
+      minLength: 1,
+      nullable: true,
+      description: 'The file to write, absolute or relative to cfgdir. Missing parent directories are created (0755). Required unless `files` is given.',
+    },
+    files: {
+      type: 'array',
+      minItems: 1,
+      nullable: true,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['source', 'target'],
+        properties: {
+          source: { type: 'string', minLength: 1 },
+          target: { type: 'string', minLength: 1 },
+          name: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$', nullable: true },
+          mode: { type: 'string', pattern: '^0?[0-7]{3}$', nullable: true },
+          owner: nameOrId as never,
+          group: nameOrId as never,
+        },
+      },
+      description:
+        'Instead of `source` and `target`: several files applied as one, `[{"source": "haproxy.cfg.ejs", "target": "/etc/haproxy/haproxy.cfg"}, {"source": "hosts.map.ejs", "target": "/etc/haproxy/hosts.map", "mode": "0640"}]` (`name`, `mode`, `owner`, `group` per file). Every template renders the same data at one revision; all are checked, swapped and reloaded together, or none is (see "Applying a target"). `checkcmd` names the first staged file `{{src}}` and each by its `name` as `{{src.<name>}}` (default name: the target file\'s base name, e.g. `{{src.hosts.map}}`).',
+    },
     key: {
       type: 'string',
       pattern: '^/',
@@ -237,6 +299,25 @@ export const targetSchema: JSONSchemaType<TargetSpec> = {
       default: false,
       description:
         'Allow values holding line breaks and other control characters (PEM certificates). Without it such a value fails the render.',
+    },
+    verify: {
+      type: 'object',
+      nullable: true,
+      additionalProperties: false,
+      required: ['cmd'],
+      properties: {
+        cmd: { type: 'string', minLength: 1 },
+        within: { type: 'string', pattern: DURATION_PATTERN, default: '10s' },
+        every: { type: 'string', pattern: DURATION_PATTERN, default: '1s' },
+      },
+      description:
+        'A health check after each reload that changed something: `{"cmd": "curl -fsS http://127.0.0.1:8080/healthz", "within": "10s", "every": "1s"}`. `cmd` runs through `/bin/sh` (with the target\'s `timeout`) every `every` until it exits 0; if it has not within `within`, every file goes back to what it was before the apply, the reload runs again and the verify runs again on the old files. The refused render is remembered: the same bytes are not applied again until the data renders differently.',
+    },
+    history: {
+      type: 'integer',
+      minimum: 1,
+      nullable: true,
+      description: 'Keep the last this many applied versions of each file under `--state-dir` (5 is a good start), for `reconfig history` and `reconfig rollback`. Off when absent.',
     },
     values: {
       type: 'array',

@@ -9,7 +9,8 @@ export interface Identity {
   id: string;
   origin: string;
   etcdKey: string | undefined;
-  dest: string;
+  /** Every file it writes. */
+  dests: readonly string[];
 }
 
 /**
@@ -18,21 +19,22 @@ export interface Identity {
  */
 export function uniquenessProblems(targets: Identity[]): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  const fields: Array<[string, (t: Identity) => string | undefined]> = [
-    ['id', (t) => t.id],
-    ['key', (t) => t.etcdKey],
-    ['target', (t) => t.dest],
+  const fields: Array<[string, (t: Identity) => readonly string[]]> = [
+    ['id', (t) => [t.id]],
+    ['key', (t) => (t.etcdKey === undefined ? [] : [t.etcdKey])],
+    ['target', (t) => t.dests],
   ];
   for (const [field, get] of fields) {
     const seen = new Map<string, Identity>();
     for (const t of targets) {
-      const v = get(t);
-      if (v === undefined) continue;
-      const first = seen.get(v);
-      if (first) {
-        problems.push({ file: t.origin, message: `/${field}: ${JSON.stringify(v)} is already used by ${first.origin}` });
-      } else {
-        seen.set(v, t);
+      for (const v of get(t)) {
+        const first = seen.get(v);
+        if (first) {
+          const where = first === t ? 'another file of the same target' : first.origin;
+          problems.push({ file: t.origin, message: `/${field}: ${JSON.stringify(v)} is already used by ${where}` });
+        } else {
+          seen.set(v, t);
+        }
       }
     }
   }

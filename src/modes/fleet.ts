@@ -64,8 +64,10 @@ export function laggards(reports: readonly AgentReport[], rev: number, only?: re
   for (const r of reports) {
     for (const [id, t] of Object.entries(r.targets)) {
       if (only && !only.includes(id)) continue;
-      if (t.revision < rev) behind.push(`${r.name}/${id} at revision ${t.revision}`);
-      if (t.state === 'failed' || t.state === 'held') failing.push(`${r.name}/${id} ${t.state}${t.stage ? ` at ${t.stage}` : ''}: ${t.message ?? ''}`);
+      // A host that rolled back from a revision has not taken it: it fails the wait like a failed apply.
+      if (t.state === 'rolledback') behind.push(`${r.name}/${id} rolled back from revision ${t.revision}`);
+      else if (t.revision < rev) behind.push(`${r.name}/${id} at revision ${t.revision}`);
+      if (t.state === 'failed' || t.state === 'held' || t.state === 'rolledback') failing.push(`${r.name}/${id} ${t.state}${t.stage ? ` at ${t.stage}` : ''}: ${t.message ?? ''}`);
     }
   }
   return { behind, failing };

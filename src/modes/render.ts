@@ -53,13 +53,14 @@ export async function render(plan: RenderPlan, cx: ModeContext): Promise<RunResu
   const wanted = entries.filter(([k]) => keys.some((s) => s.key === '' || specWants(s, k)));
   wired.runner.load(wanted.map(([k, value]) => ({ key: k, value })), 1);
   await primeAll([wired]);
-  let text: string;
+  let text: string[];
   try {
     text = await wired.runner.render();
   } catch (e) {
     cx.err(`${errorMessage(e)}\n`);
     return { kind: 'targets-failed' };
   }
-  cx.out(text);
+  // A target of several files prints each under a header line naming it.
+  cx.out(text.length === 1 ? text[0] : text.map((t, i) => `==> ${target.files[i].dest} <==\n${t}`).join(''));
   return { kind: 'ok' };
 }

@@ -9,6 +9,8 @@ interface TargetHealth {
   inSync: boolean;
   held: boolean;
   error?: string;
+  /** Its verify failed and the previous files are back: held there until the data renders differently. */
+  rolledBack?: { revision: number; output: string };
 }
 
 export interface HealthReport {
@@ -39,6 +41,7 @@ export class Metrics implements Observer {
     '1 when the file holds what the last revision read says, 0 while an apply is pending or has failed.',
     ['target'],
   );
+  private readonly rollbacks = this.counter('reconfig_rollbacks_total', "Applies whose verify failed and whose previous files were put back (and passed it).", ['target']);
   private readonly held = this.gauge('reconfig_target_held', '1 while a guard (minkeys, a values rule) holds the target.', ['target']);
   private readonly etcdConnected = this.gauge('reconfig_etcd_connected', '1 while watching etcd.');
   private readonly watchRevision = this.gauge('reconfig_watch_revision', 'The newest etcd revision seen.');
@@ -66,12 +69,13 @@ export class Metrics implements Observer {
     for (const id of [...this.health.keys()]) {
       if (ids.includes(id)) continue;
       this.health.delete(id);
-      for (const m of [this.applies, this.lastSuccess, this.renderSeconds, this.inSync, this.held]) m.remove({ target: id });
+      for (const m of [this.applies, this.lastSuccess, this.renderSeconds, this.inSync, this.held, this.rollbacks]) m.remove({ target: id });
     }
     for (const id of ids) {
       if (this.health.has(id)) continue;
       this.health.set(id, { inSync: false, held: false });
       this.applies.inc({ target: id }, 0);
+      this.rollbacks.inc({ target: id }, 0);
       this.inSync.set({ target: id }, 0);
       this.held.set({ target: id }, 0);
     }
@@ -84,7 +88,13 @@ export class Metrics implements Observer {
   applied(id: string, changed: boolean): void {
     if (changed) this.applies.inc({ target: id });
     this.lastSuccess.set({ target: id }, Date.now() / 1000);
-    this.set(id, { inSync: true, held: false, error: undefined });
+    this.set(id, { inSync: true, held: false, error: undefined, rolledBack: undefined });
+  }
+
+  rolledBack(id: string, revision: number, message: string, output: string): void {
+    this.rollbacks.inc({ target: id });
+    this.failures.inc({ target: id, stage: 'verify' });
+    this.set(id, { inSync: false, held: false, error: `rolled back: ${message}`, rolledBack: { revision, output } });
   }
 
   failed(id: string, stage: string, message: string): void {
@@ -140,7 +150,8 @@ export class Metrics implements Observer {
     const targets: Record<string, TargetHealth> = {};
     for (const [id, h] of this.health) {
       targets[id] = { ...h };
-      if (!h.inSync && !h.held) reasons.push(`target ${id} is not in sync${h.error ? ` (${h.error})` : ''}`);
+      if (h.rolledBack) reasons.push(`target ${id} rolled back from revision ${h.rolledBack.revision} (${h.error ?? ''})`);
+      else if (!h.inSync && !h.held) reasons.push(`target ${id} is not in sync${h.error ? ` (${h.error})` : ''}`);
     }
     return { healthy: reasons.length === 0, reasons, etcd: { connected: this.connectedNow, revision: this.revision }, targets };
   }

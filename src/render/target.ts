@@ -24,11 +24,11 @@ export interface RenderOptions {
 }
 
 /**
- * Renders `t` from `inputs`. Throws TargetError: stage `hold` when a guard holds the target (too few keys, a
- * value breaking a rule), `render` for a refused value, a failed plugin (its cause a PluginError) or a template
- * error.
+ * Renders every file of `t` from `inputs` (the same data, the same plugin object), in the order of `t.files`.
+ * Throws TargetError: stage `hold` when a guard holds the target (too few keys, a value breaking a rule),
+ * `render` for a refused value, a failed plugin (its cause a PluginError) or a template error in any file.
  */
-export async function renderTarget(t: Target, inputs: RenderInputs, opts: RenderOptions = {}): Promise<string> {
+export async function renderTarget(t: Target, inputs: RenderInputs, opts: RenderOptions = {}): Promise<string[]> {
   checkMinkeys(t, inputs.data);
   assertValues(t.id, inputs.data);
   const data = inputs.data.toObject();
@@ -42,7 +42,8 @@ export async function renderTarget(t: Target, inputs: RenderInputs, opts: Render
   }
   const started = performance.now();
   try {
-    return t.render(data, { ...Object.fromEntries(inputs.given ?? []), plugin }, t.keys);
+    const extras = { ...Object.fromEntries(inputs.given ?? []), plugin };
+    return t.files.map((f) => f.render(data, extras, t.keys));
   } catch (err) {
     throw new TargetError(t.id, 'render', err);
   } finally {

@@ -3,11 +3,11 @@ import { existsSync, readFileSync, readdirSync, statSync, writeFileSync, chmodSy
 import path from 'node:path';
 import { test } from 'node:test';
 import { refusedPath, removeStale } from '../../src/apply/files';
-import { applyTarget } from '../../src/apply/pipeline';
+import { applyOne, type OneFile } from '../support/apply-one';
 import { CheckError, CommandError, TargetError } from '../../src/errors';
 import { tempDir } from '../support/util';
 
-function target(over: Partial<Parameters<typeof applyTarget>[0]> = {}): Parameters<typeof applyTarget>[0] {
+function target(over: Partial<OneFile> = {}): OneFile {
   const dir = tempDir();
   return { id: 't', dest: path.join(dir, 'out.conf'), timeoutMs: 10_000, ...over };
 }
@@ -19,7 +19,7 @@ test('a new file is written with mode 0644 and reload runs', async () => {
   const dir = tempDir();
   const log = path.join(dir, 'reloads');
   const t = target({ reloadcmd: `echo reloaded >> ${log}` });
-  const res = await applyTarget(t, 'hello\n');
+  const res = await applyOne(t, 'hello\n');
   assert.deepEqual(res, { changed: true, reloaded: true });
   assert.equal(readFileSync(t.dest, 'utf8'), 'hello\n');
   assert.equal(statSync(t.dest).mode & 0o777, 0o644);
@@ -33,7 +33,7 @@ test('the same bytes stop the pipeline: no write, no reload', async () => {
   const t = target({ reloadcmd: `echo reloaded >> ${log}`, checkcmd: `echo checked >> ${log}` });
   writeFileSync(t.dest, 'same\n');
   const before = statSync(t.dest).ino;
-  assert.deepEqual(await applyTarget(t, 'same\n'), { changed: false, reloaded: false });
+  assert.deepEqual(await applyOne(t, 'same\n'), { changed: false, reloaded: false });
   assert.equal(statSync(t.dest).ino, before);
   assert.equal(existsSync(log), false);
 });
@@ -42,20 +42,20 @@ test('an existing mode is kept; an explicit mode wins', async () => {
   const t = target();
   writeFileSync(t.dest, 'old\n');
   chmodSync(t.dest, 0o600);
-  await applyTarget(t, 'new\n');
+  await applyOne(t, 'new\n');
   assert.equal(statSync(t.dest).mode & 0o777, 0o600);
-  await applyTarget({ ...t, mode: 0o640 }, 'newer\n');
+  await applyOne({ ...t, mode: 0o640 }, 'newer\n');
   assert.equal(statSync(t.dest).mode & 0o777, 0o640);
 });
 
 test('owner and group are applied to the staged file, and kept from the existing file by default', { skip: process.getuid?.() !== 0 && 'needs root to chown' }, async () => {
   const t = target({ uid: 65534, gid: 65534, mode: 0o640 });
-  await applyTarget(t, 'owned\n');
+  await applyOne(t, 'owned\n');
   assert.equal(statSync(t.dest).uid, 65534);
   assert.equal(statSync(t.dest).gid, 65534);
   assert.equal(statSync(t.dest).mode & 0o777, 0o640);
   // Without owner/group/mode in the target, the next write keeps what the file has.
-  await applyTarget({ ...t, uid: undefined, gid: undefined, mode: undefined }, 'still owned\n');
+  await applyOne({ ...t, uid: undefined, gid: undefined, mode: undefined }, 'still owned\n');
   assert.equal(statSync(t.dest).uid, 65534);
   assert.equal(statSync(t.dest).gid, 65534);
   assert.equal(statSync(t.dest).mode & 0o777, 0o640);
@@ -65,7 +65,7 @@ test('checkcmd sees the staged file through {{src}} and RECONFIG_SRC/RECONFIG_DE
   const dir = tempDir();
   const seen = path.join(dir, 'seen');
   const t = target({ checkcmd: `cat {{src}} > ${seen}; echo "$RECONFIG_SRC $RECONFIG_DEST" >> ${seen}; grep -q good {{src}}` });
-  await applyTarget(t, 'good\n');
+  await applyOne(t, 'good\n');
   const lines = readFileSync(seen, 'utf8').split('\n');
   assert.equal(lines[0], 'good');
   const [src, dest] = lines[1].split(' ');
@@ -78,7 +78,7 @@ test('a failed check keeps the bytes, removes the staged file, keeps the refused
   const log = path.join(dir, 'reloads');
   const t = target({ checkcmd: 'echo "line 3: bad backend" >&2; exit 3 # {{src}}', reloadcmd: `echo r >> ${log}` });
   writeFileSync(t.dest, 'good\n');
-  await assert.rejects(applyTarget(t, 'broken\n'), (err: unknown) => {
+  await assert.rejects(applyOne(t, 'broken\n'), (err: unknown) => {
     assert.ok(err instanceof TargetError);
     assert.equal(err.stage, 'check');
     assert.ok(err.cause instanceof CheckError && err.cause instanceof CommandError);
@@ -95,31 +95,31 @@ test('a failed check keeps the bytes, removes the staged file, keeps the refused
   assert.deepEqual(staged(t.dest), []);
   assert.equal(existsSync(log), false);
   // A failed check never blocks a later good update (confd #178).
-  await applyTarget({ ...t, checkcmd: 'true {{src}}' }, 'fixed\n');
+  await applyOne({ ...t, checkcmd: 'true {{src}}' }, 'fixed\n');
   assert.equal(readFileSync(t.dest, 'utf8'), 'fixed\n');
 });
 
 test('the error names the output line that reads as an error, not a banner printed before it', async () => {
   // As haproxy 2.6 prints without -q: NOTICE lines first, then the ALERT that says why.
   const t = target({ checkcmd: `printf '[NOTICE] version 2.6\\n[NOTICE] path\\n[ALERT] config : invalid port 99999\\n' >&2; exit 1 # {{src}}` });
-  await assert.rejects(applyTarget(t, 'x\n'), /exited 1: \[ALERT\] config : invalid port 99999 \(\+2 more line\(s\) in "output"\)/);
+  await assert.rejects(applyOne(t, 'x\n'), /exited 1: \[ALERT\] config : invalid port 99999 \(\+2 more line\(s\) in "output"\)/);
   // With no such line, the first line is shown.
   const plain = target({ checkcmd: 'echo "Expected \';\' got \'.\'"; echo "(line 2)"; exit 2 # {{src}}' });
-  await assert.rejects(applyTarget(plain, 'x\n'), /exited 2: Expected ';' got '\.' \(\+1 more line\(s\) in "output"\)/);
+  await assert.rejects(applyOne(plain, 'x\n'), /exited 2: Expected ';' got '\.' \(\+1 more line\(s\) in "output"\)/);
 });
 
 test('a check of the live path: swap, check, and restore the old bytes and mode when it fails', async () => {
   const t = target({ checkcmd: 'grep -q good "$RECONFIG_DEST"' });
   writeFileSync(t.dest, 'good old\n');
   chmodSync(t.dest, 0o640);
-  await assert.rejects(applyTarget(t, 'bad\n'), /checkcmd `grep -q good "\$RECONFIG_DEST"` exited 1/);
+  await assert.rejects(applyOne(t, 'bad\n'), /checkcmd `grep -q good "\$RECONFIG_DEST"` exited 1/);
   assert.equal(readFileSync(t.dest, 'utf8'), 'good old\n');
   assert.equal(statSync(t.dest).mode & 0o777, 0o640);
-  await applyTarget(t, 'good new\n');
+  await applyOne(t, 'good new\n');
   assert.equal(readFileSync(t.dest, 'utf8'), 'good new\n');
   // With no earlier file, a failed live check leaves no file.
   const fresh = target({ checkcmd: 'false' });
-  await assert.rejects(applyTarget(fresh, 'x\n'));
+  await assert.rejects(applyOne(fresh, 'x\n'));
   assert.equal(existsSync(fresh.dest), false);
 });
 
@@ -127,8 +127,8 @@ test('when putting the old file back fails after a failed live check, both error
   // The check replaces the target's directory with a file, so the old bytes cannot be staged beside it.
   const dir = path.join(tempDir(), 'etc');
   const t = target({ dest: path.join(dir, 'out.conf'), checkcmd: `rm -rf ${dir} && echo broken > ${dir} && echo "refused by check"; exit 3` });
-  await applyTarget({ ...t, checkcmd: undefined }, 'good old\n');
-  await assert.rejects(applyTarget(t, 'bad\n'), (err: unknown) => {
+  await applyOne({ ...t, checkcmd: undefined }, 'good old\n');
+  await assert.rejects(applyOne(t, 'bad\n'), (err: unknown) => {
     assert.ok(err instanceof TargetError && err.stage === 'swap', String(err));
     assert.match(err.message, /checkcmd `.*` exited 3: refused by check; keeping the refused file failed too: .*ENOTDIR.*; then putting the previous file back failed: .*ENOTDIR/);
     const both = (err.cause as Error).cause;
@@ -142,16 +142,16 @@ test('a failed reload is reported; the new file stays; a pending reload runs aga
   const dir = tempDir();
   const flag = path.join(dir, 'ok');
   const t = target({ reloadcmd: `test -e ${flag} || { echo not yet; exit 4; }` });
-  await assert.rejects(applyTarget(t, 'v1\n'), (err: unknown) => err instanceof TargetError && err.stage === 'reload' && /exited 4: not yet/.test(err.message));
+  await assert.rejects(applyOne(t, 'v1\n'), (err: unknown) => err instanceof TargetError && err.stage === 'reload' && /exited 4: not yet/.test(err.message));
   assert.equal(readFileSync(t.dest, 'utf8'), 'v1\n');
   writeFileSync(flag, '');
-  assert.deepEqual(await applyTarget(t, 'v1\n', { reloadPending: true }), { changed: false, reloaded: true });
+  assert.deepEqual(await applyOne(t, 'v1\n', { reloadPending: true }), { changed: false, reloaded: true });
 });
 
 test('a command that runs too long is stopped and reported as timed out', async () => {
   const t = target({ checkcmd: 'sleep 30 # {{src}}', timeoutMs: 300 });
   const started = Date.now();
-  await assert.rejects(applyTarget(t, 'x\n'), /checkcmd `sleep 30 # '[^']*out.conf.reconfig-[0-9a-f]+'` timed out/);
+  await assert.rejects(applyOne(t, 'x\n'), /checkcmd `sleep 30 # '[^']*out.conf.reconfig-[0-9a-f]+'` timed out/);
   assert.ok(Date.now() - started < 20_000);
   assert.equal(existsSync(t.dest), false);
 });
@@ -159,7 +159,7 @@ test('a command that runs too long is stopped and reported as timed out', async 
 test('a path with spaces and quotes is shell-quoted in {{src}}', async () => {
   const dir = path.join(tempDir(), "it's a dir");
   const t = target({ dest: path.join(dir, 'out.conf'), checkcmd: 'grep -q ok {{src}}' });
-  await applyTarget(t, 'ok\n');
+  await applyOne(t, 'ok\n');
   assert.equal(readFileSync(t.dest, 'utf8'), 'ok\n');
 });
 
@@ -172,12 +172,12 @@ test('rendered values never reach a command line; the check reads them from the 
   const t = target({ checkcmd, reloadcmd: 'true' });
   writeFileSync(t.dest, 'old render\n');
   const content = `new render\n$(touch ${pwned})\n\`touch ${pwned}\`\n`;
-  assert.deepEqual(await applyTarget(t, content), { changed: true, reloaded: true });
+  assert.deepEqual(await applyOne(t, content), { changed: true, reloaded: true });
   assert.equal(readFileSync(t.dest, 'utf8'), content);
   assert.equal(existsSync(pwned), false);
   // The same check pointed at the live path refuses the same kind of change: it tells the two apart.
   const live = checkcmd.replaceAll('{{src}}', '"$RECONFIG_DEST"');
-  await assert.rejects(applyTarget({ ...t, checkcmd: live }, `${content}one more line\n`), /checkcmd `grep .*` exited 1/);
+  await assert.rejects(applyOne({ ...t, checkcmd: live }, `${content}one more line\n`), /checkcmd `grep .*` exited 1/);
   assert.equal(readFileSync(t.dest, 'utf8'), content, 'the refused change was put back');
   assert.equal(existsSync(pwned), false);
 });
@@ -187,14 +187,14 @@ test('notreally: a unified diff, nothing written, no command run', async () => {
   const log = path.join(dir, 'ran');
   const t = target({ checkcmd: `touch ${log} # {{src}}`, reloadcmd: `touch ${log}` });
   writeFileSync(t.dest, 'a\nb\n');
-  const res = await applyTarget(t, 'a\nc\n', { notreally: true });
+  const res = await applyOne(t, 'a\nc\n', { notreally: true });
   assert.equal(res.changed, true);
   assert.match(res.diff!, /^-b$/m);
   assert.match(res.diff!, /^\+c$/m);
   assert.match(res.diff!, /^--- .*out\.conf\tcurrent$/m);
   assert.equal(readFileSync(t.dest, 'utf8'), 'a\nb\n');
   assert.equal(existsSync(log), false);
-  assert.deepEqual(await applyTarget(t, 'a\nb\n', { notreally: true }), { changed: false, reloaded: false, diff: undefined });
+  assert.deepEqual(await applyOne(t, 'a\nb\n', { notreally: true }), { changed: false, reloaded: false, diff: undefined });
 });
 
 test('staged files left by a crash are removed; others, the kept refused file among them, are not', () => {

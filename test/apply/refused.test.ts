@@ -8,7 +8,7 @@ import { chmodSync, existsSync, readFileSync, readdirSync, statSync, writeFileSy
 import path from 'node:path';
 import { test } from 'node:test';
 import { keepRefused, refusedPath, removeStale } from '../../src/apply/files';
-import { applyTarget } from '../../src/apply/pipeline';
+import { applyOne, type OneFile } from '../support/apply-one';
 import { CheckError, TargetError } from '../../src/errors';
 import { tempDir } from '../support/util';
 
@@ -26,7 +26,7 @@ backend web
     server ${server} check
 `;
 
-type T = Parameters<typeof applyTarget>[0];
+type T = OneFile;
 
 function haproxyTarget(over: Partial<T> = {}): T {
   return { id: 'haproxy', dest: path.join(tempDir(), 'haproxy.cfg'), checkcmd: 'haproxy -c -f {{src}}', reloadcmd: 'true', timeoutMs: 30_000, ...over };
@@ -46,12 +46,12 @@ const modeOf = (file: string): number => statSync(file).mode & 0o777;
 
 test('haproxy refuses a port of 99999: its ALERT is in the error, the refused file is kept 0600, the target keeps its bytes', async () => {
   const t = haproxyTarget({ mode: 0o644 });
-  await applyTarget(t, HAPROXY('web1 10.0.0.1:80'));
+  await applyOne(t, HAPROXY('web1 10.0.0.1:80'));
   const good = readFileSync(t.dest, 'utf8');
   const ino = statSync(t.dest).ino;
 
   const bad = HAPROXY('web1 10.0.0.1:99999');
-  const { err, check } = await refusal(applyTarget(t, bad));
+  const { err, check } = await refusal(applyOne(t, bad));
   const kept = refusedPath(t.dest);
   assert.equal(kept, `${t.dest}.reconfig-refused`);
   // The one-line message picks haproxy's ALERT over the NOTICE lines it prints first, and names the kept file.
@@ -75,7 +75,7 @@ test('haproxy refuses a port of 99999: its ALERT is in the error, the refused fi
   // A second refusal replaces the kept file (atomically: a new inode, never a half-written one).
   const keptIno = statSync(kept).ino;
   const worse = HAPROXY('web1 10.0.0.1:http-alt-nope');
-  const second = await refusal(applyTarget(t, worse));
+  const second = await refusal(applyOne(t, worse));
   assert.equal(second.check.refused, kept);
   assert.equal(readFileSync(kept, 'utf8'), worse);
   assert.notEqual(statSync(kept).ino, keptIno);
@@ -87,16 +87,16 @@ test('haproxy refuses a port of 99999: its ALERT is in the error, the refused fi
   assert.ok(existsSync(kept));
 
   // A good change applies, and leaves the kept file for the operator to look at.
-  await applyTarget(t, HAPROXY('web1 10.0.0.2:80'));
+  await applyOne(t, HAPROXY('web1 10.0.0.2:80'));
   assert.match(readFileSync(t.dest, 'utf8'), /server web1 10\.0\.0\.2:80 check/);
   assert.equal(readFileSync(kept, 'utf8'), worse);
 });
 
 test('a refused file is 0600 and ours even when the target is 0644 and owned by someone else', { skip: process.getuid?.() !== 0 && 'needs root to chown' }, async () => {
   const t = haproxyTarget({ mode: 0o644, uid: 65534, gid: 65534 });
-  await applyTarget(t, HAPROXY('web1 10.0.0.1:80'));
+  await applyOne(t, HAPROXY('web1 10.0.0.1:80'));
   assert.equal(statSync(t.dest).uid, 65534);
-  const { check } = await refusal(applyTarget(t, HAPROXY('web1 10.0.0.1:99999')));
+  const { check } = await refusal(applyOne(t, HAPROXY('web1 10.0.0.1:99999')));
   const st = statSync(check.refused!);
   assert.equal(st.mode & 0o777, 0o600);
   assert.equal(st.uid, 0);
@@ -106,11 +106,11 @@ test('a refused file is 0600 and ours even when the target is 0644 and owned by 
 test('a check of the live path that refuses: the old file is put back and the refused bytes are kept', async () => {
   // Without {{src}} the check reads the live path: haproxy -c on "$RECONFIG_DEST".
   const t = haproxyTarget({ checkcmd: 'haproxy -c -f "$RECONFIG_DEST"' });
-  await applyTarget(t, HAPROXY('web1 10.0.0.1:80'));
+  await applyOne(t, HAPROXY('web1 10.0.0.1:80'));
   chmodSync(t.dest, 0o640);
   const good = readFileSync(t.dest, 'utf8');
   const bad = HAPROXY('web1 10.0.0.1:99999');
-  const { err, check } = await refusal(applyTarget(t, bad));
+  const { err, check } = await refusal(applyOne(t, bad));
   assert.match(err.message, /invalid port '99999'.*; the refused file is kept as /);
   assert.equal(readFileSync(check.refused!, 'utf8'), bad);
   assert.equal(modeOf(check.refused!), 0o600);
@@ -120,8 +120,8 @@ test('a check of the live path that refuses: the old file is put back and the re
 
 test('notreally runs no check and leaves no refused file', async () => {
   const t = haproxyTarget();
-  await applyTarget(t, HAPROXY('web1 10.0.0.1:80'));
-  const res = await applyTarget(t, HAPROXY('web1 10.0.0.1:99999'), { notreally: true });
+  await applyOne(t, HAPROXY('web1 10.0.0.1:80'));
+  const res = await applyOne(t, HAPROXY('web1 10.0.0.1:99999'), { notreally: true });
   assert.equal(res.changed, true);
   assert.match(res.diff!, /^\+ {4}server web1 10\.0\.0\.1:99999 check$/m);
   assert.equal(existsSync(refusedPath(t.dest)), false);
@@ -130,11 +130,11 @@ test('notreally runs no check and leaves no refused file', async () => {
 
 test('when the refused file cannot be kept, the error still says why the check refused, and why it was not kept', async () => {
   const t = haproxyTarget();
-  await applyTarget(t, HAPROXY('web1 10.0.0.1:80'));
+  await applyOne(t, HAPROXY('web1 10.0.0.1:80'));
   // A directory where the kept file would go: rename(2) cannot replace it.
   const kept = refusedPath(t.dest);
   spawnSync('mkdir', [kept, path.join(kept, 'sub')]);
-  const { err, check } = await refusal(applyTarget(t, HAPROXY('web1 10.0.0.1:99999')));
+  const { err, check } = await refusal(applyOne(t, HAPROXY('web1 10.0.0.1:99999')));
   assert.equal(check.refused, undefined);
   assert.match(err.message, /invalid port '99999'.*; keeping the refused file failed too: cannot keep the refused file as \S+reconfig-refused: .*(EISDIR|ENOTEMPTY|EEXIST)/);
   assert.deepEqual(readdirSync(path.dirname(t.dest)).sort(), ['haproxy.cfg', 'haproxy.cfg.reconfig-refused'], 'no staged file is left');

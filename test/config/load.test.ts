@@ -28,18 +28,18 @@ test('a valid target loads with defaults and resolved paths', () => {
   assert.deepEqual(t.keys, [{ key: '/prod/a', recursive: false, local: '/a' }]);
   assert.equal(t.key, '/a');
   assert.equal(t.dest, path.join(dir, 'out/a.conf'));
-  assert.equal(t.source, path.join(dir, 'templates/a.ejs'));
+  assert.equal(t.files[0].source, path.join(dir, 'templates/a.ejs'));
   assert.equal(t.timeoutMs, 60_000);
-  assert.equal(t.mode, undefined);
-  assert.equal(t.render({}), 'x=none\n');
+  assert.equal(t.files[0].mode, undefined);
+  assert.equal(t.files[0].render({}), 'x=none\n');
 });
 
 test('mode, owner and group are parsed; numeric owners need no lookup', () => {
   const dir = makeCfgdir({ a: { ...base, mode: '0640', owner: 0, group: 'root', timeout: '2s' } }, TPL);
   const [t] = loadTargets({ cfgdir: dir, prefix: '' });
-  assert.equal(t.mode, 0o640);
-  assert.equal(t.uid, 0);
-  assert.equal(t.gid, 0);
+  assert.equal(t.files[0].mode, 0o640);
+  assert.equal(t.files[0].uid, 0);
+  assert.equal(t.files[0].gid, 0);
   assert.equal(t.timeoutMs, 2000);
 });
 
@@ -85,7 +85,7 @@ test('every bad file is reported in the same run: broken JSON, missing template,
   assert.ok(got.includes(`${f('notemplate')}: /source: template not found: ${path.join(dir, 'templates/nope.ejs')}`), got.join('\n'));
   assert.ok(got.includes(`${f('badkey')}: /key: must begin with /`), got.join('\n'));
   assert.ok(got.includes(`${f('badkey')}: /mode: must be an octal mode such as "0644"`), got.join('\n'));
-  assert.ok(got.includes(`${f('missing')}: /target: is required`), got.join('\n'));
+  assert.ok(got.includes(`${f('missing')}: /target: is required (or files)`), got.join('\n'));
   assert.ok(got.includes(`${f('missing')}: /key: is required (or keys)`), got.join('\n'));
   assert.ok(!got.some((l) => l.startsWith(`${f('a')}:`)), 'the good file has no problem');
 });
@@ -148,7 +148,7 @@ test('a missing conf.d is named', () => {
 test('the TypeScript type and the schema list the same fields', () => {
   // A compile-time check: every key of TargetSpec is a schema property and the reverse.
   const fields: Record<keyof TargetSpec, true> = {
-    id: true, source: true, target: true, key: true, keys: true, recursive: true, checkcmd: true, reloadcmd: true, reloadsignal: true, plugin: true, interval: true, docker: true, notify: true,
+    id: true, source: true, target: true, files: true, verify: true, history: true, key: true, keys: true, recursive: true, checkcmd: true, reloadcmd: true, reloadsignal: true, plugin: true, interval: true, docker: true, notify: true,
     mode: true, owner: true, group: true, timeout: true, minkeys: true, wait: true, splay: true, multiline: true, values: true,
   };
   assert.deepEqual(Object.keys(targetSchema.properties as object).sort(), Object.keys(fields).sort());
@@ -160,8 +160,8 @@ test('templates are found relative to templates/ or by absolute path', () => {
   writeFileSync(abs, 'abs\n');
   makeCfgdir({ a: { ...base, source: abs } }, {}, dir);
   const [t] = loadTargets({ cfgdir: dir, prefix: '' });
-  assert.equal(t.source, abs);
-  assert.equal(t.render({}), 'abs\n');
+  assert.equal(t.files[0].source, abs);
+  assert.equal(t.files[0].render({}), 'abs\n');
 });
 
 test('a splay that is not a duration is named', () => {

@@ -1,24 +1,28 @@
 /** A Target built in code, for tests of the agent's logic that need no conf.d on disk. */
 import path from 'node:path';
-import type { Target } from '../../src/target';
+import type { Render, Target } from '../../src/target';
 import { createLogger, type Logger } from '../../src/log';
 import { valueCheck } from '../../src/render/values';
 import type { LogLine } from './cli';
 import { tempDir } from './util';
 
-/** A target `id` on key `/<id>` (recursive), rendering its keys as `key=value` lines into a temp dir. */
-export function fakeTarget(id: string, over: Partial<Target> = {}): Target {
+/**
+ * A target `id` on key `/<id>` (recursive), rendering its keys as `key=value` lines into one file in a temp dir;
+ * `render` replaces that file's template.
+ */
+export function fakeTarget(id: string, over: Partial<Target> & { render?: Render } = {}): Target {
+  const dest = path.join(tempDir(), `${id}.conf`);
+  const { render, ...rest } = over;
   return {
     id,
     origin: `test:${id}`,
-    source: `test:${id}.ejs`,
-    render: (data) => Object.entries(data).map(([k, v]) => `${k}=${v}\n`).join(''),
-    dest: path.join(tempDir(), `${id}.conf`),
+    files: [{ name: `${id}.conf`, source: `test:${id}.ejs`, render: render ?? ((data) => Object.entries(data).map(([k, v]) => `${k}=${v}\n`).join('')), dest }],
+    dest,
     key: `/${id}`,
     keys: [{ key: `/${id}`, recursive: true, local: `/${id}` }],
     timeoutMs: 10_000,
     checkValue: valueCheck(false, []),
-    ...over,
+    ...rest,
   };
 }
 
