@@ -13,6 +13,17 @@ import * as gopath from './go/path';
 import { GoTime } from './go/time';
 import { GoFloat, KVPair, compareBytes, goType, isMap, markAnySlice } from './go/value';
 
+const KV_PAIRS = Symbol('memkv.KVPairs');
+
+function markKVPairs(a: KVPair[]): KVPair[] {
+  Object.defineProperty(a, KV_PAIRS, { value: true });
+  return a;
+}
+
+function isKVPairs(a: unknown[]): boolean {
+  return (a as unknown as Record<symbol, unknown>)[KV_PAIRS] === true;
+}
+
 function fail(fn: string, message: string): never {
   throw new Error(`error calling ${fn}: ${message}`);
 }
@@ -28,7 +39,7 @@ function int(fn: string, v: unknown): number {
 }
 
 function strings(fn: string, v: unknown): string[] {
-  if (Array.isArray(v) && v.every((e) => typeof e === 'string')) return v as string[];
+  if (Array.isArray(v) && v.every((e) => typeof e === 'string')) return v;
   throw new Error(`${fn}: wrong type for value; expected []string; got ${goType(v)}`);
 }
 
@@ -107,7 +118,8 @@ function functions(store: Store) {
       if (!has(k)) fail('get', `key does not exist: ${k}`);
       return new KVPair(k, store.values.get(k)!);
     },
-    gets: (pattern: unknown): KVPair[] => matching('gets', str('gets', pattern)).map((k) => new KVPair(k, store.values.get(k)!)),
+    // memkv.KVPairs, a named type, which confd's reverse does not recognise (it reverses []memkv.KVPair).
+    gets: (pattern: unknown): KVPair[] => markKVPairs(matching('gets', str('gets', pattern)).map((k) => new KVPair(k, store.values.get(k)!))),
     getv(key: unknown, ...fallback: unknown[]): string {
       const k = str('getv', key);
       if (has(k)) return store.values.get(k)!;
@@ -202,16 +214,20 @@ const pure = {
     return Buffer.from(a, 'base64').toString();
   },
   parseBool: (s: unknown): boolean => parseBool(str('parseBool', s)),
-  /** In place, as confd does, for []string and []KVPair; any other slice (jsonArray's, seq's) is left as it is. */
+  /**
+   * In place, as confd does, for []string and []memkv.KVPair; any other slice (jsonArray's, seq's, and gets'
+   * memkv.KVPairs) is left as it is.
+   */
   reverse(v: unknown): unknown {
-    if (Array.isArray(v) && (goType(v) === '[]string' || goType(v) === '[]memkv.KVPair')) v.reverse();
+    if (Array.isArray(v) && (goType(v) === '[]string' || (goType(v) === '[]memkv.KVPair' && !isKVPairs(v)))) v.reverse();
     return v;
   },
   /** By length in bytes; ties keep their order (Go's sort.Sort is not stable past 12 elements). */
   sortByLength: (v: unknown): string[] => strings('sortByLength', v).sort((a, b) => Buffer.byteLength(a) - Buffer.byteLength(b)),
   sortKVByLength(v: unknown): KVPair[] {
     if (!Array.isArray(v) || !v.every((e) => e instanceof KVPair)) throw new Error(`sortKVByLength: wrong type for value; expected []memkv.KVPair; got ${goType(v)}`);
-    return (v as KVPair[]).sort((a, b) => Buffer.byteLength(a.Key) - Buffer.byteLength(b.Key));
+    // Sorted in place, and given back as a []memkv.KVPair (which reverse does reverse).
+    return [...v.sort((a, b) => Buffer.byteLength(a.Key) - Buffer.byteLength(b.Key))];
   },
   fileExists(p: unknown): boolean {
     try {

@@ -86,6 +86,13 @@ test("Go's errors at run time: comparisons of different kinds, bad arguments", (
   assert.throws(() => render('{{map "a"}}', {}), /invalid map call/);
 });
 
+test('else with (Go 1.23): the first with whose value is true, else the else', () => {
+  const src = '{{with getv "/a" ""}}a{{else with getv "/b"}}b={{.}}{{else}}none{{end}}';
+  assert.equal(render(src, { '/b': 'B' }), 'b=B');
+  assert.equal(render(src, { '/a': 'A', '/b': 'B' }), 'a');
+  assert.equal(render(src, { '/b': '' }), 'none');
+});
+
 test('and/or stop at the operand that decides, as Go 1.18 does', () => {
   assert.equal(render('{{and 0 (getv "/missing")}}|{{or 1 (getv "/missing")}}', {}), '0|1');
 });

@@ -122,16 +122,16 @@ class Emitter {
   private node(n: Node, index: number): string {
     switch (n.t) {
       case 'text':
-        return ejsText(n.text) + (n.dropped > 0 ? `<%${'\n'.repeat(n.dropped)}%>` : '');
+        return ejsText(n.text) + (n.dropped > 0 ? `<% ${'\n'.repeat(n.dropped)}%>` : '');
       case 'comment':
-        return `<%# ${n.text.replace(/%>/g, '% >')}${nl(n.span)} %>`;
+        return `<%# ${n.text.replace(/%>/g, '% >')} %>`;
       case 'break':
       case 'continue':
         return `<% ${n.t};${nl(n.span)} %>`;
       case 'action':
-        return this.guard(n.span.line, () => this.action(n.pipe, n.span), (m) => `${m}<%${nl(n.span)}%>`);
+        return this.guard(n.span.line, () => this.action(n.pipe, n.span), (m) => `${m}<% ${nl(n.span)}%>`);
       case 'template':
-        return this.guard(n.span.line, () => `<% ${this.call(n.name, n.pipe)}${nl(n.span)} %>`, (m) => `${m}<%${nl(n.span)}%>`);
+        return this.guard(n.span.line, () => `<% ${this.call(n.name, n.pipe)}${nl(n.span)} %>`, (m) => `${m}<% ${nl(n.span)}%>`);
       case 'define': {
         const id = `_t${index}`;
         const saved = this.scopes.splice(0);

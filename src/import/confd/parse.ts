@@ -263,7 +263,7 @@ class Parser {
     while (this.peek().kind === 'field' && !this.peek().spaced) {
       const f = this.next();
       if (arg.t === 'field') arg.names.push(f.value);
-      else if (arg.t === 'ident' || arg.t === 'nil' || arg.t === 'bool' || arg.t === 'string' || arg.t === 'number') this.fail(f, `unexpected . after term ${JSON.stringify(f.value)}`);
+      else if (arg.t === 'nil' || arg.t === 'bool' || arg.t === 'string' || arg.t === 'number') this.fail(f, `unexpected . after term ${JSON.stringify(f.value)}`);
       else arg = { t: 'field', recv: arg.t === 'dot' ? undefined : arg, names: [f.value], line: f.line };
     }
     return arg;

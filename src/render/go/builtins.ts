@@ -111,6 +111,7 @@ export const gotpl = {
 
   /** `and`: the first false operand, else the last; later operands are not evaluated (Go 1.18). */
   and(...thunks: Array<() => unknown>): unknown {
+    if (thunks.length === 0) throw new Error('wrong number of args for and: want at least 1 got 0');
     let v: unknown;
     for (const t of thunks) {
       v = t();
@@ -120,6 +121,7 @@ export const gotpl = {
   },
   /** `or`: the first true operand, else the last. */
   or(...thunks: Array<() => unknown>): unknown {
+    if (thunks.length === 0) throw new Error('wrong number of args for or: want at least 1 got 0');
     let v: unknown;
     for (const t of thunks) {
       v = t();

@@ -79,7 +79,7 @@ function float(v: number, spec: Spec): string {
   const a = Math.abs(v);
   let body: string;
   if (!Number.isFinite(v)) body = Number.isNaN(v) ? 'NaN' : 'Inf';
-  else if (spec.verb === 'f' || spec.verb === 'F') body = a.toFixed(spec.prec ?? 6);
+  else if (spec.verb === 'f' || spec.verb === 'F') body = toFixedEven(a, spec.prec ?? 6);
   else if (spec.verb === 'e' || spec.verb === 'E') {
     body = a.toExponential(spec.prec ?? 6).replace(/e([+-])(\d)$/, 'e$10$2');
     if (spec.verb === 'E') body = body.toUpperCase();
@@ -98,12 +98,23 @@ function str(s: string, spec: Spec): string {
       return pad(quote(cut), spec, false);
     case 'x':
     case 'X': {
-      const hex = Buffer.from(cut).toString('hex');
+      // The space flag puts a space between the bytes.
+      const hex = [...Buffer.from(cut)].map((b) => b.toString(16).padStart(2, '0')).join(spec.space ? ' ' : '');
       return pad(spec.verb === 'X' ? hex.toUpperCase() : hex, spec, false);
     }
     default:
       return bad(spec, s);
   }
+}
+
+/** toFixed, but an exact tie rounds to even as Go's strconv does (2.5 -> "2"), where JS rounds up. */
+function toFixedEven(a: number, prec: number): string {
+  const scaled = a * 10 ** prec;
+  if (Number.isSafeInteger(scaled * 2) && !Number.isInteger(scaled)) {
+    const lo = Math.floor(scaled);
+    return ((lo % 2 === 0 ? lo : lo + 1) / 10 ** prec).toFixed(prec);
+  }
+  return a.toFixed(prec);
 }
 
 /** One operand under one verb, as fmt's printArg does it. */

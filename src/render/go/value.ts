@@ -134,11 +134,14 @@ export function formatValue(v: unknown): string {
   if (typeof v === 'object' && typeof (v as { String?: unknown }).String === 'function') {
     return String((v as { String(): unknown }).String());
   }
-  // A function or another object: Go would print an address; there is no better text for it.
-  return String(v);
+  // A function or another object: Go would print an address; its type is the most useful text for it.
+  return typeof v === 'function' ? 'func' : Object.prototype.toString.call(v);
 }
 
-/** What `{{ pipeline }}` writes: as fmt prints it, except that no value at all is `<no value>`. */
+/**
+ * What `{{ pipeline }}` writes: as fmt prints it, except that nil is `<no value>` (Go digs the nil out of an
+ * interface{} before printing, so a JSON null and a missing map key both print so).
+ */
 export function text(v: unknown): string {
-  return v === undefined ? '<no value>' : formatValue(v);
+  return v === undefined || v === null ? '<no value>' : formatValue(v);
 }
