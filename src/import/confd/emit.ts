@@ -9,7 +9,7 @@
  * comment that compileTemplate refuses until someone fixes it.
  */
 import { UNTRANSLATED_MARK } from '../../render/template';
-import { CONFD_FUNCTIONS } from '../../render/confd';
+import { Untranslatable, callee, describe, ejsText, lit, number } from './names';
 import { parse, ParseError, type Arg, type Control, type Node, type Pipe, type Span } from './parse';
 
 export interface Problem {
@@ -22,10 +22,6 @@ export interface Translation {
   problems: Problem[];
 }
 
-const GO_BUILTINS = new Set(['and', 'or', 'not', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'len', 'index', 'slice', 'print', 'printf', 'println', 'html', 'js', 'urlquery', 'call']);
-const CONFD = new Set(CONFD_FUNCTIONS);
-const DNS = new Set(['lookupIP', 'lookupIPV4', 'lookupIPV6', 'lookupSRV']);
-
 /** How a control structure opens, turns to its else, and closes (after the else, if any). */
 interface Head {
   head: string;
@@ -34,24 +30,6 @@ interface Head {
   tail: string;
   /** Closes when there is no else part, if not `tail`. */
   end?: string;
-}
-
-class Untranslatable extends Error {
-  constructor(
-    readonly line: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** A JS string literal that cannot close an EJS tag. */
-function lit(s: string): string {
-  return JSON.stringify(s).replace(/%>/g, '%\\u003e').replace(/<%/g, '\\u003c%');
-}
-
-function ejsText(s: string): string {
-  return s.replace(/<%|%>/g, (m) => (m === '<%' ? '<%%' : '%%>'));
 }
 
 const nl = (span?: Span): string => '\n'.repeat(span?.lines ?? 0);
@@ -235,13 +213,7 @@ class Emitter {
   }
 
   private func(name: string, args: string[], line: number): string {
-    if (name === 'and' || name === 'or') return `gotpl.${name}(${args.map((a) => `() => ${a}`).join(', ')})`;
-    if (GO_BUILTINS.has(name)) return `gotpl.${name}(${args.join(', ')})`;
-    if (CONFD.has(name)) return `confd.${name}(${args.join(', ')})`;
-    if (DNS.has(name)) {
-      throw new Untranslatable(line, `${name} resolves DNS while rendering; reconfig renders synchronously and without I/O: resolve it in a plugin (a template's \`plugin\` may await DNS) or keep the addresses in etcd`);
-    }
-    throw new Untranslatable(line, `function "${name}" not defined: it is neither one of confd's nor a Go built-in (confd refuses this template too)`);
+    return callee(name, args, line);
   }
 
   private arg(a: Arg, line: number): string {
@@ -259,31 +231,5 @@ class Emitter {
         if (a.pipe.decl.length > 0) throw new Untranslatable(line, 'a declaration inside parentheses is not translated');
         return `(${this.expr(a.pipe)})`;
     }
-  }
-}
-
-/** A Go number constant: an int (decimal, 0x, 0o, 0b, or 0755 octal) or a float64. */
-function number(text: string, line: number): string {
-  const t = text.replace(/_/g, '');
-  const neg = t.startsWith('-');
-  const u = t.replace(/^[+-]/, '');
-  let n: number;
-  if (/^0[xX]/.test(u)) n = parseInt(u.slice(2), 16);
-  else if (/^0[bB]/.test(u)) n = parseInt(u.slice(2), 2);
-  else if (/^0[oO]/.test(u)) n = parseInt(u.slice(2), 8);
-  else if (/^0[0-7]+$/.test(u)) n = parseInt(u, 8);
-  else if (/[.eE]/.test(u)) return `gotpl.float(${neg ? '-' : ''}${Number(u)})`;
-  else if (/^\d+$/.test(u)) n = Number(u);
-  else throw new Untranslatable(line, `bad number syntax: ${text}`);
-  if (!Number.isSafeInteger(n)) throw new Untranslatable(line, `number ${text} is beyond what reconfig computes exactly (2^53)`);
-  return String(neg ? -n : n);
-}
-
-function describe(a: Arg): string {
-  switch (a.t) {
-    case 'var': return a.name;
-    case 'string': return JSON.stringify(a.value);
-    case 'field': return `.${a.names.join('.')}`;
-    default: return a.t;
   }
 }

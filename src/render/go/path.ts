@@ -6,6 +6,8 @@
 /** path.Clean: the shortest equivalent path; "" is ".". */
 export function clean(p: string): string {
   if (p === '') return '.';
+  // Already clean, as nearly every etcd key is: rooted, no empty, "." or ".." element, no trailing slash.
+  if (p[0] === '/' && (p.length === 1 || !DIRTY.test(p))) return p;
   const rooted = p.startsWith('/');
   const out: string[] = [];
   for (const part of p.split('/')) {
@@ -19,6 +21,8 @@ export function clean(p: string): string {
   if (rooted) return `/${s}`;
   return s === '' ? '.' : s;
 }
+
+const DIRTY = /\/\/|\/\.\.?(\/|$)|\/$/;
 
 /** path.Join: the non-empty elements joined by slashes and cleaned; "" if all are empty. */
 export function join(...parts: string[]): string {
@@ -50,7 +54,24 @@ export class BadPatternError extends Error {
  * `\\` quotes the next character. A malformed pattern throws BadPatternError, as Go returns ErrBadPattern.
  */
 export function match(pattern: string, name: string): boolean {
+  const simple = simplePattern(pattern);
+  if (simple) return simple.test(name);
   return matchAt([...pattern], 0, [...name], 0);
+}
+
+const simpleCache = new Map<string, RegExp | null>();
+
+/** A pattern of literals, `*` and `?` alone (what confd templates use) as a RegExp; null for any other. */
+function simplePattern(pattern: string): RegExp | null {
+  let re = simpleCache.get(pattern);
+  if (re === undefined) {
+    re = /[[\\\]]/.test(pattern)
+      ? null
+      : new RegExp(`^${pattern.replace(/[.+^${}()|]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`, 'su');
+    if (simpleCache.size > 1000) simpleCache.clear();
+    simpleCache.set(pattern, re);
+  }
+  return re;
 }
 
 function matchAt(p: string[], pi: number, s: string[], si: number): boolean {

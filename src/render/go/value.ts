@@ -86,8 +86,12 @@ export function sortedKeys(m: Record<string, unknown>): string[] {
 /** Compares as Go compares strings (by UTF-8 bytes), which differs from JS's UTF-16 only for astral characters. */
 export function compareBytes(a: string, b: string): number {
   if (a === b) return 0;
+  // UTF-16 order is code point order (and so UTF-8 byte order) unless a surrogate is involved.
+  if (!SURROGATE.test(a) && !SURROGATE.test(b)) return a < b ? -1 : 1;
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
+
+const SURROGATE = /[\uD800-\uDFFF]/;
 
 /**
  * strconv.FormatFloat(v, 'g', prec, 64), and with prec -1 the shortest form that fmt's %v uses: exponent form
