@@ -6,12 +6,18 @@ import ejs from 'ejs';
 import vm from 'node:vm';
 import { TemplateError, errorMessage } from '../errors';
 import type { Render } from '../target';
+import { makeConfd } from './confd';
+import { gotpl } from './go/builtins';
 import { HELPER_NAMES, makeHelpers } from './helpers';
 
 /** The template names of the sources' inputs (agent/wire.ts): Docker's `containers`. A new kind of source adds its name here. */
 export const SOURCE_INPUTS = ['containers'] as const;
 
-const LOCALS = ['reconfigdata', 'plugin', ...SOURCE_INPUTS, ...HELPER_NAMES];
+// `confd` and `gotpl`: confd's functions and Go's built-ins, for templates translated by `reconfig import confd`.
+const LOCALS = ['reconfigdata', 'plugin', ...SOURCE_INPUTS, ...HELPER_NAMES, 'confd', 'gotpl'];
+
+/** What `reconfig import confd --force` writes where it could not translate; such a template is refused. */
+export const UNTRANSLATED_MARK = 'reconfig-import: UNTRANSLATED';
 
 function options(filename: string): ejs.Options & { async: false; client: false } {
   return {
@@ -30,6 +36,12 @@ function options(filename: string): ejs.Options & { async: false; client: false 
 
 /** Compiles `text` (read from `filename`); throws TemplateError naming the line of a syntax error. */
 export function compileTemplate(filename: string, text: string): Render {
+  const marked = text.indexOf(UNTRANSLATED_MARK);
+  if (marked >= 0) {
+    const line = text.slice(0, marked).split('\n').length;
+    const what = text.slice(marked + UNTRANSLATED_MARK.length).split('%>')[0].trim();
+    throw new TemplateError(filename, line, `left untranslated by reconfig import confd (${what}): translate it by hand, then remove the marker`);
+  }
   let fn: ejs.TemplateFunction;
   try {
     fn = ejs.compile(text, options(filename));
@@ -41,7 +53,7 @@ export function compileTemplate(filename: string, text: string): Render {
     try {
       const locals: Record<string, unknown> = { plugin: undefined };
       for (const name of SOURCE_INPUTS) locals[name] = undefined;
-      return fn({ ...locals, ...extras, reconfigdata: data, ...makeHelpers(data, scope) });
+      return fn({ ...locals, ...extras, reconfigdata: data, ...makeHelpers(data, scope), confd: makeConfd(data), gotpl });
     } catch (err) {
       // ejs's rethrow prefixes "<file>:<line>\n<context>\n\n" to the message.
       const m = /^[^\n]*:(\d+)\n[\s\S]*?\n\n([\s\S]*)$/.exec(errorMessage(err));
