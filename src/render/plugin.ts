@@ -4,6 +4,7 @@
  * privileges, so keep them where only root can write. A plugin that throws, times out or gives no object makes
  * a failed render: the target is left untouched and the plugin is tried again.
  */
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { PluginError, errorMessage } from '../errors';
 import type { Data } from './helpers';
@@ -44,17 +45,30 @@ export class PluginLoader {
   }
 }
 
+/**
+ * A require() for the plugin at `file`: inside the single executable, a module's own require() loads only Node's
+ * built-in modules. This one shares the process's module cache.
+ */
+function pluginRequire(file: string): NodeJS.Require {
+  return createRequire(path.resolve(file));
+}
+
+/** Where the plugin at `file` would load from, without running it; throws MODULE_NOT_FOUND as require() does. */
+export function resolvePlugin(file: string): string {
+  return pluginRequire(file).resolve(file);
+}
+
 function loadPlugin(file: string): Plugin {
   let mod: unknown;
+  const load = pluginRequire(file);
   try {
     try {
-      delete require.cache[require.resolve(file)];
+      delete load.cache[load.resolve(file)];
     } catch {
       // Not resolvable: require() below says so in its own words.
     }
     // Plugins are user code chosen at run time: require() is the way to load them.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    mod = require(file);
+    mod = load(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new Error(code === 'MODULE_NOT_FOUND' && errorMessage(err).includes(file) ? `plugin not found: ${file}` : `plugin ${file} failed to load: ${errorMessage(err)}`);
