@@ -1,0 +1,20 @@
+/**
+ * The executable's main script when it is built with --snapshot (a V8 startup snapshot instead of the code
+ * cache): Node runs this at build time and saves the heap; each start then restores that heap and runs the
+ * function below. What is required here, before the snapshot is taken, starts already loaded; the CLI itself
+ * is required only at run time, since it reads argv and the environment as it loads.
+ */
+import v8 from 'node:v8';
+
+// Only modules that need none of the built-ins Node cannot yet snapshot (net, tls, http2, child_process,
+// worker_threads, ...) and read nothing of the process at load.
+/* eslint-disable @typescript-eslint/no-require-imports -- each is loaded for its effect: being in the heap */
+require('commander');
+require('ejs');
+require('yaml');
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+v8.startupSnapshot.setDeserializeMainFunction(() => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  require('../../src/cli');
+});
