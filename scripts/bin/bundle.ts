@@ -81,14 +81,15 @@ function describe(m: Message): string {
   return m.location ? `${m.location.file}:${m.location.line}: ${m.text}` : m.text;
 }
 
-/** Bundles `entry` (default dist/src/cli.js; build first) into `outfile` for Node `nodeMajor`. */
-export async function bundle(outfile: string, nodeMajor: number, entry = path.join(ROOT, 'dist', 'src', 'cli.js')): Promise<Bundle> {
+/** Bundles `entry` (default dist/src/cli.js; build first) into `outfile` for Node `nodeMajor`, as CommonJS or an iife. */
+export async function bundle(outfile: string, nodeMajor: number, entry = path.join(ROOT, 'dist', 'src', 'cli.js'), format: 'cjs' | 'iife' = 'cjs'): Promise<Bundle> {
   const result = await build({
     entryPoints: [entry],
     outfile,
     bundle: true,
     platform: 'node',
-    format: 'cjs',
+    // iife for a snapshot's script, which Node runs with no module, exports or module wrapper.
+    format,
     target: `node${nodeMajor}`,
     // Dead branches go (src/etcd/grpc-log.ts's lookup from etcd3's folder); names stay, for readable stacks.
     minifySyntax: true,

@@ -53,7 +53,7 @@ export async function buildExecutable(opts: BuildOptions): Promise<string> {
   const work = mkdtempSync(path.join(os.tmpdir(), 'reconfig-sea-'));
   try {
     const main = path.join(work, 'reconfig.cjs');
-    const built = await bundle(main, NODE_MAJOR, opts.snapshot ? path.join(__dirname, 'snapshot-main.js') : undefined);
+    const built = opts.snapshot ? await bundle(main, NODE_MAJOR, path.join(__dirname, 'snapshot-main.js'), 'iife') : await bundle(main, NODE_MAJOR);
     const blob = path.join(work, 'reconfig.blob');
     const config = {
       main,

@@ -3,6 +3,10 @@
  * cache): Node runs this at build time and saves the heap; each start then restores that heap and runs the
  * function below. What is required here, before the snapshot is taken, starts already loaded; the CLI itself
  * is required only at run time, since it reads argv and the environment as it loads.
+ *
+ * Measured (2026-12-01, 21 paired runs on a loaded 2-core machine): with commander, ejs and yaml in the
+ * snapshot it is 1.13x slower than the code cache for both `--version` and `validate`, since the rest of the
+ * script then compiles from source at each start. So the default build uses the code cache.
  */
 import v8 from 'node:v8';
 
