@@ -37,6 +37,7 @@ export function executable(): string | null {
 
 function run(argv: string[], env: NodeJS.ProcessEnv = agentEnv): { ms: number; peakMb: number } {
   // GNU time reports the peak RSS of any program, Node or not.
+  if (!existsSync('/usr/bin/time')) throw new Error('the sidebyside bench needs GNU time: apt-get install time');
   const t0 = now();
   const r = spawnSync('/usr/bin/time', ['-f', '%M', ...argv], { stdio: ['ignore', 'ignore', 'pipe'], env });
   const ms = now() - t0;
