@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type ConfigProblem, errorMessage } from '../errors';
-import { PluginLoader, type Plugin } from '../render/plugin';
+import { PluginLoader, resolvePlugin, type Plugin } from '../render/plugin';
 import { compileTemplate } from '../render/template';
 import { valueCheck } from '../render/values';
 import { parseDuration } from './duration';
@@ -119,7 +119,7 @@ class Compiler {
   private plugin(file: string, origin: string): Plugin | undefined {
     try {
       if (this.copts.loadPlugins === false) {
-        require.resolve(file);
+        resolvePlugin(file);
         return undefined;
       }
       return this.plugins.load(file);

@@ -4,6 +4,7 @@
  * privileges, so keep them where only root can write. A plugin that throws, times out or gives no object makes
  * a failed render: the target is left untouched and the plugin is tried again.
  */
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { PluginError, errorMessage } from '../errors';
 import type { Plugin, PluginContext, PluginGet } from '../target';
@@ -29,13 +30,26 @@ export class PluginLoader {
   }
 }
 
+/**
+ * A require() for the plugin at `file`: inside the single executable, a module's own require() loads only Node's
+ * built-in modules. This one shares the process's module cache.
+ */
+function pluginRequire(file: string): NodeJS.Require {
+  return createRequire(path.resolve(file));
+}
+
+/** Where the plugin at `file` would load from, without running it; throws MODULE_NOT_FOUND as require() does. */
+export function resolvePlugin(file: string): string {
+  return pluginRequire(file).resolve(file);
+}
+
 function loadPlugin(file: string): Plugin {
   let mod: unknown;
+  const load = pluginRequire(file);
   try {
-    forget(file);
+    forget(file, load);
     // Plugins are user code chosen at run time: require() is the way to load them.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    mod = require(file);
+    mod = load(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const notFound = code === 'MODULE_NOT_FOUND' && errorMessage(err).includes(file);
@@ -52,18 +66,22 @@ function loadPlugin(file: string): Plugin {
  * `children` of the module that required it, this one; the second is not dropped with the first, so without
  * this every version ever loaded, one per SIGHUP, stays alive.
  */
-function forget(file: string): void {
+function forget(file: string, load: NodeJS.Require): void {
   let resolved: string;
   try {
-    resolved = require.resolve(file);
+    resolved = load.resolve(file);
   } catch {
     return; // Not resolvable: require() says so in its own words.
   }
-  const old = require.cache[resolved];
+  const old = load.cache[resolved];
   if (!old) return;
-  delete require.cache[resolved];
-  const i = module.children.indexOf(old);
-  if (i !== -1) module.children.splice(i, 1);
+  delete load.cache[resolved];
+  // The module that loaded it lists it among its children: drop that reference too, or the old module lives on.
+  // (A createRequire() parent is dropped with its require(); this module is checked as well.)
+  for (const parent of [old.parent, module]) {
+    const i = parent?.children.indexOf(old) ?? -1;
+    if (parent && i !== -1) parent.children.splice(i, 1);
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --quick] [--runs N] [--only keys,latency,...]` (scenarios: startup, onetime, idle, latency,
- * burst, targets, keys): reconfig's latency, CPU and memory against a real etcd, with the built CLI as a
+ * burst, targets, keys, sidebyside: dist/ against the single executable and confd, startup.ts): reconfig's latency, CPU and memory against a real etcd, with the built CLI as a
  * separate process, beside a floor measured in the same run (a bare etcd3 watcher in this process). Prints a
  * table and writes test/bench/results/latest.json.
  */
@@ -13,6 +13,7 @@ import { EtcdServer } from '../../scripts/etcd-server';
 import { idle, startup } from './footprint';
 import { CLI, agents, median, round, workRoot } from './harness';
 import { keys, onetime, targets } from './scale';
+import { executable, sideBySide } from './startup';
 import { burst, latency } from './watch';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -42,6 +43,23 @@ const TARGETS: Array<[string, string, (s: Record<string, Record<string, number>>
   ['startup', 'reconfig --version (ms)', (s) => s.startup.version_ms, '<= 1.5x node -e ""', (v, s) => v <= 1.5 * s.startup.node_ms],
   ['startup', 'reconfig validate, the examples (ms)', (s) => s.startup.validate_ms, '', () => true],
   ['idle', 'RSS, one target, 10 s after its first apply (MB)', (s) => s.idle.rss_mb, '<= 50', (v) => v <= 50],
+  ['sidebyside', 'node -e "" (ms)', (s) => s.sidebyside.node_ms, '', () => true],
+  ['sidebyside', 'dist/ --version (ms)', (s) => s.sidebyside.dist_version_ms, '', () => true],
+  ['sidebyside', 'executable --version (ms)', (s) => s.sidebyside.exe_version_ms, '', () => true],
+  ['sidebyside', 'dist/ --onetime, 100 targets (ms)', (s) => s.sidebyside.dist_onetime_disk_ms, '', () => true],
+  ['sidebyside', 'executable --onetime, 100 targets (ms)', (s) => s.sidebyside.exe_onetime_disk_ms, '', () => true],
+  ['sidebyside', 'confd --onetime, 100 targets (ms; CONFD_BIN)', (s) => s.sidebyside.confd_onetime_disk_ms ?? NaN, '', () => true],
+  ['sidebyside', 'executable / confd, --onetime', (s) => s.sidebyside.exe_onetime_disk_vs_confd ?? NaN, '<= 0.8', (v) => v <= 0.8],
+  ['sidebyside', 'executable / dist/, --onetime', (s) => s.sidebyside.exe_onetime_disk_vs_dist, '', () => true],
+  ['sidebyside', 'executable --onetime: start (ms)', (s) => s.sidebyside.exe_part_start_ms, '', () => true],
+  ['sidebyside', 'executable --onetime: conf.d and templates (ms)', (s) => s.sidebyside.exe_part_config_ms, '', () => true],
+  ['sidebyside', 'executable --onetime: etcd reads, renders (ms)', (s) => s.sidebyside.exe_part_etcd_ms, '', () => true],
+  ['sidebyside', 'executable --onetime: 100 writes (ms)', (s) => s.sidebyside.exe_part_writes_ms, '', () => true],
+  ['sidebyside', 'executable --onetime: of which fsync (ms)', (s) => s.sidebyside.exe_part_fsync_ms ?? NaN, '', () => true],
+  ['sidebyside', 'executable --onetime peak RSS (MB)', (s) => s.sidebyside.exe_onetime_peak_rss_mb, '', () => true],
+  ['sidebyside', 'confd --onetime peak RSS (MB)', (s) => s.sidebyside.confd_onetime_peak_rss_mb ?? NaN, '', () => true],
+  ['sidebyside', 'dist/ idle RSS (MB)', (s) => s.sidebyside.dist_idle_rss_mb, '<= 50', (v) => v <= 50],
+  ['sidebyside', 'executable idle RSS (MB)', (s) => s.sidebyside.exe_idle_rss_mb, '<= 50', (v) => v <= 50],
 ];
 
 function fsType(dir: string): string {
@@ -82,6 +100,8 @@ async function main(): Promise<void> {
       if (want('burst')) await step('burst', () => burst(etcd, client));
       if (want('targets')) await step('targets', () => targets(etcd, client, 1000));
       if (want('keys')) await step('keys', () => keys(etcd, client, 100_000));
+      // Needs the executable (npm run package:bin); without one it is left out unless asked for by name.
+      if ((only === null && executable() !== null) || only?.includes('sidebyside')) await step('sidebyside', () => sideBySide(etcd, client, quick ? 5 : 15));
     }
   } finally {
     await Promise.all(agents.map((a) => a.stop()));
@@ -110,7 +130,8 @@ async function main(): Promise<void> {
   writeFileSync(path.join(RESULTS, 'latest.json'), `${JSON.stringify({ machine, scenarios }, null, 2)}\n`);
   const rows = TARGETS.filter(([sc]) => scenarios[sc]).map(([sc, fig, get, target, ok]) => {
     const v = get(scenarios);
-    return `| ${sc} | ${fig} | ${v} | ${target} | ${target ? (ok(v, scenarios) ? 'ok' : 'MISSED') : ''} |`;
+    const verdict = !target ? '' : Number.isNaN(v) ? 'not measured' : ok(v, scenarios) ? 'ok' : 'MISSED';
+    return `| ${sc} | ${fig} | ${v} | ${target} | ${verdict} |`;
   });
   console.log(`\n${machine.cpus} x ${machine.cpu_model}, ${machine.mem_gb} GB, Node ${machine.node}, etcd ${machine.etcd}, target files on ${machine.target_fs}${quick ? ', --quick' : ''}, median of ${runsArg} run(s)\n`);
   console.log(['| scenario | figure | measured | target | |', '|---|---|---|---|---|', ...rows].join('\n'));

@@ -78,9 +78,10 @@ export const agents: Agent[] = [];
 export class Agent {
   readonly proc: ChildProcess;
   stderr = '';
-  constructor(args: string[]) {
+  /** `program`: how reconfig is started (default `node dist/src/cli.js`; the single executable alone). */
+  constructor(args: string[], program: string[] = [process.execPath, CLI]) {
     agents.push(this);
-    this.proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: agentEnv });
+    this.proc = spawn(program[0], [...program.slice(1), ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: agentEnv });
     this.proc.stderr!.on('data', (c: Buffer) => (this.stderr += c.toString()));
   }
   get pid(): number {

@@ -1,9 +1,34 @@
-/** Runs the built CLI as users do: a separate node process on dist/src/cli.js. */
-import { spawn, type ChildProcess } from 'node:child_process';
+/**
+ * Runs the built CLI as users do: a separate node process on dist/src/cli.js, or, when RECONFIG_E2E_BIN names
+ * one, the single executable (`npm run package:bin`), so that the same end-to-end tests check both.
+ */
+import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { waitFor } from './util';
 
 export const CLI = path.resolve(__dirname, '..', '..', 'src', 'cli.js');
+
+/** The variable naming an executable to test instead of dist/src/cli.js. */
+export const E2E_BIN_ENV = 'RECONFIG_E2E_BIN';
+
+/** The program and leading arguments that start reconfig: `node dist/src/cli.js`, or the executable alone. */
+export function cliCommand(): [string, ...string[]] {
+  const bin = process.env[E2E_BIN_ENV];
+  return bin ? [path.resolve(bin)] : [process.execPath, CLI];
+}
+
+/** The environment reconfig runs with: ours, less the test switch, plus the test's own. */
+function cliEnv(extra: Record<string, string> | undefined): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  delete env[E2E_BIN_ENV];
+  return env;
+}
+
+function spawnCli(args: string[], env: Record<string, string> | undefined): ChildProcessByStdio<null, Readable, Readable> {
+  const [cmd, ...pre] = cliCommand();
+  return spawn(cmd, [...pre, ...args], { env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+}
 
 export interface CliResult {
   code: number | null;
@@ -16,10 +41,7 @@ export interface CliResult {
 export function runCli(args: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliResult> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawnCli(args, opts.env);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -66,9 +88,7 @@ export class AgentProcess {
   }
 
   static start(args: string[], env: Record<string, string> = {}): AgentProcess {
-    return new AgentProcess(
-      spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }),
-    );
+    return new AgentProcess(spawnCli(args, env));
   }
 
   /** Any program, not reconfig: for helpers such as a daemon that a test signals. */

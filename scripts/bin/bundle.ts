@@ -1,0 +1,113 @@
+/**
+ * Build step for the single executable: dist/src/cli.js and everything it loads, lazily or not, as one CommonJS
+ * file, since the script inside a Node executable may require only Node's own modules. What the bundle must
+ * not need at run time is checked here, and the build fails if it would:
+ *  - no file beside it: etcd3's protos are inside, as a descriptor (etcd-descriptor.ts);
+ *  - one grpc-js, so that the one src/etcd/grpc-log.ts names directly is the one etcd3 uses;
+ *  - dockerode's optional native add-ons (ssh2's crypto binding, cpu-features) stay out: both are loaded inside a
+ *    try by ssh2, which works without them.
+ */
+import { build, type Message, type Metafile, type Plugin } from 'esbuild';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { etcd3Descriptor, etcd3Dir } from './etcd-descriptor';
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+
+/** What etcd3 1.x calls at load; if an upgrade changes it, the build says so rather than ship a bundle that reads a file. */
+const ETCD3_PROTO_CALL = '(0, proto_loader_1.loadSync)(`${__dirname}/../proto/rpc.proto`, {';
+
+/** Warnings we know and accept, each with why: anything else fails the build. */
+const ACCEPTED_WARNINGS: { text: RegExp; file: RegExp; why: string }[] = [];
+
+export interface Bundle {
+  file: string;
+  bytes: number;
+  /** Every npm package inside, as name@version with the license its package.json names. */
+  packages: { name: string; version: string; license: string }[];
+}
+
+/** etcd3's connection-pool.js with `loadSync(<file>)` turned into `fromJSON(<descriptor made now>)`. */
+function protosInside(): Plugin {
+  const pool = path.join(etcd3Dir(), 'lib', 'connection-pool.js');
+  return {
+    name: 'etcd3-protos-inside',
+    setup(b) {
+      b.onLoad({ filter: /[\\/]etcd3[\\/]lib[\\/]connection-pool\.js$/ }, (args) => {
+        if (args.path !== pool) throw new Error(`a second etcd3 in the bundle: ${args.path} (expected only ${pool})`);
+        const source = readFileSync(pool, 'utf8');
+        const parts = source.split(ETCD3_PROTO_CALL);
+        if (parts.length !== 2) {
+          throw new Error(`${pool}: expected one \`${ETCD3_PROTO_CALL}\`, found ${parts.length - 1}; etcd3 changed how it loads its protos`);
+        }
+        // etcd3's options object follows the call unchanged (longs: String, enums: String, ...); keepCase, a
+        // parse-time option, was applied when the descriptor was made.
+        const call = `(0, proto_loader_1.fromJSON)(${JSON.stringify(etcd3Descriptor())}, {`;
+        return { contents: parts.join(call), loader: 'js' };
+      });
+    },
+  };
+}
+
+/** The package folder an input file is in (the innermost node_modules/<name>/), or null for our own code. */
+function packageOf(input: string): string | null {
+  const m = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+\/)/.exec(input);
+  return m ? m[1] : null;
+}
+
+type PackageJson = { name: string; version: string; license?: string; licenses?: { type: string }[] };
+
+/** Each package folder in the bundle, checked for a single grpc-js and no protos read from disk. */
+function packagesIn(meta: Metafile): Bundle['packages'] {
+  const dirs = new Set<string>();
+  for (const input of Object.keys(meta.inputs)) {
+    const dir = packageOf(input);
+    if (dir) dirs.add(dir);
+  }
+  const packages = [...dirs].map((dir) => {
+    const json = JSON.parse(readFileSync(path.join(ROOT, dir, 'package.json'), 'utf8')) as PackageJson;
+    const license = json.license ?? json.licenses?.map((l) => l.type).join(' OR ') ?? 'see its package.json';
+    return { dir, name: json.name, version: json.version, license };
+  });
+  const grpc = packages.filter((p) => p.name === '@grpc/grpc-js');
+  if (grpc.length !== 1) throw new Error(`expected one @grpc/grpc-js in the bundle, found ${grpc.map((p) => p.dir).join(', ') || 'none'}`);
+  return packages
+    .map(({ name, version, license }) => ({ name, version, license }))
+    .sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version))
+    .filter((p, i, all) => i === 0 || p.name !== all[i - 1].name || p.version !== all[i - 1].version);
+}
+
+function describe(m: Message): string {
+  return m.location ? `${m.location.file}:${m.location.line}: ${m.text}` : m.text;
+}
+
+/** Bundles `entry` (default dist/src/cli.js; build first) into `outfile` for Node `nodeMajor`, as CommonJS or an iife. */
+export async function bundle(outfile: string, nodeMajor: number, entry = path.join(ROOT, 'dist', 'src', 'cli.js'), format: 'cjs' | 'iife' = 'cjs'): Promise<Bundle> {
+  const result = await build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    // iife for a snapshot's script, which Node runs with no module, exports or module wrapper.
+    format,
+    target: `node${nodeMajor}`,
+    // Dead branches go (src/etcd/grpc-log.ts's lookup from etcd3's folder); names stay, for readable stacks.
+    minifySyntax: true,
+    define: { RECONFIG_BUNDLE: 'true' },
+    external: ['*.node', 'cpu-features'],
+    plugins: [protosInside()],
+    metafile: true,
+    logLevel: 'silent',
+    legalComments: 'eof',
+  });
+  const unexpected = result.warnings.filter((w) => !ACCEPTED_WARNINGS.some((a) => a.text.test(w.text) && a.file.test(w.location?.file ?? '')));
+  if (unexpected.length > 0) throw new Error(`esbuild warned:\n${unexpected.map(describe).join('\n')}`);
+  let text = readFileSync(outfile, 'utf8');
+  // The executable runs the script as a function body, where a `#!` line is not JavaScript.
+  if (text.startsWith('#!')) text = text.slice(text.indexOf('\n') + 1);
+  // grpc-js reads protos of its own (orca.proto) only for the load reports of xDS balancing, which etcd3 never
+  // asks for: etcd3's are the ones every connection needs.
+  if (text.includes('proto/rpc.proto')) throw new Error(`${outfile} still reads etcd3's rpc.proto from disk`);
+  writeFileSync(outfile, text);
+  return { file: outfile, bytes: Buffer.byteLength(text), packages: packagesIn(result.metafile) };
+}

@@ -1,0 +1,47 @@
+/**
+ * The Node that goes inside the executable: the current LTS (24) from the npm registry's node-linux-<arch>
+ * package, the same one CI runs the suite on, kept under .cache/ between runs. For an arm64 build on an x64
+ * machine it runs under qemu-user (Debian's qemu-user-static, with arm64 libraries from Debian's multiarch).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export type Arch = 'x64' | 'arm64';
+export const NODE_MAJOR = 24;
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+
+/** .cache/node-lts is the folder .ci/run already fills for x64; arm64 gets one of its own. */
+function cacheDir(arch: Arch): string {
+  return path.join(ROOT, '.cache', arch === 'x64' ? 'node-lts' : `node-lts-${arch}`);
+}
+
+/** The node binary for `arch`, fetched with npm into .cache/ if it is not there yet. */
+export function nodeBinary(arch: Arch): string {
+  const dir = cacheDir(arch);
+  const bin = path.join(dir, 'node_modules', `node-linux-${arch}`, 'bin', 'node');
+  if (!existsSync(bin)) {
+    process.stderr.write(`package-bin: fetching node-linux-${arch}@${NODE_MAJOR} from the npm registry into ${path.relative(ROOT, dir)}\n`);
+    // --force: the arm64 package declares cpu: arm64, and npm refuses it on x64 otherwise.
+    const force = arch === os.arch() ? [] : ['--force'];
+    execFileSync('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--loglevel=error', ...force, '--prefix', dir, `node-linux-${arch}@${NODE_MAJOR}`], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    if (!existsSync(bin)) throw new Error(`npm install node-linux-${arch}@${NODE_MAJOR} left no ${bin}`);
+  }
+  return bin;
+}
+
+/** How to run a program built for `arch` here: directly, or through qemu-user. */
+export function runner(arch: Arch): string[] {
+  if (arch === os.arch()) return [];
+  const qemu = arch === 'arm64' ? 'qemu-aarch64-static' : `qemu-${arch}-static`;
+  try {
+    execFileSync('sh', ['-c', `command -v ${qemu}`], { stdio: 'ignore' });
+  } catch (err) {
+    throw new Error(`${qemu} is not installed: an ${arch} build runs its Node here under qemu-user (apt-get install qemu-user-static)`, { cause: err });
+  }
+  return [qemu];
+}

@@ -1,0 +1,113 @@
+/**
+ * `npm run package:bin`: reconfig as one executable, dist/bin/reconfig-<version>-linux-<arch>, that needs no
+ * Node installed: Node 24's own binary with our bundle injected (Node's "single executable applications").
+ *
+ *   node dist/scripts/bin/package-bin.js [--arch x64|arm64] [--snapshot]
+ *
+ * 1. dist/src/cli.js and everything it loads become one script (bundle.ts), etcd3's protos inside.
+ * 2. That Node makes the blob (`--experimental-sea-config`), with V8's code cache of the script, so that the
+ *    executable does not compile it at every start. --snapshot makes a V8 startup snapshot instead
+ *    (snapshot-main.ts).
+ * 3. A copy of that Node, stripped, gets the blob (postject), and is run once: its
+ *    --version must be package.json's.
+ * It writes dist/bin/THIRD-PARTY too: the npm packages inside, with their licenses.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { version } from '../../src/version';
+import { bundle } from './bundle';
+import { type Arch, NODE_MAJOR, nodeBinary, runner } from './node-runtime';
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+export const OUT = path.join(ROOT, 'dist', 'bin');
+/** The fuse Node looks for to know that a blob was injected (Node's documentation of single executables). */
+const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
+
+export interface BuildOptions {
+  arch: Arch;
+  snapshot: boolean;
+  /** Default: dist/bin/reconfig-<version>-linux-<arch>. */
+  output?: string;
+}
+
+function run(cmd: string, args: string[], cwd?: string): string {
+  try {
+    return execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    const e = err as { status?: number | null; stdout?: string; stderr?: string };
+    throw new Error(`${cmd} ${args.join(' ')} exited ${e.status ?? '?'}: ${(e.stderr ?? '') + (e.stdout ?? '')}`.trim(), { cause: err });
+  }
+}
+
+/** Runs a program built for this build's arch, through qemu-user if `via` names it. */
+function runOn(via: string[], file: string, args: string[], cwd?: string): string {
+  return via.length > 0 ? run(via[0], [...via.slice(1), file, ...args], cwd) : run(file, args, cwd);
+}
+
+export async function buildExecutable(opts: BuildOptions): Promise<string> {
+  const output = opts.output ?? path.join(OUT, `reconfig-${version}-linux-${opts.arch}`);
+  const node = nodeBinary(opts.arch);
+  const via = runner(opts.arch);
+  const work = mkdtempSync(path.join(os.tmpdir(), 'reconfig-sea-'));
+  try {
+    const main = path.join(work, 'reconfig.cjs');
+    const built = opts.snapshot ? await bundle(main, NODE_MAJOR, path.join(__dirname, 'snapshot-main.js'), 'iife') : await bundle(main, NODE_MAJOR);
+    const blob = path.join(work, 'reconfig.blob');
+    const config = {
+      main,
+      output: blob,
+      disableExperimentalSEAWarning: true,
+      useSnapshot: opts.snapshot,
+      useCodeCache: !opts.snapshot,
+    };
+    writeFileSync(path.join(work, 'sea.json'), JSON.stringify(config, null, 2));
+    runOn(via, node, ['--experimental-sea-config', 'sea.json'], work);
+
+    mkdirSync(path.dirname(output), { recursive: true });
+    const exe = path.join(work, 'reconfig');
+    copyFileSync(node, exe);
+    // Node's binary carries 18 MB of symbols and debugging information that nothing at run time reads (the
+    // dynamic symbols native add-ons link against stay); Debian's policy wants installed binaries stripped.
+    run(opts.arch === 'x64' ? 'strip' : 'aarch64-linux-gnu-strip', ['--strip-all', exe]);
+    chmodSync(exe, 0o755);
+    run(process.execPath, [require.resolve('postject/dist/cli.js'), exe, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE]);
+    const said = runOn(via, exe, ['--version']).trim();
+    if (said !== version) throw new Error(`${exe} --version said ${JSON.stringify(said)}, not ${version}`);
+    copyFileSync(exe, output);
+    chmodSync(output, 0o755);
+    writeFileSync(
+      path.join(OUT, 'THIRD-PARTY'),
+      `reconfig ${version}'s executable contains Node.js ${runOn(via, node, ['--version']).trim()} (MIT and others: https://github.com/nodejs/node/blob/main/LICENSE)\n` +
+        `and these npm packages, each under the license its package.json names:\n\n` +
+        built.packages.map((p) => `${p.name} ${p.version}: ${p.license}\n`).join(''),
+    );
+    process.stderr.write(`package-bin: ${path.relative(ROOT, output)}: ${(statSync(output).size / 1e6).toFixed(1)} MB, script ${(built.bytes / 1e6).toFixed(1)} MB, ${opts.snapshot ? 'startup snapshot' : 'code cache'}\n`);
+    return output;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function parseArgs(argv: string[]): BuildOptions {
+  const opts: BuildOptions = { arch: os.arch() === 'arm64' ? 'arm64' : 'x64', snapshot: false };
+  for (let i = 0; i < argv.length; i += 1) {
+    const a = argv[i];
+    if (a === '--snapshot') opts.snapshot = true;
+    else if (a === '--arch' && (argv[i + 1] === 'x64' || argv[i + 1] === 'arm64')) opts.arch = argv[++i] as Arch;
+    else if (a === '--output' && argv[i + 1]) opts.output = path.resolve(argv[++i]);
+    else throw new Error(`package-bin: unknown argument ${a} (usage: [--arch x64|arm64] [--snapshot] [--output file])`);
+  }
+  return opts;
+}
+
+if (require.main === module) {
+  buildExecutable(parseArgs(process.argv.slice(2))).then(
+    (file) => process.stdout.write(`${file}\n`),
+    (err: unknown) => {
+      process.stderr.write(`package-bin: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
