@@ -1,7 +1,8 @@
 /**
  * A TCP proxy in front of etcd that a test can cut (destroy every connection) or freeze (stop forwarding on
  * the connections open now while TCP stays up: a half-open peer). New connections after a freeze pass; after
- * hang() they are silent too, until resume().
+ * hang() they are silent too, until resume(); after block() they are closed at once, until unblock() (a link
+ * that is down). slow() delays every chunk, both ways, as a long link does.
  */
 import net from 'node:net';
 
@@ -10,16 +11,27 @@ export class TcpProxy {
   private readonly pairs = new Set<{ client: net.Socket; upstream: net.Socket; frozen: boolean }>();
   /** While true, new connections are accepted and then stay silent too: a member that vanished. */
   private hanging = false;
+  /** While true, new connections are closed as soon as they are accepted. */
+  private blocked = false;
+  /** Milliseconds each chunk waits before it is forwarded. */
+  private delayMs = 0;
   port = 0;
 
   private constructor(private readonly target: number) {
     this.server = net.createServer((client) => {
+      if (this.blocked) {
+        client.destroy();
+        return;
+      }
       const upstream = net.connect(this.target, '127.0.0.1');
       const pair = { client, upstream, frozen: this.hanging };
       this.pairs.add(pair);
       const forward = (from: net.Socket, to: net.Socket): void => {
         from.on('data', (chunk: Buffer) => {
-          if (!pair.frozen) to.write(chunk);
+          if (pair.frozen) return;
+          // One delay for every chunk: the timers fire in the order they were set, so the stream stays in order.
+          if (this.delayMs > 0) setTimeout(() => !pair.frozen && !to.destroyed && to.write(chunk), this.delayMs);
+          else to.write(chunk);
         });
       };
       forward(client, upstream);
@@ -73,6 +85,21 @@ export class TcpProxy {
   resume(): void {
     this.hanging = false;
     this.cut();
+  }
+
+  /** The link goes down: every connection is cut, and new ones are closed at once, until unblock(). */
+  block(): void {
+    this.blocked = true;
+    this.cut();
+  }
+
+  unblock(): void {
+    this.blocked = false;
+  }
+
+  /** Every chunk from now on waits `ms` before it is forwarded, in both directions (0: no delay). */
+  slow(ms: number): void {
+    this.delayMs = ms;
   }
 
   async stop(): Promise<void> {
