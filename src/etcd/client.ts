@@ -10,13 +10,13 @@ import { classify } from './classify';
 import { routeGrpcLogs } from './grpc-log';
 import { endpointLabel, type Endpoint } from './endpoints';
 import { Members } from './members';
-import type { ConnectionSettings } from './settings';
+import { DEFAULT_ETCD_TIMEOUT_MS, type ConnectionSettings } from './settings';
 import { PAGE, readSnapshot } from './snapshot';
 import { WatchCancelledError, type Head, type KeySpec, type Snapshot, type Store, type WatchHandle, type WatchHandlers } from './store';
 import { watchSpecs } from './watch';
 
 export interface StoreOptions {
-  /** Deadline for each unary call (get, range). */
+  /** Deadline for each unary call (get, range); by default the settings' timeoutMs (--etcd-timeout). */
   callTimeoutMs?: number;
   /** How long a watch may take to be created before the client is rebuilt. */
   watchCreateTimeoutMs?: number;
@@ -40,7 +40,7 @@ export class EtcdStore implements Store {
     opts: StoreOptions = {},
   ) {
     this.members = new Members(settings.source, opts.warn);
-    this.callTimeoutMs = opts.callTimeoutMs ?? 5000;
+    this.callTimeoutMs = opts.callTimeoutMs ?? settings.timeoutMs ?? DEFAULT_ETCD_TIMEOUT_MS;
     this.watchCreateTimeoutMs = opts.watchCreateTimeoutMs ?? 10_000;
     this.keepaliveMs = opts.keepaliveMs ?? 10_000;
     if (opts.warn) routeGrpcLogs(opts.warn);

@@ -109,3 +109,37 @@ export class TcpProxy {
     await closed;
   }
 }
+
+/** A TCP listener that accepts every connection and never says a word: a black-holed member. */
+export class BlackHole {
+  private readonly sockets = new Set<net.Socket>();
+  private readonly server = net.createServer((s) => {
+    this.sockets.add(s);
+    // Reads (and drops) what it is sent, so that it sees the peer close.
+    s.resume();
+    s.on('error', () => undefined).on('close', () => this.sockets.delete(s));
+  });
+  port = 0;
+
+  static async start(): Promise<BlackHole> {
+    const b = new BlackHole();
+    await new Promise<void>((r) => b.server.listen(0, '127.0.0.1', r));
+    b.port = (b.server.address() as net.AddressInfo).port;
+    return b;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Connections accepted and still open. */
+  get connections(): number {
+    return this.sockets.size;
+  }
+
+  async stop(): Promise<void> {
+    const closed = new Promise<void>((r) => this.server.close(() => r()));
+    for (const s of this.sockets) s.destroy();
+    await closed;
+  }
+}
