@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --quick] [--runs N] [--only keys,latency,...]` (scenarios: startup, onetime, idle, latency,
- * burst, targets, keys): reconfig's latency, CPU and memory against a real etcd, with the built CLI as a
+ * burst, targets, keys, recovery): reconfig's latency, CPU and memory against a real etcd, with the built CLI as a
  * separate process, beside a floor measured in the same run (a bare etcd3 watcher in this process). Prints a
  * table and writes test/bench/results/latest.json.
  */
@@ -12,6 +12,7 @@ import { etcdBinary } from '../../scripts/etcd-binary';
 import { EtcdServer } from '../../scripts/etcd-server';
 import { idle, startup } from './footprint';
 import { CLI, agents, median, round, workRoot } from './harness';
+import { recovery } from './recovery';
 import { keys, onetime, targets } from './scale';
 import { burst, latency } from './watch';
 
@@ -42,6 +43,19 @@ const TARGETS: Array<[string, string, (s: Record<string, Record<string, number>>
   ['startup', 'reconfig --version (ms)', (s) => s.startup.version_ms, '<= 1.5x node -e ""', (v, s) => v <= 1.5 * s.startup.node_ms],
   ['startup', 'reconfig validate, the examples (ms)', (s) => s.startup.validate_ms, '', () => true],
   ['idle', 'RSS, one target, 10 s after its first apply (MB)', (s) => s.idle.rss_mb, '<= 50', (v) => v <= 50],
+  ['recovery', '--onetime against a black hole: exit, p50 (ms)', (s) => s.recovery.blackhole_exit_p50_ms, '<= 3000 + against a closed port', (v, s) => v <= 3000 + s.recovery.refused_exit_p50_ms],
+  ['recovery', '--onetime against a black hole: exit, max (ms)', (s) => s.recovery.blackhole_exit_max_ms, '', () => true],
+  ['recovery', '--onetime against a closed port: exit, p50 (ms)', (s) => s.recovery.refused_exit_p50_ms, '', () => true],
+  ['recovery', 'link cut past a compaction: reconnected line to file, p50 (ms)', (s) => s.recovery.compaction_reconnect_to_file_p50_ms, '<= 200', (v) => v <= 200],
+  ['recovery', 'link cut past a compaction: reconnected line to file, max (ms)', (s) => s.recovery.compaction_reconnect_to_file_max_ms, '<= 200', (v) => v <= 200],
+  ['recovery', 'link cut past a compaction: link back to file, p50 (ms)', (s) => s.recovery.compaction_link_back_to_file_p50_ms, '', () => true],
+  ['recovery', 'etcd restarted: back to file, p50 (ms)', (s) => s.recovery.restart_back_to_file_p50_ms, '', () => true],
+  ['recovery', 'etcd restarted: back to file, max (ms)', (s) => s.recovery.restart_back_to_file_max_ms, '', () => true],
+  ['recovery', 'leader (the member in use) killed: kill to file, p50 (ms)', (s) => s.recovery.leader_loss_kill_to_file_p50_ms, '', () => true],
+  ['recovery', 'leader (the member in use) killed: kill to file, max (ms)', (s) => s.recovery.leader_loss_kill_to_file_max_ms, '', () => true],
+  ['recovery', 'leader killed: kill to the write taken by the new leader, p50 (ms)', (s) => s.recovery.leader_loss_kill_to_write_p50_ms, '', () => true],
+  ['recovery', 'half-open member in use: silent to file, p50 (ms)', (s) => s.recovery.half_open_to_file_p50_ms, '<= 30000', (v) => v <= 30_000],
+  ['recovery', 'half-open member in use: silent to file, max (ms)', (s) => s.recovery.half_open_to_file_max_ms, '<= 30000', (v) => v <= 30_000],
 ];
 
 function fsType(dir: string): string {
@@ -82,6 +96,7 @@ async function main(): Promise<void> {
       if (want('burst')) await step('burst', () => burst(etcd, client));
       if (want('targets')) await step('targets', () => targets(etcd, client, 1000));
       if (want('keys')) await step('keys', () => keys(etcd, client, 100_000));
+      if (want('recovery')) await step('recovery', () => recovery(etcd, client, quick ? 2 : 3));
     }
   } finally {
     await Promise.all(agents.map((a) => a.stop()));
