@@ -100,9 +100,13 @@ async function compaction(etcd: EtcdServer, client: Etcd3, runs: number): Promis
   return { ...spread('compaction_reconnect_to_file', fromLine), ...spread('compaction_link_back_to_file', fromLink) };
 }
 
-/** Puts `value` until a member takes it (a new leader may not be elected yet). */
+/**
+ * Puts `value` until a member takes it (a new leader may not be elected yet). Each try has a 300 ms deadline:
+ * a proposal made while there is no leader is otherwise held for etcd's request timeout (7 s), which would
+ * measure the writer, not the agent.
+ */
 async function putSoon(urls: string[], key: string, value: string): Promise<void> {
-  const c = new Etcd3({ hosts: urls });
+  const c = new Etcd3({ hosts: urls, defaultCallOptions: () => ({ deadline: Date.now() + 300 }) });
   try {
     for (;;) {
       try {
