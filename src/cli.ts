@@ -115,6 +115,7 @@ const connectionOptions = (): Option[] => [
   opt('--ssl_key <pem>', 'client private key; may be encrypted (see --ssl_passphrase)'),
   opt('--ssl_passphrase <pass>', 'passphrase of an encrypted --ssl_key (prefer RECONFIG_SSL_PASSPHRASE: ps shows argv)'),
   opt('--user <name[:password]>', `etcd user; the password may come from ${PASSWORD_ENV} instead, out of ps`),
+  opt('--etcd-timeout <duration>', 'how long to wait for etcd: the whole of a one-shot read (--onetime, fleet), and each read of the agent', { default: '2.5s' }),
 ];
 
 const program = new Command()

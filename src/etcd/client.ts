@@ -6,17 +6,18 @@
  */
 import { noop } from 'cockatiel';
 import { Etcd3, type IOptions } from 'etcd3';
+import { errorMessage } from '../errors';
 import { classify } from './classify';
 import { routeGrpcLogs } from './grpc-log';
 import { endpointLabel, type Endpoint } from './endpoints';
 import { Members } from './members';
-import type { ConnectionSettings } from './settings';
+import { DEFAULT_ETCD_TIMEOUT_MS, type ConnectionSettings } from './settings';
 import { PAGE, readSnapshot } from './snapshot';
-import { WatchCancelledError, type Head, type KeySpec, type Snapshot, type Store, type WatchHandle, type WatchHandlers } from './store';
+import { specRange, WatchCancelledError, type Head, type KeySpec, type Snapshot, type Store, type WatchHandle, type WatchHandlers } from './store';
 import { watchSpecs } from './watch';
 
 export interface StoreOptions {
-  /** Deadline for each unary call (get, range). */
+  /** Deadline for each unary call (get, range); by default the settings' timeoutMs (--etcd-timeout). */
   callTimeoutMs?: number;
   /** How long a watch may take to be created before the client is rebuilt. */
   watchCreateTimeoutMs?: number;
@@ -34,13 +35,15 @@ export class EtcdStore implements Store {
   private readonly callTimeoutMs: number;
   private readonly watchCreateTimeoutMs: number;
   private readonly keepaliveMs: number;
+  /** The revision a watch starts from right after the last snapshot: that one needs no compaction check. */
+  private freshFrom: number | null = null;
 
   constructor(
     private readonly settings: ConnectionSettings,
     opts: StoreOptions = {},
   ) {
     this.members = new Members(settings.source, opts.warn);
-    this.callTimeoutMs = opts.callTimeoutMs ?? 5000;
+    this.callTimeoutMs = opts.callTimeoutMs ?? settings.timeoutMs ?? DEFAULT_ETCD_TIMEOUT_MS;
     this.watchCreateTimeoutMs = opts.watchCreateTimeoutMs ?? 10_000;
     this.keepaliveMs = opts.keepaliveMs ?? 10_000;
     if (opts.warn) routeGrpcLogs(opts.warn);
@@ -114,8 +117,10 @@ export class EtcdStore implements Store {
     });
   }
 
-  snapshot(specs: readonly KeySpec[]): Promise<Snapshot> {
-    return this.onSomeMember((client) => this.read(client, specs));
+  async snapshot(specs: readonly KeySpec[]): Promise<Snapshot> {
+    const snap = await this.onSomeMember((client) => this.read(client, specs));
+    this.freshFrom = snap.revision + 1;
+    return snap;
   }
 
   /**
@@ -142,7 +147,16 @@ export class EtcdStore implements Store {
     });
   }
 
+  /**
+   * A watch that resumes (from anywhere but right after the last snapshot) first asks whether its start
+   * revision is still held: etcd 3.4 would create a watch from a compacted revision and cancel it only on its
+   * next sync, about a second later, while a range read at that revision is refused at once. The answer is
+   * the same WatchCancelledError, delivered through onBroken as etcd's own cancel is, so that the caller reads
+   * a fresh snapshot straight away instead of treating it as a failed connection.
+   */
   async watch(specs: readonly KeySpec[], fromRevision: number, handlers: WatchHandlers): Promise<WatchHandle> {
+    const fresh = fromRevision === this.freshFrom;
+    this.freshFrom = null;
     // The member the snapshot just came from; if it fails now, the next snapshot moves on.
     const endpoint = await this.members.endpoint();
     const client = this.clientFor(endpoint);
@@ -151,6 +165,8 @@ export class EtcdStore implements Store {
       if (this.client === client) this.rebuild();
     };
     try {
+      const gone = fresh ? null : await compacted(client, specs, fromRevision, at);
+      if (gone) return brokenAtOnce(gone, handlers);
       return await watchSpecs({ client, at, createTimeoutMs: this.watchCreateTimeoutMs, rebuild }, specs, fromRevision, handlers);
     } catch (err) {
       const e = classify(err, at, 'watch');
@@ -166,4 +182,35 @@ export class EtcdStore implements Store {
   close(): void {
     this.rebuild();
   }
+}
+
+/**
+ * Whether etcd has compacted `revision` away, from a range read at it of the narrowest range watched (one key
+ * where there is one, and no value): the error for a WatchCancelledError when it has, else null. A "future
+ * revision" answer means nothing happened since: not compacted either. Any other failure is left to the
+ * watch itself, which reports it as it always has.
+ */
+async function compacted(client: Etcd3, specs: readonly KeySpec[], revision: number, at: string): Promise<WatchCancelledError | null> {
+  const spec = specs.find((s) => !s.recursive) ?? specs[0];
+  if (spec === undefined) return null;
+  const r = specRange(spec);
+  try {
+    await client.kv.range({ key: r.start, range_end: r.end, revision, limit: 1, keys_only: true });
+    return null;
+  } catch (err) {
+    if (!/required revision has been compacted/.test(errorMessage(err))) return null;
+    return new WatchCancelledError(`etcd watch on ${at} cannot start from revision ${revision}: etcd has compacted it`, { cause: err });
+  }
+}
+
+/** A watch that never started: `reason` reaches onBroken right after watch() returns, once, unless cancelled first. */
+function brokenAtOnce(reason: Error, handlers: WatchHandlers): WatchHandle {
+  let cancelled = false;
+  queueMicrotask(() => !cancelled && handlers.onBroken(reason));
+  return {
+    cancel: () => {
+      cancelled = true;
+      return Promise.resolve();
+    },
+  };
 }

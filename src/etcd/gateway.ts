@@ -3,12 +3,16 @@
  * as the gRPC client, without loading gRPC and protobuf, which cost ~0.2 s of a --onetime run's start here.
  * It speaks TLS with client certificates and password auth (a token from `/v3/auth/authenticate`), and tries
  * the members in order. If the gateway is switched off (`--enable-grpc-gateway=false`), it falls back to gRPC.
+ *
+ * One snapshot has one time budget (--etcd-timeout), every member and the fallback included, so that a member
+ * that accepts TCP and never answers (a black hole) fails the read within it. The members not yet tried share
+ * what is left evenly, so that a silent first member still leaves the next one time to answer.
  */
 import { EtcdError } from '../errors';
 import { endpointLabel, type Endpoint } from './endpoints';
-import { GatewayError, GatewayMissing, JsonHttp } from './json-http';
+import { GatewayError, GatewayMissing, JsonHttp, type Deadline } from './json-http';
 import { Members } from './members';
-import type { ConnectionSettings } from './settings';
+import { DEFAULT_ETCD_TIMEOUT_MS, formatMs, type ConnectionSettings } from './settings';
 import { PAGE, readSnapshot, type Page } from './snapshot';
 import type { KeySpec, Reader, Snapshot } from './store';
 
@@ -37,12 +41,12 @@ export class GatewayReader implements Reader {
 
   constructor(
     private readonly settings: ConnectionSettings,
-    opts: { callTimeoutMs?: number; warn?: (message: string) => void } = {},
+    opts: { warn?: (message: string) => void } = {},
   ) {
-    this.timeoutMs = opts.callTimeoutMs ?? 5000;
+    this.timeoutMs = settings.timeoutMs ?? DEFAULT_ETCD_TIMEOUT_MS;
     this.warn = opts.warn;
     this.members = new Members(settings.source, opts.warn);
-    this.http = new JsonHttp(settings.tls, this.timeoutMs);
+    this.http = new JsonHttp(settings.tls);
   }
 
   get endpoints(): readonly string[] {
@@ -56,42 +60,58 @@ export class GatewayReader implements Reader {
 
   /** Reads from the first member that answers; a member that cannot be reached hands over to the next. */
   async snapshot(specs: readonly KeySpec[]): Promise<Snapshot> {
-    if (this.fallback) return this.fallback.snapshot(specs);
+    if (this.fallback) return this.fallbackSnapshot(this.fallback, specs, Date.now() + this.timeoutMs);
+    // The budget starts with the first member's try (after the endpoints are resolved).
+    let budgetEnds = 0;
+    let tried = 0;
+    const attempt = (endpoint: Endpoint): Promise<Snapshot> => {
+      const now = Date.now();
+      if (tried === 0) budgetEnds = now + this.timeoutMs;
+      const untried = Math.max(1, this.members.labels.length - tried);
+      tried += 1;
+      const share = Math.max(0, (budgetEnds - now) / untried);
+      return this.snapshotFrom(endpoint, specs, now + share, share);
+    };
     try {
-      return await this.members.tryEach('read', (endpoint) => this.snapshotFrom(endpoint, specs), (err) => err instanceof GatewayMissing);
+      return await this.members.tryEach('read', attempt, (err) => err instanceof GatewayMissing);
     } catch (err) {
-      if (err instanceof GatewayMissing) return this.fallBack(specs);
+      if (err instanceof GatewayMissing) return this.fallBack(specs, budgetEnds);
       throw err;
     }
   }
 
-  private async snapshotFrom(endpoint: Endpoint, specs: readonly KeySpec[]): Promise<Snapshot> {
+  /** One member's try: every call of it (authentication, the read, its pages) answered by `endsAt`. */
+  private async snapshotFrom(endpoint: Endpoint, specs: readonly KeySpec[], endsAt: number, allowedMs: number): Promise<Snapshot> {
+    const by = (what: string): Deadline => ({ at: endsAt, allowedMs, what });
     try {
-      return await this.readFrom(endpoint, specs);
+      return await this.readFrom(endpoint, specs, by);
     } catch (err) {
       // A token that expired between authenticate and read: one fresh token, same member.
       if (!(err instanceof GatewayError && /invalid auth token/i.test(err.message))) throw err;
       this.tokens.delete(endpoint.url);
-      return this.readFrom(endpoint, specs);
+      return this.readFrom(endpoint, specs, by);
     }
   }
 
-  private async readFrom(endpoint: Endpoint, specs: readonly KeySpec[]): Promise<Snapshot> {
-    const headers = await this.authHeaders(endpoint);
-    const post = <T>(path: string, body: unknown): Promise<T> => this.http.post<T>(endpoint, path, body, headers);
+  private async readFrom(endpoint: Endpoint, specs: readonly KeySpec[], by: (what: string) => Deadline): Promise<Snapshot> {
+    const headers = await this.authHeaders(endpoint, by('the authentication'));
+    const post = <T>(path: string, body: unknown, what: string): Promise<T> => this.http.post<T>(endpoint, path, body, by(what), headers);
     return readSnapshot(specs, {
       txnRanges: async (ranges, revision) => {
-        const res = await post<JsonTxn>('/v3/kv/txn', {
-          success: ranges.map((r) => ({ request_range: rangeRequest(r.start, r.end, revision) })),
-        });
+        const res = await post<JsonTxn>(
+          '/v3/kv/txn',
+          { success: ranges.map((r) => ({ request_range: rangeRequest(r.start, r.end, revision) })) },
+          'the range read',
+        );
         const pages = (res.responses ?? []).map((r) => page(r.response_range));
         return { revision: Number(res.header.revision), cluster: res.header.cluster_id, pages };
       },
-      range: async (start, end, revision) => page(await post<JsonRange>('/v3/kv/range', rangeRequest(start, end, revision))),
+      range: async (start, end, revision) =>
+        page(await post<JsonRange>('/v3/kv/range', rangeRequest(start, end, revision), 'the next page of the range read')),
     });
   }
 
-  private async authHeaders(endpoint: Endpoint): Promise<Record<string, string>> {
+  private async authHeaders(endpoint: Endpoint, deadline: Deadline): Promise<Record<string, string>> {
     const auth = this.settings.auth;
     if (!auth) return {};
     let token = this.tokens.get(endpoint.url);
@@ -99,7 +119,7 @@ export class GatewayReader implements Reader {
       const res = await this.http.post<{ token?: string }>(endpoint, '/v3/auth/authenticate', {
         name: auth.username,
         password: auth.password,
-      });
+      }, deadline);
       if (!res.token) throw new EtcdError(`etcd on ${endpointLabel(endpoint)} gave no auth token`, { kind: 'auth' });
       token = res.token;
       this.tokens.set(endpoint.url, token);
@@ -107,10 +127,28 @@ export class GatewayReader implements Reader {
     return { authorization: token };
   }
 
-  private async fallBack(specs: readonly KeySpec[]): Promise<Snapshot> {
+  private async fallBack(specs: readonly KeySpec[], budgetEnds: number): Promise<Snapshot> {
     const { EtcdStore } = await import('./client');
-    this.fallback = new EtcdStore(this.settings, { callTimeoutMs: this.timeoutMs, warn: this.warn });
-    return this.fallback.snapshot(specs);
+    // Each call's own deadline a second past the budget: the budget's message, which says what was waited for, wins.
+    this.fallback = new EtcdStore(this.settings, { warn: this.warn, callTimeoutMs: this.timeoutMs + 1000 });
+    return this.fallbackSnapshot(this.fallback, specs, budgetEnds);
+  }
+
+  /** A snapshot over gRPC within what is left of the budget; past it, the client is dropped (the next starts afresh). */
+  private async fallbackSnapshot(fallback: Reader, specs: readonly KeySpec[], budgetEnds: number): Promise<Snapshot> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        fallback.close();
+        const where = fallback.endpoints.join(', ');
+        reject(new EtcdError(`etcd ${where} did not answer the range read (over gRPC) within ${formatMs(this.timeoutMs)}`, { kind: 'unreachable' }));
+      }, Math.max(0, budgetEnds - Date.now()));
+    });
+    try {
+      return await Promise.race([fallback.snapshot(specs), late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   close(): void {

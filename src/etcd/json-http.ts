@@ -1,9 +1,19 @@
-/** JSON POSTs to etcd's gateway over HTTP or HTTPS (with the client certificate), with one deadline per call. */
+/** JSON POSTs to etcd's gateway over HTTP or HTTPS (with the client certificate), each with a deadline. */
 import http from 'node:http';
 import https from 'node:https';
-import { errorMessage } from '../errors';
-import type { Endpoint } from './endpoints';
-import type { TlsMaterial } from './settings';
+import { EtcdError, errorMessage } from '../errors';
+import { endpointLabel, type Endpoint } from './endpoints';
+import { formatMs, type TlsMaterial } from './settings';
+
+/** When a call must have been answered, and what to say when it was not. */
+export interface Deadline {
+  /** Date.now() by which the whole answer must have arrived. */
+  at: number;
+  /** The time the caller allowed, for the message. */
+  allowedMs: number;
+  /** What was waited for, e.g. "the range read". */
+  what: string;
+}
 
 /** The gateway answered 404: it is not enabled on this etcd. */
 export class GatewayMissing extends Error {}
@@ -15,22 +25,26 @@ export class JsonHttp {
   private readonly plain = new http.Agent({ keepAlive: true, maxSockets: 8 });
   private readonly secure: https.Agent;
 
-  constructor(
-    tls: TlsMaterial | undefined,
-    private readonly timeoutMs: number,
-  ) {
+  constructor(tls: TlsMaterial | undefined) {
     this.secure = new https.Agent({ keepAlive: true, maxSockets: 8, ...(tls ?? {}) });
   }
 
-  post<T>(endpoint: Endpoint, path: string, body: unknown, headers: Record<string, string> = {}): Promise<T> {
+  /**
+   * One POST, given up at `deadline` wherever it stands (connecting, sending, waiting, reading): a member that
+   * accepts TCP and never answers fails with an EtcdError naming it, what was waited for, and for how long.
+   */
+  post<T>(endpoint: Endpoint, path: string, body: unknown, deadline: Deadline, headers: Record<string, string> = {}): Promise<T> {
     const url = new URL(path, endpoint.url);
     const isHttps = url.protocol === 'https:';
-    return new Promise<T>((resolve, reject) => {
+    const late = new EtcdError(`etcd ${endpointLabel(endpoint)} did not answer ${deadline.what} within ${formatMs(deadline.allowedMs)}`, {
+      kind: 'unreachable',
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const answer = new Promise<T>((resolve, reject) => {
       const options: https.RequestOptions = {
         method: 'POST',
         agent: isHttps ? this.secure : this.plain,
         headers: { 'content-type': 'application/json', ...headers },
-        timeout: this.timeoutMs,
         // An SRV target reached by its address: check its certificate against its name.
         ...(isHttps && endpoint.serverName ? { servername: endpoint.serverName } : {}),
       };
@@ -54,14 +68,16 @@ export class JsonHttp {
           resolve(json as T);
         });
       });
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
+      timer = setTimeout(() => req.destroy(late), Math.max(0, deadline.at - Date.now()));
       req.on('error', (err: NodeJS.ErrnoException) => {
+        if (err === late) return reject(late);
         // Node's TLS errors carry what failed in their code (e.g. UNABLE_TO_VERIFY_LEAF_SIGNATURE).
         const code = err.code && !errorMessage(err).includes(err.code) ? ` (${err.code})` : '';
         reject(new Error(`${errorMessage(err)}${code}`, { cause: err }));
       });
       req.end(JSON.stringify(body));
     });
+    return answer.finally(() => clearTimeout(timer));
   }
 
   close(): void {

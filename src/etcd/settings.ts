@@ -1,11 +1,12 @@
 /**
  * Turns the connection flags into what the etcd clients need: the endpoint source (host/port, --endpoints or
- * --srv), TLS material read from disk (an encrypted key decrypted here, in memory) and password auth. Every
- * problem is a UsageError that names the flag and the file, before anything is contacted.
+ * --srv), TLS material read from disk (an encrypted key decrypted here, in memory), password auth and how long
+ * to wait for etcd. Every problem is a UsageError that names the flag and the file, before anything is contacted.
  */
 import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import { parseDuration } from '../config/duration';
 import { UsageError, errorMessage } from '../errors';
 import { staticEndpoints, type EndpointSource } from './endpoints';
 import { parseNameserver, systemNameservers, type Nameserver } from './discovery/dns';
@@ -24,7 +25,14 @@ export interface ConnectionFlags {
   ssl_key?: string;
   ssl_passphrase?: string;
   user?: string;
+  /** --etcd-timeout: how long a read waits for etcd (a duration, e.g. "3s"; default DEFAULT_ETCD_TIMEOUT). */
+  etcdTimeout?: string;
 }
+
+/** --etcd-timeout's default: a one-shot read gives up within 3 s, as confd does. */
+// 2.5 s, so that --onetime against a member that never answers exits within 3 s, start-up included.
+export const DEFAULT_ETCD_TIMEOUT = '2.5s';
+export const DEFAULT_ETCD_TIMEOUT_MS = 2500;
 
 export interface TlsMaterial {
   /** PEM; absent means the system's CAs. */
@@ -43,6 +51,11 @@ export interface ConnectionSettings {
   source: EndpointSource;
   tls?: TlsMaterial;
   auth?: Credentials;
+  /**
+   * --etcd-timeout in ms (DEFAULT_ETCD_TIMEOUT_MS when absent): the whole of a one-shot read, every member and
+   * any fallback included; the deadline of each unary call of the watching agent.
+   */
+  timeoutMs?: number;
 }
 
 export function connectionSettings(
@@ -72,7 +85,26 @@ export function connectionSettings(
     const host = net.isIPv6(flags.host) ? `[${flags.host}]` : flags.host;
     source = staticEndpoints([`${secure ? 'https' : 'http'}://${host}:${flags.port}`], '--host/--port');
   }
-  return { source, ...(tls ? { tls } : {}), ...(flags.user !== undefined ? { auth: credentials(flags.user, env) } : {}) };
+  const timeoutMs = etcdTimeout(flags.etcdTimeout ?? DEFAULT_ETCD_TIMEOUT);
+  return { source, timeoutMs, ...(tls ? { tls } : {}), ...(flags.user !== undefined ? { auth: credentials(flags.user, env) } : {}) };
+}
+
+function etcdTimeout(text: string): number {
+  let ms: number;
+  try {
+    ms = parseDuration(text);
+  } catch (err) {
+    throw new UsageError(`--etcd-timeout: ${errorMessage(err)}`, { cause: err });
+  }
+  if (ms <= 0) throw new UsageError(`--etcd-timeout: must be more than 0 (got ${JSON.stringify(text)})`);
+  return ms;
+}
+
+/** `3 s`, `1.5 s`, `750 ms`: a duration as a message gives it (a budget split three ways, 999.7 ms, is `1 s`). */
+export function formatMs(ms: number): string {
+  if (ms < 950) return `${Math.round(ms)} ms`;
+  const s = Math.round(ms / 100) / 10;
+  return `${s} s`;
 }
 
 /** `https://10.0.0.1:2379,10.0.0.2:2379`: a bare host:port takes its scheme from --ssl; the port defaults to 2379. */

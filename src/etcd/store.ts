@@ -34,7 +34,8 @@ export interface WatchEvent {
 
 export interface WatchHandlers {
   /**
-   * Events of one or more revisions, in order. `revision` is the watch's resume point: every event of the
+   * Events of one or more revisions, in revision order for each spec (etcd orders them per watched range, so
+   * events of two specs far apart may come in either order). `revision` is the watch's resume point: every event of the
    * watched ranges up to it has now been delivered. It comes from the events' own revisions and from etcd's
    * progress notifications, never from a response header alone (a replay's batches carry the newest revision,
    * not the last one sent). `events` may be empty when only the resume point moved.

@@ -44,23 +44,31 @@ export async function watchSpecs(
   const watchers: Watcher[] = [];
   const index = new SpecIndex(specs, (s) => s);
   let broken = false;
+  // Resolved at the break (or the caller's cancel): a creation still pending is abandoned then.
+  let stop: () => void = () => undefined;
+  const stopped = new Promise<void>((r) => (stop = r));
   // A cancel goes through the client's watch stream; on a broken or silent stream it may never be answered,
   // and the client's queue is then stuck (docs/etcd-client.md). Give it a moment, then start a fresh client.
-  let cancelling: Promise<void> | null = null;
-  const cancelOnce = async (): Promise<void> => {
-    if (watchers.length === 0) return;
-    const cancelled = Promise.allSettled(watchers.map((w) => w.cancel())).then(() => true);
+  const cancelEach = async (list: readonly Watcher[]): Promise<void> => {
+    if (list.length === 0) return;
+    const cancelled = Promise.allSettled(list.map((w) => w.cancel())).then(() => true);
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), CANCEL_TIMEOUT_MS)));
     const ok = await Promise.race([cancelled, late]);
     clearTimeout(timer);
     if (!ok) on.rebuild();
   };
-  // However often it is asked (the break, then the feed's own cancel), the watchers are cancelled once.
-  const cancelAll = (): Promise<void> => (cancelling ??= cancelOnce());
+  // However often it is asked (the break, then the feed's own cancel), the watchers are cancelled once. A
+  // watcher whose creation completes after this is cancelled by the creation loop itself.
+  let cancelling: Promise<void> | null = null;
+  const cancelAll = (): Promise<void> => (cancelling ??= cancelEach([...watchers]));
+  const end = (): void => {
+    broken = true;
+    stop();
+  };
   const breakOnce = (reason: Error, cause?: unknown): void => {
     if (broken) return;
-    broken = true;
+    end();
     // A watcher killed by an expired token leaves a client whose next watch may hang (docs/etcd-client.md).
     if (cause instanceof EtcdInvalidAuthTokenError) on.rebuild();
     void cancelAll();
@@ -72,7 +80,14 @@ export async function watchSpecs(
   let reported = fromRevision - 1;
   try {
     for (const [i, r] of ranges.entries()) {
-      const w = await createWatcher(on, r.start, r.end, fromRevision);
+      const w = await createWatcher(on, r.start, r.end, fromRevision, stopped);
+      // Broken while it was being created: create no more, and leave none behind. The cancel of the others
+      // may already have run, without this one.
+      if (w === null) break;
+      if (broken) {
+        await cancelEach([w]);
+        break;
+      }
       watchers.push(w);
       w.on('data', (res) => {
         if (broken) return;
@@ -96,35 +111,51 @@ export async function watchSpecs(
       w.on('end', () => breakOnce(new EtcdError(`etcd watch on ${at} ended`, { kind: 'unreachable' })));
     }
   } catch (err) {
-    broken = true;
+    end();
     await cancelAll();
     throw err;
   }
   return {
     cancel: async () => {
-      broken = true;
+      end();
       await cancelAll();
     },
   };
 }
 
-function createWatcher(on: WatchOn, start: Buffer, end: Buffer, fromRevision: number): Promise<Watcher> {
+/** One watcher, once etcd has created it; null when `abandoned` came first (the pending watcher is detached). */
+function createWatcher(on: WatchOn, start: Buffer, end: Buffer, fromRevision: number, abandoned: Promise<void>): Promise<Watcher | null> {
   // watcher() rather than create(): on a time-out the pending watcher must be detached, or the closed
   // client's watch manager would keep trying to re-establish its stream, forever.
   const w = on.client.watch().inRange(new Range(start, end)).startRevision(String(fromRevision)).watcher();
-  return new Promise<Watcher>((resolve, reject) => {
+  const detach = (): void => {
+    w.removeAllListeners();
+    // Detached while pending, the client cancels it as soon as etcd has created it.
+    void w.cancel().catch(() => undefined);
+  };
+  let settled = false;
+  return new Promise<Watcher | null>((resolve, reject) => {
     const timer = setTimeout(() => {
-      w.removeAllListeners();
-      void w.cancel().catch(() => undefined);
+      settled = true;
+      detach();
       // A create that never answers jams the client's queue (docs/etcd-client.md): start a new client.
       on.rebuild();
       reject(new Error(`watch was not created within ${on.createTimeoutMs} ms`));
     }, on.createTimeoutMs);
+    void abandoned.then(() => {
+      if (settled) return; // created (the caller cancels it) or failed
+      settled = true;
+      clearTimeout(timer);
+      detach();
+      resolve(null);
+    });
     w.once('connected', () => {
+      settled = true;
       clearTimeout(timer);
       resolve(w);
     });
     w.once('error', (err: Error) => {
+      settled = true;
       clearTimeout(timer);
       reject(cancelled(err, on.at));
     });

@@ -1,6 +1,7 @@
 /**
  * `npm run bench [-- --quick] [--runs N] [--only keys,latency,...]` (scenarios: startup, onetime, idle, latency,
- * burst, targets, keys, sidebyside: dist/ against the single executable and confd, startup.ts): reconfig's latency, CPU and memory against a real etcd, with the built CLI as a
+ * burst, targets, keys, recovery, import, sidebyside: dist/ against the single executable and confd, startup.ts):
+ * reconfig's latency, CPU and memory against a real etcd, with the built CLI as a
  * separate process, beside a floor measured in the same run (a bare etcd3 watcher in this process). Prints a
  * table and writes test/bench/results/latest.json.
  */
@@ -12,6 +13,8 @@ import { etcdBinary } from '../../scripts/etcd-binary';
 import { EtcdServer } from '../../scripts/etcd-server';
 import { idle, startup } from './footprint';
 import { CLI, agents, median, round, workRoot } from './harness';
+import { importBench } from './import';
+import { recovery } from './recovery';
 import { keys, onetime, targets } from './scale';
 import { executable, sideBySide } from './startup';
 import { burst, latency } from './watch';
@@ -60,6 +63,19 @@ const TARGETS: Array<[string, string, (s: Record<string, Record<string, number>>
   ['sidebyside', 'confd --onetime peak RSS (MB)', (s) => s.sidebyside.confd_onetime_peak_rss_mb ?? NaN, '', () => true],
   ['sidebyside', 'dist/ idle RSS (MB)', (s) => s.sidebyside.dist_idle_rss_mb, '<= 50', (v) => v <= 50],
   ['sidebyside', 'executable idle RSS (MB)', (s) => s.sidebyside.exe_idle_rss_mb, '<= 50', (v) => v <= 50],
+  ['recovery', '--onetime against a black hole: exit, p50 (ms)', (s) => s.recovery.blackhole_exit_p50_ms, '<= 3000 + against a closed port', (v, s) => v <= 3000 + s.recovery.refused_exit_p50_ms],
+  ['recovery', '--onetime against a black hole: exit, max (ms)', (s) => s.recovery.blackhole_exit_max_ms, '', () => true],
+  ['recovery', '--onetime against a closed port: exit, p50 (ms)', (s) => s.recovery.refused_exit_p50_ms, '', () => true],
+  ['recovery', 'link cut past a compaction: reconnected line to file, p50 (ms)', (s) => s.recovery.compaction_reconnect_to_file_p50_ms, '<= 200', (v) => v <= 200],
+  ['recovery', 'link cut past a compaction: reconnected line to file, max (ms)', (s) => s.recovery.compaction_reconnect_to_file_max_ms, '<= 200', (v) => v <= 200],
+  ['recovery', 'link cut past a compaction: link back to file, p50 (ms)', (s) => s.recovery.compaction_link_back_to_file_p50_ms, '', () => true],
+  ['recovery', 'etcd restarted: back to file, p50 (ms)', (s) => s.recovery.restart_back_to_file_p50_ms, '', () => true],
+  ['recovery', 'etcd restarted: back to file, max (ms)', (s) => s.recovery.restart_back_to_file_max_ms, '', () => true],
+  ['recovery', 'leader (the member in use) killed: kill to file, p50 (ms)', (s) => s.recovery.leader_loss_kill_to_file_p50_ms, '', () => true],
+  ['recovery', 'leader (the member in use) killed: kill to file, max (ms)', (s) => s.recovery.leader_loss_kill_to_file_max_ms, '', () => true],
+  ['recovery', 'leader killed: kill to the write taken by the new leader, p50 (ms)', (s) => s.recovery.leader_loss_kill_to_write_p50_ms, '', () => true],
+  ['recovery', 'half-open member in use: silent to file, p50 (ms)', (s) => s.recovery.half_open_to_file_p50_ms, '<= 30000', (v) => v <= 30_000],
+  ['recovery', 'half-open member in use: silent to file, max (ms)', (s) => s.recovery.half_open_to_file_max_ms, '<= 30000', (v) => v <= 30_000],
 ];
 
 function fsType(dir: string): string {
@@ -102,6 +118,8 @@ async function main(): Promise<void> {
       if (want('keys')) await step('keys', () => keys(etcd, client, 100_000));
       // Needs the executable (npm run package:bin); without one it is left out unless asked for by name.
       if ((only === null && executable() !== null) || only?.includes('sidebyside')) await step('sidebyside', () => sideBySide(etcd, client, quick ? 5 : 15));
+      if (want('recovery')) await step('recovery', () => recovery(etcd, client, quick ? 2 : 3));
+      if (want('import')) await step('import', () => importBench(quick));
     }
   } finally {
     await Promise.all(agents.map((a) => a.stop()));

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Range, type Etcd3 } from 'etcd3';
 import { AgentProcess, runCli } from '../support/cli';
-import { EtcdServer, uniquePrefix } from '../support/etcd';
+import { EtcdServer, metricSum, uniquePrefix } from '../support/etcd';
 import { LIST, makeCfgdir, readOr, sleep, waitFor } from '../support/util';
 
 const PASSWORD = 'r00t-secret';
@@ -115,8 +115,12 @@ test('--report with a role that may read its keys but not write the report: refu
     await agent.waitForLog(refused, 'the refused report write');
     await client.put(`${p}/app/a`).value('2');
     await waitFor(() => readOr(out) === '/app/a=2\n', 'the next apply, despite the refusal');
-    // The write is tried again each second; give it several tries.
-    await sleep(4000);
+    // The write is tried again each second: wait until etcd has refused several more (whatever the machine's
+    // pace), then count.
+    const refusedPuts = (): Promise<number> => metricSum(etcd, 'grpc_server_handled_total', { grpc_method: 'Put', grpc_code: 'PermissionDenied' });
+    const seen = await refusedPuts();
+    assert.ok(seen >= 1, 'etcd counted the refused write already logged');
+    await waitFor(async () => (await refusedPuts()) >= seen + 4, 'four more refused report writes');
     assert.equal(agent.logs.filter(refused).length, 1, 'the refusal is logged once');
     const grown = (await leases()) - before;
     assert.ok(grown <= 1, `the agent holds ${grown} leases: each refused write left one behind, kept alive`);

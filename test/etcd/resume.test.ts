@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EtcdStore } from '../../src/etcd/client';
 import { WatchCancelledError, type WatchEvent } from '../../src/etcd/store';
-import { at, EtcdServer, sharedEtcd, uniquePrefix } from '../support/etcd';
+import { at, EtcdServer, metricSum, sharedEtcd, uniquePrefix } from '../support/etcd';
 import { waitFor } from '../support/util';
 
 const shared = sharedEtcd();
@@ -107,14 +107,17 @@ test('progress notifications move a quiet watch\'s point up to the revision etcd
 test('a watch from a compacted revision is a WatchCancelledError that says so', async () => {
   const p = uniquePrefix('cancel');
   const store = new EtcdStore(at(shared.etcd.url));
-  const r1 = await put(`${p}/k`, '1');
+  const specs = [{ key: `${p}/k`, recursive: false }];
+  await put(`${p}/k`, '1');
+  // A watch right after a snapshot is not checked first: a compaction between the two is etcd's own cancel.
+  const snap = await store.snapshot(specs);
   await put(`${p}/k`, '2');
   const r3 = await put(`${p}/k`, '3');
   await shared.client.kv.compact({ revision: r3, physical: true });
   let broken: unknown = null;
   // etcd 3.4 creates the watch, then cancels it: the break comes after the creation.
   const h = await store
-    .watch([{ key: `${p}/k`, recursive: false }], r1, { onEvents: () => undefined, onBroken: (e) => (broken = e) })
+    .watch(specs, snap.revision + 1, { onEvents: () => undefined, onBroken: (e) => (broken = e) })
     .catch((e: unknown) => {
       broken = e;
       return null;
@@ -125,6 +128,44 @@ test('a watch from a compacted revision is a WatchCancelledError that says so', 
     assert.match(err.message, new RegExp(`^etcd watch on ${shared.etcd.url} was cancelled by etcd: its start revision is compacted$`));
   } finally {
     await h?.cancel();
+    store.close();
+  }
+});
+
+test('a watch resumed from a compacted revision is cancelled at once, without creating a watch on etcd', async () => {
+  const p = uniquePrefix('probe');
+  const store = new EtcdStore(at(shared.etcd.url));
+  const specs = [{ key: `${p}/d`, recursive: true }, { key: `${p}/k`, recursive: false }];
+  // Every watch creation (and cancel) is one message on a Watch stream.
+  const watchRequests = (): Promise<number> => metricSum(shared.etcd, 'grpc_server_msg_received_total', { grpc_method: 'Watch' });
+  try {
+    const held = (await store.snapshot(specs)).revision;
+    await put(`${p}/k`, '1');
+    const r2 = await put(`${p}/d/a`, '2');
+    await shared.client.kv.compact({ revision: r2, physical: true });
+    let broken: unknown = null;
+    const points: number[] = [];
+    // From the snapshot's revision + 1, but after another watch: a resume, which etcd can no longer serve.
+    const first = await store.watch(specs, r2, { onEvents: (_, point) => points.push(point), onBroken: (e) => assert.fail(e) });
+    await first.cancel();
+    const before = await watchRequests();
+    const h = await store.watch(specs, held + 1, { onEvents: () => undefined, onBroken: (e) => (broken = e) });
+    const err = await waitFor(() => broken, 'the cancel');
+    await h.cancel();
+    assert.ok(err instanceof WatchCancelledError, `got ${err instanceof Error ? err.message : typeof err}`);
+    assert.equal(err.message, `etcd watch on ${shared.etcd.url} cannot start from revision ${held + 1}: etcd has compacted it`);
+    // The resume from the compaction revision itself is served (etcd keeps that revision), and from the
+    // revision after the newest too (etcd calls it a future revision: nothing is compacted there).
+    assert.equal((await watchRequests()) - before, 0, 'the refused watch sent etcd nothing');
+    const next = await put(`${p}/other`, 'x');
+    const events: string[] = [];
+    const ok = await store.watch(specs, next + 1, { onEvents: (evs) => events.push(...evs.map((e) => e.value)), onBroken: (e) => assert.fail(e) });
+    await put(`${p}/k`, 'after');
+    await waitFor(() => events.includes('after'), 'an event on the watch resumed past the newest revision');
+    // The count moves with a creation: the refused watch would have shown.
+    assert.ok((await watchRequests()) - before > 0, 'the watch created afterwards is counted');
+    await ok.cancel();
+  } finally {
     store.close();
   }
 });

@@ -41,6 +41,21 @@ export function sharedEtcd(): { readonly etcd: EtcdServer; readonly client: Etcd
   };
 }
 
+/**
+ * The sum of a labelled metric of a plain-HTTP etcd over the series whose labels include every `labels` pair,
+ * e.g. `grpc_server_started_total` with `{ grpc_method: 'Watch' }`; 0 when no series matches yet.
+ */
+export async function metricSum(etcd: EtcdServer, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const res = await fetch(`${etcd.url}/metrics`);
+  const body = await res.text();
+  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  return body
+    .split('\n')
+    .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
+    .filter((l) => wanted.every((w) => l.slice(0, l.lastIndexOf(' ')).includes(w)))
+    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+}
+
 /** Connection settings for plain endpoints, in order. */
 export function at(...urls: string[]): ConnectionSettings {
   return { source: staticEndpoints(urls) };

@@ -56,10 +56,13 @@ export class MemoryStore implements Store {
     return this.revision;
   }
 
-  /** Forgets history up to `revision`: a watch from there or before is cancelled, as etcd does. */
+  /**
+   * Forgets the history before `revision`, as etcd's compaction does: a watch from an earlier revision is
+   * cancelled; one from `revision` itself is still served.
+   */
   compact(revision = this.revision): void {
     this.compacted = revision;
-    this.history.splice(0, this.history.findIndex((e) => e.revision > revision) >>> 0);
+    this.history.splice(0, this.history.findIndex((e) => e.revision >= revision) >>> 0);
   }
 
   /**
@@ -119,12 +122,14 @@ export class MemoryStore implements Store {
     this.watchesCreated += 1;
     const w: Watch = { specs, handlers, broken: false };
     this.watches.add(w);
-    if (fromRevision <= this.compacted) {
+    if (fromRevision < this.compacted) {
       const err = new WatchCancelledError(`etcd watch on memory was cancelled by etcd: revision ${fromRevision} is compacted (at ${this.compacted})`);
       queueMicrotask(() => this.fail(w, err));
     } else {
       const replay = this.history.filter((e) => e.revision >= fromRevision && specs.some((s) => specWants(s, e.key)));
-      if (replay.length) queueMicrotask(() => !w.broken && w.handlers.onEvents(replay, this.revision));
+      // The resume point is the last event delivered, not the newest revision: later revisions outside the
+      // specs are not known to have been passed on (etcd's own replay batches carry the newest in their header).
+      if (replay.length) queueMicrotask(() => !w.broken && w.handlers.onEvents(replay, replay[replay.length - 1].revision));
     }
     return {
       cancel: () => {

@@ -130,6 +130,8 @@ test('a watch from a compacted revision breaks, and the feed recovers from a fre
     if (first) {
       first = false;
       store.put('/app/b', '2');
+      // etcd keeps the compaction revision itself: compact past 3.
+      store.put('/other/x', 'y');
       store.compact();
     }
     return realWatch(specs, from, handlers);
