@@ -92,12 +92,12 @@ export function cliModel(): CliModel {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const commander = require('commander') as typeof import('commander');
   const parse = Object.getOwnPropertyDescriptor(commander.Command.prototype, 'parse');
-  let program: Command | undefined;
+  const built: Command[] = [];
   Object.defineProperty(commander.Command.prototype, 'parse', {
     configurable: true,
     writable: true,
     value(this: Command): Command {
-      program = this;
+      built.push(this);
       return this;
     },
   });
@@ -107,8 +107,8 @@ export function cliModel(): CliModel {
   } finally {
     if (parse) Object.defineProperty(commander.Command.prototype, 'parse', parse);
   }
-  if (!program) throw new Error(`${CLI} built no commander program (is it still the CLI's entry point?)`);
-  const root = program;
+  const root = built[0];
+  if (built.length !== 1) throw new Error(`${CLI} parsed ${built.length} commander programs; expected its one program`);
   cached = { program: model(root), commands: root.commands.map((c) => model(c, root)) };
   return cached;
 }
