@@ -1,15 +1,25 @@
 /**
- * The README's table of target fields, made from the JSON Schema (src/config/schema.ts): one row per property,
- * its type, its default, and its description. `npm run docs:fields` rewrites the table between the README's
- * markers; test/config/fields.test.ts fails when the README and the schema differ.
+ * The configuration reference's table of target fields (docs/configuration.md), made from the JSON Schema
+ * (src/config/schema.ts): one row per property, its type, its default, and its description. `npm run docs:fields`
+ * rewrites the table between the page's markers; test/config/fields.test.ts fails when the page and the schema
+ * differ.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { targetSchema } from '../src/config/schema';
+import { ROOT, between } from './doc-markers';
 
-export const README = path.resolve(__dirname, '..', '..', 'README.md');
+export const PAGE = path.join(ROOT, 'docs', 'configuration.md');
 export const BEGIN = '<!-- fields: generated from src/config/schema.ts by `npm run docs:fields`; do not edit by hand -->';
 export const END = '<!-- end of fields -->';
+
+export interface Field {
+  name: string;
+  type: string;
+  /** `required`, `none`, or the default as JSON. */
+  default: string;
+  description: string;
+}
 
 interface Prop {
   type?: string | string[];
@@ -22,26 +32,32 @@ function typeOf(p: Prop): string {
   return types.join(' or ');
 }
 
+/** The schema's properties in its order, for this table and the man page. */
+export function fields(): Field[] {
+  const required = new Set<string>(targetSchema.required as string[]);
+  return Object.entries(targetSchema.properties as Record<string, Prop>).map(([name, p]) => ({
+    name,
+    type: typeOf(p),
+    default: required.has(name) ? 'required' : p.default === undefined ? 'none' : JSON.stringify(p.default),
+    description: p.description ?? '',
+  }));
+}
+
 /** The Markdown table, header included. */
 export function fieldTable(): string {
-  const required = new Set<string>(targetSchema.required as string[]);
-  const rows = Object.entries(targetSchema.properties as Record<string, Prop>).map(([name, p]) => {
-    const dflt = required.has(name) ? 'required' : p.default === undefined ? 'none' : `\`${JSON.stringify(p.default)}\``;
-    const meaning = (p.description ?? '').replace(/\|/g, '\\|');
-    return `| \`${name}\` | ${typeOf(p)} | ${dflt} | ${meaning} |`;
+  const rows = fields().map((f) => {
+    const dflt = f.default === 'required' || f.default === 'none' ? f.default : `\`${f.default}\``;
+    return `| \`${f.name}\` | ${f.type} | ${dflt} | ${f.description.replace(/\|/g, '\\|')} |`;
   });
   return ['| field | type | default | meaning |', '|---|---|---|---|', ...rows].join('\n');
 }
 
-/** The README with its table replaced by the one the schema gives. */
-export function withTable(readme: string): string {
-  const a = readme.indexOf(BEGIN);
-  const b = readme.indexOf(END);
-  if (a < 0 || b < a) throw new Error(`README.md has no field table markers (${BEGIN} ... ${END})`);
-  return `${readme.slice(0, a + BEGIN.length)}\n${fieldTable()}\n${readme.slice(b)}`;
+/** The page with its table replaced by the one the schema gives. */
+export function withTable(page: string): string {
+  return between(page, BEGIN, END, fieldTable(), 'docs/configuration.md');
 }
 
 if (require.main === module) {
-  writeFileSync(README, withTable(readFileSync(README, 'utf8')));
-  console.log('README.md: field table written from the schema');
+  writeFileSync(PAGE, withTable(readFileSync(PAGE, 'utf8')));
+  console.log('docs/configuration.md: field table written from the schema');
 }

@@ -25,12 +25,14 @@ mkdir -p "$pkg/usr/bin" "$pkg/lib/systemd/system" "$pkg/usr/share/man/man1" "$pk
   "$pkg/etc/reconfig/conf.d" "$pkg/etc/reconfig/templates" "$pkg/usr/share/doc/reconfig"
 cp "$exe" "$pkg/usr/bin/reconfig"
 cp systemd/reconfig.service "$pkg/lib/systemd/system/"
-gzip -9n < docs/reconfig.1 > "$pkg/usr/share/man/man1/reconfig.1.gz"
+# The man page is generated from the CLI, the schema and the docs (scripts/man-page.ts).
+node dist/scripts/man-page.js "$work/reconfig.1"
+gzip -9n < "$work/reconfig.1" > "$pkg/usr/share/man/man1/reconfig.1.gz"
 for f in conf.d/*.json; do cp "$f" "$pkg/etc/reconfig/conf.d/$(basename "$f").example"; done
 cp templates/*.ejs "$pkg/etc/reconfig/templates/"
 doc="$pkg/usr/share/doc/reconfig"
 cp README.md "$doc/"
-cp -r docs "$doc/docs" && rm "$doc/docs/reconfig.1"
+cp -r docs "$doc/docs"
 copy_examples "$doc/examples"
 mv "$doc/examples/conf.d"/* "$doc/examples/" && rmdir "$doc/examples/conf.d"
 cp "$(dirname "$exe")/THIRD-PARTY" "$doc/THIRD-PARTY"

@@ -4,7 +4,7 @@
  * exit codes.
  */
 
-/** Exit codes, documented in the README. */
+/** Exit codes, documented in docs/operating.md and the man page. */
 export const ExitCode = {
   ok: 0,
   /** --onetime: at least one target failed (render, check, swap, reload or minimum data). */

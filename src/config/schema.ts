@@ -1,5 +1,5 @@
 /**
- * The JSON Schema of a target file: the single source of truth for validation, defaults and the README's
+ * The JSON Schema of a target file: the single source of truth for validation, defaults and docs/configuration.md's
  * field table. `TargetSpec` is checked against it at compile time through ajv's JSONSchemaType.
  */
 import type { JSONSchemaType } from 'ajv';

@@ -1,6 +1,6 @@
 /**
  * Metrics (Prometheus, through prom-client on a registry of our own) and the health verdict, both fed by the
- * agent's Observer hooks. Metric names are listed in the README.
+ * agent's Observer hooks. Metric names are listed in docs/operating.md.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Observer, Sync } from '../agent/ports';

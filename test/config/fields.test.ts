@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { README, withTable } from '../../scripts/field-table';
+import { PAGE, withTable } from '../../scripts/field-table';
 
-test("the README's field table is the one the schema gives (npm run docs:fields)", () => {
-  const readme = readFileSync(README, 'utf8');
-  assert.equal(readme, withTable(readme), 'README.md and src/config/schema.ts differ: run `npm run docs:fields`');
+test("the configuration reference's field table is the one the schema gives (npm run docs:fields)", () => {
+  const page = readFileSync(PAGE, 'utf8');
+  assert.equal(page, withTable(page), 'docs/configuration.md and src/config/schema.ts differ: run `npm run docs:fields`');
 });
