@@ -4,7 +4,7 @@
  * here; a failure that is not a TargetError is a bug in reconfig (stage `internal`), logged with its stack.
  */
 import { createHash } from 'node:crypto';
-import { applyVerified } from '../apply/verify';
+import { applyVerified, type Clock } from '../apply/verify';
 import type { Target } from '../target';
 import { TargetError, VerifyError, errorMessage } from '../errors';
 import type { Logger } from '../log';
@@ -43,6 +43,7 @@ export interface ReportContext {
   log: Logger;
   observer: Observer;
   print: (text: string) => void;
+  verifyClock?: Clock;
 }
 
 /** One digest for a target's rendered files (the set, in order). */
@@ -75,6 +76,7 @@ export async function applyAndReport(
       notreally: ctx.notreally,
       skipReload: ctx.skipReload,
       reloadPending: standing === 'reload-owed',
+      clock: ctx.verifyClock,
       onOutput: (stage, output) => {
         if (output.trim()) log.debug({ stage, output }, `${stage}${stage === 'verify' ? '' : 'cmd'} output`);
       },

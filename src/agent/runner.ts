@@ -21,6 +21,7 @@ import { specWants } from '../etcd/store';
 import type { Logger } from '../log';
 import { TargetData } from '../render/data';
 import { renderTarget } from '../render/target';
+import type { Clock } from '../apply/verify';
 import { applyAndReport, type Carried, type Outcome } from './outcome';
 import { Pacer } from './pace';
 import type { InputSink, Observer } from './ports';
@@ -43,6 +44,8 @@ export interface RunnerContext {
   observer: Observer;
   /** The clock the pacing reads, in ms (performance.now() unless a test gives a fake one). */
   now?: () => number;
+  /** The clock a verify's loop tells time and waits by (real time unless a test gives a fake one). */
+  verifyClock?: Clock;
 }
 
 export interface RunnerOptions {
