@@ -119,8 +119,6 @@ export interface Target {
   timeoutMs: number;
   /** Run after a reload; a failure rolls the files back. */
   verify?: Verify;
-  /** Keep this many applied versions of each file (under --state-dir). */
-  history?: number;
   /** Hold the target while its data has fewer keys than this. */
   minkeys?: number;
   /** Debounce window in ms: quiet for min, at most max after the first change. */

@@ -79,7 +79,6 @@ class Compiler {
       },
       timeoutMs: parseDuration(spec.timeout),
       verify: spec.verify && { cmd: spec.verify.cmd, withinMs: parseDuration(spec.verify.within), everyMs: parseDuration(spec.verify.every) },
-      history: spec.history,
       minkeys: spec.minkeys,
       wait: spec.wait && waitWindow(spec.wait),
       splayMs: spec.splay === undefined ? undefined : parseDuration(spec.splay),

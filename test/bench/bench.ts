@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --quick] [--runs N] [--only keys,latency,...]` (scenarios: startup, onetime, idle, latency,
- * burst, targets, keys, recovery, import, sidebyside: dist/ against the single executable and confd, startup.ts):
+ * burst, targets, keys, recovery, import, rollback, sidebyside: dist/ against the single executable and confd, startup.ts):
  * reconfig's latency, CPU and memory against a real etcd, with the built CLI as a
  * separate process, beside a floor measured in the same run (a bare etcd3 watcher in this process). Prints a
  * table and writes test/bench/results/latest.json.
@@ -15,6 +15,7 @@ import { idle, startup } from './footprint';
 import { CLI, agents, median, round, workRoot } from './harness';
 import { importBench } from './import';
 import { recovery } from './recovery';
+import { rollbackBench } from './rollback';
 import { keys, onetime, targets } from './scale';
 import { executable, sideBySide } from './startup';
 import { burst, latency } from './watch';
@@ -63,6 +64,11 @@ const TARGETS: Array<[string, string, (s: Record<string, Record<string, number>>
   ['sidebyside', 'confd --onetime peak RSS (MB)', (s) => s.sidebyside.confd_onetime_peak_rss_mb ?? NaN, '', () => true],
   ['sidebyside', 'dist/ idle RSS (MB)', (s) => s.sidebyside.dist_idle_rss_mb, '<= 50', (v) => v <= 50],
   ['sidebyside', 'executable idle RSS (MB)', (s) => s.sidebyside.exe_idle_rss_mb, '<= 50', (v) => v <= 50],
+  ['rollback', 'verify failed -> old file back and reloaded, p50 (ms)', (s) => s.rollback.rollback_p50_ms, '', () => true],
+  ['rollback', 'verify failed -> old file back and reloaded, max (ms)', (s) => s.rollback.rollback_max_ms, '', () => true],
+  ['rollback', 'one apply of a two-file target, p50 (ms)', (s) => s.rollback.two_file_apply_p50_ms, '', () => true],
+  ['rollback', 'two one-file targets applied in turn, p50 (ms)', (s) => s.rollback.two_one_file_applies_p50_ms, '', () => true],
+  ['import', 'import confd, 100 resources (ms)', (s) => s.import.import_100_ms, '', () => true],
   ['recovery', '--onetime against a black hole: exit, p50 (ms)', (s) => s.recovery.blackhole_exit_p50_ms, '<= 3000 + against a closed port', (v, s) => v <= 3000 + s.recovery.refused_exit_p50_ms],
   ['recovery', '--onetime against a black hole: exit, max (ms)', (s) => s.recovery.blackhole_exit_max_ms, '', () => true],
   ['recovery', '--onetime against a closed port: exit, p50 (ms)', (s) => s.recovery.refused_exit_p50_ms, '', () => true],
@@ -120,6 +126,7 @@ async function main(): Promise<void> {
       if ((only === null && executable() !== null) || only?.includes('sidebyside')) await step('sidebyside', () => sideBySide(etcd, client, quick ? 5 : 15));
       if (want('recovery')) await step('recovery', () => recovery(etcd, client, quick ? 2 : 3));
       if (want('import')) await step('import', () => importBench(quick));
+      if (want('rollback')) await step('rollback', () => rollbackBench(quick));
     }
   } finally {
     await Promise.all(agents.map((a) => a.stop()));

@@ -148,7 +148,7 @@ test('a missing conf.d is named', () => {
 test('the TypeScript type and the schema list the same fields', () => {
   // A compile-time check: every key of TargetSpec is a schema property and the reverse.
   const fields: Record<keyof TargetSpec, true> = {
-    id: true, source: true, target: true, files: true, verify: true, history: true, key: true, keys: true, recursive: true, checkcmd: true, reloadcmd: true, reloadsignal: true, plugin: true, interval: true, docker: true, notify: true,
+    id: true, source: true, target: true, files: true, verify: true, key: true, keys: true, recursive: true, checkcmd: true, reloadcmd: true, reloadsignal: true, plugin: true, interval: true, docker: true, notify: true,
     mode: true, owner: true, group: true, timeout: true, minkeys: true, wait: true, splay: true, multiline: true, values: true,
   };
   assert.deepEqual(Object.keys(targetSchema.properties as object).sort(), Object.keys(fields).sort());
@@ -230,5 +230,28 @@ test('keys: a target\'s own key stays unique, keys within one another are refuse
     `${f('nest')}: /keys/0: "/app/db" overlaps /key ("/app"): a key would be read twice`,
     `${f('root')}: /keys/0: "/" would watch the whole keyspace; give a narrower key or a --prefix`,
     `${f('two')}: /key: "/shared" is already used by ${f('one')}`,
+  ]);
+});
+
+test('files: several files per target, each with its own mode; names unique within it; files and source/target exclusive', () => {
+  const tpl = { ...TPL, 'b.ejs': 'b\n' };
+  const ok = makeCfgdir({ set: { id: 'set', key: '/a', files: [{ source: 'a.ejs', target: 'out/a.cfg' }, { source: 'b.ejs', target: 'out/b.map', mode: '0640', name: 'map' }], verify: { cmd: 'true' } } }, tpl);
+  const [t] = loadTargets({ cfgdir: ok, prefix: '' });
+  assert.deepEqual(t.files.map((f) => [f.name, path.relative(ok, f.dest), f.mode]), [['a.cfg', 'out/a.cfg', undefined], ['map', 'out/b.map', 0o640]]);
+  assert.equal(t.dest, path.join(ok, 'out/a.cfg'));
+  assert.deepEqual(t.verify, { cmd: 'true', withinMs: 10_000, everyMs: 1000 });
+  const bad = makeCfgdir(
+    {
+      both: { id: 'both', key: '/b', source: 'a.ejs', target: 'out/x', files: [{ source: 'a.ejs', target: 'out/y' }] },
+      twins: { id: 'twins', key: '/t', files: [{ source: 'a.ejs', target: 'one/same.cfg' }, { source: 'b.ejs', target: 'two/same.cfg' }] },
+      clash: { id: 'clash', key: '/c', files: [{ source: 'a.ejs', target: 'out/c' }, { source: 'b.ejs', target: 'out/c', name: 'other' }] },
+    },
+    tpl,
+  );
+  const f = (n: string): string => path.join(bad, 'conf.d', `${n}.json`);
+  assert.deepEqual(problems(bad).sort(), [
+    `${f('both')}: /files: give either source and target, or files, not both`,
+    `${f('clash')}: /target: ${JSON.stringify(path.join(bad, 'out/c'))} is already used by another file of the same target`,
+    `${f('twins')}: /files/1/name: "same.cfg" is already the name of /files/0: give each file its own "name" (checkcmd's {{src.<name>}})`,
   ]);
 });
