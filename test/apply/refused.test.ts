@@ -10,20 +10,10 @@ import { test } from 'node:test';
 import { keepRefused, refusedPath, removeStale } from '../../src/apply/files';
 import { applyOne, type OneFile } from '../support/apply-one';
 import { CheckError, TargetError } from '../../src/errors';
+import { HAPROXY_HEAD } from '../support/haproxy';
 import { tempDir } from '../support/util';
 
-const HAPROXY = (server: string): string => `global
-    maxconn 100
-defaults
-    mode http
-    timeout connect 5s
-    timeout client 30s
-    timeout server 30s
-frontend web
-    bind 127.0.0.1:8080
-    default_backend web
-backend web
-    server ${server} check
+const HAPROXY = (server: string): string => `${HAPROXY_HEAD}    server ${server} check
 `;
 
 type T = OneFile;

@@ -10,24 +10,14 @@ import { get, metric } from '../support/http';
 import { AgentProcess, runCli, type LogLine } from '../support/cli';
 import { freePort, sharedEtcd, uniquePrefix } from '../support/etcd';
 import { REPO, examples, seedExamples } from '../support/examples';
+import { HAPROXY_HEAD } from '../support/haproxy';
 import { makeCfgdir, readOr, waitFor } from '../support/util';
 
 const shared = sharedEtcd();
 const port = (): string => String(shared.etcd.clientPort);
 
 /** The README's haproxy pattern: `server <name> <value>`, checked by the real haproxy -c. */
-const HAPROXY = `global
-    maxconn 100
-defaults
-    mode http
-    timeout connect 5s
-    timeout client 30s
-    timeout server 30s
-frontend web
-    bind 127.0.0.1:8080
-    default_backend web
-backend web
-<% for (const b of children(key)) { -%>
+const HAPROXY = `${HAPROXY_HEAD}<% for (const b of children(key)) { -%>
     server <%= b.name %> <%= b.value %>
 <% } -%>
 `;
