@@ -120,7 +120,7 @@ const connectionOptions = (): Option[] => [
 
 const program = new Command()
   .name('reconfig')
-  .usage('[options] [-- program [args...]]   |   validate [options]   |   render <target-id> --data <file> [options]')
+  .usage('[options] [-- program [args...]]   |   validate [options]   |   render <target-id> --data <file> [options]   |   fleet [options]   |   import confd [options]')
   .description('Keeps configuration files in step with etcd: renders EJS templates, checks, swaps atomically, reloads.')
   .version(version, '--version')
   // A subcommand's own -c/-p come after its name: `reconfig validate -c dir`.
@@ -199,6 +199,20 @@ configOptions(
 ).action(function (this: Command, id: string, o: { cfgdir: string; prefix: string; data: string }) {
   run(() => flags().renderPlan(id, withInherited(this, o)));
 });
+
+const importCmd = program.command('import').description('bring another tool\'s configuration over: `reconfig import confd`');
+importCmd
+  .command('confd')
+  .description("turn confd's template resources (conf.d/*.toml) and Go templates into targets and EJS templates")
+  .addOption(opt('--confdir <dir>', "confd's directory: conf.d/, templates/ and confd.toml", { default: '/etc/confd' }))
+  .addOption(opt('--out <dir>', "reconfig's configuration directory to write (conf.d/, templates/)", { default: '/etc/reconfig' }))
+  .addOption(opt('--dry-run', 'print what would be written; write nothing'))
+  .addOption(opt('--force', 'write despite problems, marking each untranslated place (validate refuses them until fixed), and over existing files'))
+  .addHelpText('after', '\nExample:\n  reconfig import confd --confdir /etc/confd --out /etc/reconfig --dry-run\n')
+  .action(function (this: Command) {
+    booleansFromEnv(this);
+    run(() => flags().importPlan(this.opts<{ confdir: string; out: string; dryRun?: boolean; force?: boolean }>()));
+  });
 
 const fleet = program
   .command('fleet')

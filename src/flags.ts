@@ -7,7 +7,7 @@ import { parseDuration } from './config/duration';
 import { UsageError, errorMessage } from './errors';
 import { connectionSettings, type ConnectionFlags } from './etcd/settings';
 import type { LogFormat } from './log';
-import { Warnings, type ConfigPlan, type FleetPlan, type OnetimePlan, type Plan, type RenderPlan, type SidecarPlan, type ValidatePlan, type WatchPlan } from './modes/plan';
+import { Warnings, type ConfigPlan, type FleetPlan, type ImportPlan, type OnetimePlan, type Plan, type RenderPlan, type SidecarPlan, type ValidatePlan, type WatchPlan } from './modes/plan';
 
 /** The default run's flags, as commander gives them. */
 export interface RunFlags extends ConnectionFlags, ConfigFlags {
@@ -104,6 +104,10 @@ export function validatePlan(f: ConfigFlags): ValidatePlan {
 
 export function renderPlan(id: string, f: ConfigFlags & { data: string }): RenderPlan {
   return { mode: 'render', log: { debug: false }, warnings: new Warnings(), config: config(f), id, data: f.data };
+}
+
+export function importPlan(f: { confdir: string; out: string; dryRun?: boolean; force?: boolean }): ImportPlan {
+  return { mode: 'import-confd', log: { debug: false }, warnings: new Warnings(), confdir: f.confdir, out: f.out, dryRun: f.dryRun === true, force: f.force === true };
 }
 
 export type { Plan };

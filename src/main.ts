@@ -40,6 +40,8 @@ async function runMode(plan: Plan, cx: ModeContext): Promise<RunResult> {
       return (await import('./modes/validate')).validate(plan, cx);
     case 'render':
       return (await import('./modes/render')).render(plan, cx);
+    case 'import-confd':
+      return (await import('./modes/import')).importFromConfd(plan, cx);
   }
 }
 

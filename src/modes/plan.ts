@@ -104,4 +104,13 @@ export interface RenderPlan extends Common {
   data: string;
 }
 
-export type Plan = WatchPlan | SidecarPlan | OnetimePlan | FleetPlan | ValidatePlan | RenderPlan;
+/** `reconfig import confd`: confd's resources and templates as targets and EJS templates. */
+export interface ImportPlan extends Common {
+  mode: 'import-confd';
+  confdir: string;
+  out: string;
+  dryRun: boolean;
+  force: boolean;
+}
+
+export type Plan = WatchPlan | SidecarPlan | OnetimePlan | FleetPlan | ValidatePlan | RenderPlan | ImportPlan;

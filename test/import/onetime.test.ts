@@ -1,6 +1,7 @@
 /**
- * End to end: the fixture confdir (its single-key resources) imported, its data put into a real etcd under a
- * prefix of the test's own, and the built CLI run with --onetime on the imported directory, as a user would;
+ * End to end: the fixture confdir imported by the built CLI (`reconfig import confd`), its data put into a real
+ * etcd under a prefix of the test's own, and the built CLI run with --onetime on the imported directory, as a
+ * user would (pgbouncer's resource reads two keys: a target with `keys`);
  * the files written must be what confd writes, and the check command (a real process) sees the staged file.
  */
 import assert from 'node:assert/strict';
@@ -8,7 +9,6 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { importConfd } from '../../src/import/confd/command';
 import { runCli } from '../support/cli';
 import { sharedEtcd, uniquePrefix } from '../support/etcd';
 
@@ -22,9 +22,8 @@ test('imported targets, run with --onetime against etcd, write what confd writes
   const out = path.join(dir, 'reconfig');
   cpSync(path.join(FIXTURES, 'confd'), confdir, { recursive: true });
   rmSync(path.join(confdir, 'confd.toml'));
-  // Multi-key targets wait for the schema's "keys"; this run takes the single-key ones.
-  rmSync(path.join(confdir, 'conf.d', 'pgbouncer.toml'));
-  for (const id of ['haproxy', 'nginx']) {
+  const IDS = ['haproxy', 'nginx', 'pgbouncer'];
+  for (const id of IDS) {
     const file = path.join(confdir, 'conf.d', `${id}.toml`);
     const text = readFileSync(file, 'utf8')
       .replace(/^dest = .*$/m, `dest = "${path.join(dir, 'files', id)}"`)
@@ -33,9 +32,9 @@ test('imported targets, run with --onetime against etcd, write what confd writes
       .replace(/^(uid|gid) = .*$/gm, '');
     writeFileSync(file, text);
   }
-  let err = '';
-  const r = await importConfd({ confdir, out, dryRun: false, force: false }, () => undefined, (s) => (err += s));
-  assert.deepEqual(r, { kind: 'ok' }, err);
+  const imported = await runCli(['import', 'confd', '--confdir', confdir, '--out', out]);
+  assert.equal(imported.code, 0, imported.stderr);
+  assert.match(imported.stdout, /wrote 3 target\(s\)/);
 
   const prefix = uniquePrefix('import');
   const data = JSON.parse(readFileSync(path.join(FIXTURES, 'confd-data.json'), 'utf8')) as Record<string, string>;
@@ -43,7 +42,7 @@ test('imported targets, run with --onetime against etcd, write what confd writes
 
   const run = await runCli(['-c', out, '--port', String(shared.etcd.clientPort), '-p', prefix, '--onetime']);
   assert.equal(run.code, 0, run.stderr);
-  for (const id of ['haproxy', 'nginx']) {
+  for (const id of IDS) {
     assert.equal(readFileSync(path.join(dir, 'files', id), 'utf8'), readFileSync(path.join(FIXTURES, 'confd-expected', 'rendered', id), 'utf8'), id);
     readFileSync(path.join(dir, `${id}.reloaded`));
   }
