@@ -70,9 +70,9 @@ function afterText(cmd: Command): string {
   return out.startsWith(own) ? out.slice(own.length).trim() : '';
 }
 
-function model(cmd: Command, parent?: Command): CommandModel {
+function model(cmd: Command, parentName?: string): CommandModel {
   const help = cmd.createHelp();
-  const name = parent ? `${parent.name()} ${cmd.name()}` : cmd.name();
+  const name = parentName ? `${parentName} ${cmd.name()}` : cmd.name();
   return {
     name,
     usage: help.commandUsage(cmd),
@@ -109,6 +109,9 @@ export function cliModel(): CliModel {
   }
   const root = built[0];
   if (built.length !== 1) throw new Error(`${CLI} parsed ${built.length} commander programs; expected its one program`);
-  cached = { program: model(root), commands: root.commands.map((c) => model(c, root)) };
+  // A command that only groups others (`import`, for `import confd`) stands for them: each is listed by its path.
+  const leaves = (c: Command, parent: string): CommandModel[] =>
+    c.commands.length > 0 ? c.commands.flatMap((sub) => leaves(sub, `${parent} ${c.name()}`)) : [model(c, parent)];
+  cached = { program: model(root), commands: root.commands.flatMap((c) => leaves(c, root.name())) };
   return cached;
 }
