@@ -252,6 +252,12 @@ try {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
       exitEarly(ExitCode.ok);
     }
+    // The default run takes no arguments: a word that is not an option was meant as a command (`reconfig valdate`).
+    const word = program.args.find((a) => !a.startsWith('-'));
+    if (err.code === 'commander.excessArguments' && word !== undefined && program.args[0] === word) {
+      const names = program.commands.map((c) => c.name());
+      exitEarly(ExitCode.config, `unknown command ${JSON.stringify(word)} (the commands: ${names.join(', ')}; see reconfig --help)`);
+    }
     exitEarly(ExitCode.config, err.message.replace(/^error: /, ''));
   }
   throw err;

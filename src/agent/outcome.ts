@@ -44,6 +44,8 @@ export interface ReportContext {
   observer: Observer;
   print: (text: string) => void;
   verifyClock?: Clock;
+  /** Ends a verify early: the agent is stopping (the last result stands, nothing is rolled back). */
+  signal?: AbortSignal;
 }
 
 /** One digest for a target's rendered files (the set, in order). */
@@ -77,6 +79,7 @@ export async function applyAndReport(
       skipReload: ctx.skipReload,
       reloadPending: standing === 'reload-owed',
       clock: ctx.verifyClock,
+      signal: ctx.signal,
       onOutput: (stage, output) => {
         if (output.trim()) log.debug({ stage, output }, `${stage}${stage === 'verify' ? '' : 'cmd'} output`);
       },

@@ -251,6 +251,7 @@ export class TargetRunner implements InputSink {
     const outcome = await applyAndReport(this.target, revision, () => this.render(), this.carried, {
       ...this.ctx,
       log: this.log.child({ revision }),
+      signal: this.halt.signal,
     });
     this.carried = { standing: outcome.standing, refused: outcome.refused };
     if (outcome.error?.cause instanceof PluginError) this.retryPlugin();

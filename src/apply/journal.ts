@@ -29,7 +29,11 @@ export function writeJournal(dests: readonly string[]): void {
 }
 
 export function clearJournal(firstDest: string): void {
-  rmSync(journalPath(firstDest), { force: true });
+  try {
+    rmSync(journalPath(firstDest), { force: true });
+  } catch (err) {
+    throw new ApplyError(`cannot remove the swap journal ${journalPath(firstDest)}: ${errorMessage(err)}`, { cause: err });
+  }
 }
 
 export function hasJournal(firstDest: string): boolean {

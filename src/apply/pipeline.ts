@@ -34,6 +34,8 @@ export interface ApplyOptions {
   reloadPending?: boolean;
   /** Called with each command's output, for the log. */
   onOutput?: (stage: 'check' | 'reload' | 'verify', output: string) => void;
+  /** Leave the swap journal after the reload: a verify follows, and only its end clears it (verify.ts). */
+  keepJournal?: boolean;
 }
 
 export type T = Pick<Target, 'id' | 'dest' | 'files' | 'checkcmd' | 'reloadcmd' | 'reloadsignal' | 'notify' | 'timeoutMs'>;
@@ -58,7 +60,7 @@ export async function applyTarget(t: T, contents: readonly string[], opts: Apply
   if (changed) await write(t, entries, reloads, opts);
   if ((!changed && !opts.reloadPending) || opts.skipReload) return { changed, reloaded: false, entries };
   const reloaded = await reload(t, opts);
-  clearJournal(t.dest);
+  if (!opts.keepJournal) await step(t, 'reload', () => clearJournal(t.dest));
   return { changed, reloaded, entries };
 }
 
@@ -80,7 +82,7 @@ async function write(t: T, entries: readonly Entry[], reloads: boolean, opts: Ap
     // A crash from here to the end of the reload leaves the journal: the next start reloads (journal.ts).
     if (reloads) await step(t, 'swap', () => writeJournal(t.files.map((f) => f.dest)));
     await step(t, 'swap', () => swapAll(staged));
-    if (!reloads) clearJournal(t.dest);
+    if (!reloads) await step(t, 'swap', () => clearJournal(t.dest));
     if (t.checkcmd !== undefined && !checksStaged) {
       // The check reads the live paths: the files are already in place, so put the old ones back if it fails.
       try {
@@ -94,7 +96,7 @@ async function write(t: T, entries: readonly Entry[], reloads: boolean, opts: Ap
           const both = new AggregateError([err, restoreErr], `${errorMessage(err)}; then putting ${what} back failed: ${errorMessage(restoreErr)}`);
           throw new TargetError(t.id, 'swap', new ApplyError(both.message, { cause: both }));
         }
-        clearJournal(t.dest);
+        await step(t, 'check', () => clearJournal(t.dest));
         throw err;
       }
     }

@@ -42,7 +42,7 @@ export function targetDefinitions(cfgdir: string, env: NodeJS.ProcessEnv, proble
   } catch (err) {
     const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
     if (!(missing && fromEnv.length > 0)) {
-      const hint = missing ? ' (give the configuration directory with -c <dir>; it holds conf.d/ and templates/)' : '';
+      const hint = missing ? ` (no such directory: give the configuration directory, which holds conf.d/ and templates/, with -c <dir>)` : '';
       throw new ConfigError([{ file: confd, message: `cannot read directory: ${errorMessage(err)}${hint}` }]);
     }
   }

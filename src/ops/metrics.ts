@@ -94,12 +94,14 @@ export class Metrics implements Observer {
   rolledBack(id: string, revision: number, message: string, output: string): void {
     this.rollbacks.inc({ target: id });
     this.failures.inc({ target: id, stage: 'verify' });
-    this.set(id, { inSync: false, held: false, error: `rolled back: ${message}`, rolledBack: { revision, output } });
+    // /healthz is unauthenticated and read often: a few hundred bytes of the verify's output, not all of it.
+    const cut = output.length > 500 ? `${output.slice(0, 500)}... (${output.length - 500} more bytes in the log)` : output;
+    this.set(id, { inSync: false, held: false, error: `rolled back: ${message}`, rolledBack: { revision, output: cut } });
   }
 
   failed(id: string, stage: string, message: string): void {
     this.failures.inc({ target: id, stage });
-    this.set(id, { inSync: false, held: stage === 'hold', error: `${stage}: ${message}` });
+    this.set(id, { inSync: false, held: stage === 'hold', error: `${stage}: ${message}`, rolledBack: undefined });
   }
 
   settled(): void {}

@@ -110,5 +110,5 @@ test('nothing to do is an error: a conf.d of only examples or confd TOML exits 2
 test('a bare reconfig with no /etc/reconfig says to give -c <dir>', async () => {
   const r = await runCli(['--onetime', '--port', port()], { env: { RECONFIG_CFGDIR: path.join(tempDir(), 'absent') } });
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /give the configuration directory with -c <dir>/);
+  assert.match(r.stderr, /no such directory: give the configuration directory, which holds conf.d\/ and templates\/, with -c <dir>/);
 });

@@ -104,3 +104,45 @@ test('old files that fail the verify too: both failures told, the old file stays
   await runner.applyNow();
   assert.equal(lines(reloads).length, reloadsAfter, 'never a loop');
 });
+
+test('a reload of the old files that fails is a reload owed, not a remembered refusal: the next apply tries again and ends on the old files', async () => {
+  const dir = tempDir();
+  const count = path.join(dir, 'count');
+  const reloads = path.join(dir, 'reloads');
+  const { log } = memoryLogger();
+  // The third reload fails: the first apply's, the bad file's, then the old file's.
+  const reloadcmd = `n=$(cat ${count} 2>/dev/null || echo 0); n=$((n+1)); echo $n > ${count}; cat "$RECONFIG_DEST" >> ${reloads}; [ "$n" != 3 ]`;
+  const t = fakeTarget('rr', { reloadcmd, verify: { cmd: '! grep -q dead "$RECONFIG_DEST"', withinMs: 0, everyMs: 1000 } });
+  const runner = new TargetRunner(t, { prefix: '', notreally: false, log, print: () => undefined, observer: noObserver, verifyClock: fakeClock() }, { manual: true });
+  runner.load([{ key: '/rr/a', value: 'live' }], 1);
+  assert.equal((await runner.applyNow()).ok, true);
+  runner.update([{ type: 'put', key: '/rr/a', value: 'dead', revision: 2 }], 2);
+  const failed = await runner.applyNow();
+  assert.equal(failed.error?.stage, 'reload');
+  assert.match(failed.error?.message ?? '', /the previous files are back, but reloading them failed/);
+  assert.equal(readFileSync(t.dest, 'utf8'), '/rr/a=live\n');
+  // Not remembered as refused: the next apply runs, and ends with the daemon reloaded on the old file.
+  const next = await runner.applyNow();
+  assert.equal(next.rolledBack, true);
+  assert.equal(lines(reloads).at(-1), '/rr/a=live');
+  assert.equal(readFileSync(t.dest, 'utf8'), '/rr/a=live\n');
+});
+
+test('a reload that was owed is verified too; with no change to roll back, its failure is told as it is', async () => {
+  const dir = tempDir();
+  const health = path.join(dir, 'health');
+  writeFileSync(health, 'ok\n');
+  const { t, runner, reloads } = setUp(`grep -q ok ${health}`);
+  runner.load([{ key: '/rb/a', value: '1' }], 1);
+  await runner.applyNow();
+  // A crash between the swap and its reload, seen at start-up: the same files, a reload owed.
+  const fresh = new TargetRunner(t, { prefix: '', notreally: false, log: memoryLogger().log, print: () => undefined, observer: noObserver, verifyClock: fakeClock() }, { manual: true });
+  fresh.oweReload();
+  fresh.load([{ key: '/rb/a', value: '1' }], 1);
+  writeFileSync(health, 'down\n');
+  const out = await fresh.applyNow();
+  assert.equal(out.error?.stage, 'verify');
+  assert.match(out.error?.message ?? '', /already in place .*nothing to roll back to/);
+  assert.equal(readFileSync(t.dest, 'utf8'), '/rb/a=1\n');
+  assert.equal(lines(reloads).length, 2, 'the owed reload ran, and only it');
+});
