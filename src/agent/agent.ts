@@ -39,6 +39,8 @@ export class Agent {
   private waiters: Array<() => void> = [];
   /** The runners' context, with the agent's own observer beside the caller's. */
   private readonly ctx: RunnerContext;
+  /** The Feed's watch has been up at least once (its first sync). */
+  private watching = false;
   /** Resolves with the error that stopped the agent's feed before its first sync (see AgentOptions). */
   readonly misconfigured: Promise<EtcdError>;
 
@@ -48,7 +50,14 @@ export class Agent {
     ctx: Omit<RunnerContext, 'observer'> & { observer?: Observer },
     opts: AgentOptions = {},
   ) {
-    const own: Observer = { ...noObserver, settled: () => this.wakeWaiters() };
+    const own: Observer = {
+      ...noObserver,
+      settled: () => this.wakeWaiters(),
+      synced: () => {
+        this.watching = true;
+        this.wakeWaiters();
+      },
+    };
     const observer = allOf([ctx.observer ?? noObserver, own]);
     this.ctx = { ...ctx, observer };
     this.set = this.build(targets);
@@ -82,11 +91,12 @@ export class Agent {
   }
 
   /**
-   * Resolves once every target of the set has rendered once or failed once (a Docker target whose first list
-   * has not come yet, or a keyed target before the first snapshot, keeps it waiting), and none is busy.
+   * Resolves once the watch is up (the first sync) and every target of the set has rendered once or failed once
+   * (a Docker target whose first list has not come yet, or a keyed target before the first snapshot, keeps it
+   * waiting), and none is busy.
    */
   ready(): Promise<void> {
-    return this.until(() => !this.busy && this.runners.every((r) => r.tried));
+    return this.until(() => this.watching && !this.busy && this.runners.every((r) => r.tried));
   }
 
   private until(cond: () => boolean): Promise<void> {

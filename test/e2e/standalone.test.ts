@@ -79,6 +79,9 @@ test('ready means every target rendered or failed once: not while a Docker targe
     const ready = await agent.waitForLog((l) => l.msg === 'first full apply done; watching 2 target(s)', 'ready');
     const failure = agent.logs.findIndex((l) => l.target === 'docker' && l.stage === 'read');
     assert.ok(failure >= 0 && failure < agent.logs.indexOf(ready), 'the Docker target failed before the agent was ready');
+    // Ready also means watching: the watch is up before the agent says so.
+    const watching = agent.logs.findIndex((l) => l.msg === 'connected; watching');
+    assert.ok(watching >= 0 && watching < agent.logs.indexOf(ready), 'connected before ready');
   } finally {
     await agent.stop();
     for (const c of held) c.destroy();
