@@ -30,7 +30,8 @@ stock_debian() {
   if [ ! -f "$cache/rootfs.tar" ]; then
     command -v mmdebstrap >/dev/null || { echo "mmdebstrap is not installed (apt-get install mmdebstrap)" >&2; return 1; }
     mkdir -p "$cache"
-    mmdebstrap --quiet --variant=minbase --mode=root bookworm "$cache/rootfs.tar.part" >&2
+    # --format=tar: the name's .part suffix would otherwise make mmdebstrap write a directory.
+    mmdebstrap --quiet --variant=minbase --mode=root --format=tar bookworm "$cache/rootfs.tar.part" >&2
     mv "$cache/rootfs.tar.part" "$cache/rootfs.tar"
   fi
   podman import --quiet "$cache/rootfs.tar" "$STOCK_IMAGE" >/dev/null

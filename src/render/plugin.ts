@@ -77,10 +77,12 @@ function forget(file: string, load: NodeJS.Require): void {
   if (!old) return;
   delete load.cache[resolved];
   // The module that loaded it lists it among its children: drop that reference too, or the old module lives on.
-  // (A createRequire() parent is dropped with its require(); this module is checked as well.)
+  // (A createRequire() parent is dropped with its require(); this module is checked as well. Inside the single
+  // executable's bundle `module` has no children list: there is nothing to drop.)
   for (const parent of [old.parent, module]) {
-    const i = parent?.children.indexOf(old) ?? -1;
-    if (parent && i !== -1) parent.children.splice(i, 1);
+    const kids: NodeJS.Module[] | undefined = parent?.children;
+    const i = kids?.indexOf(old) ?? -1;
+    if (kids && i !== -1) kids.splice(i, 1);
   }
 }
 
