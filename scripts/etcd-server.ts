@@ -86,11 +86,20 @@ export class EtcdServer {
   /** A single-member etcd. `opts` may be a list of extra flags, for short. */
   static async start(opts: ServerOptions | string[] = {}): Promise<EtcdServer> {
     const o = Array.isArray(opts) ? { extraArgs: opts } : opts;
-    const clientPort = await freePort();
-    const peerPort = await freePort();
-    const s = EtcdServer.create({ name: 'test', clientPort, peerPort, initialCluster: `test=http://127.0.0.1:${peerPort}` }, o);
-    await s.launch();
-    return s;
+    // A free port is free when asked, not when etcd binds it: another process (tests run in parallel) may take
+    // it in between. Then etcd exits with "address already in use", and new ports are tried.
+    for (let attempt = 1; ; attempt++) {
+      const clientPort = await freePort();
+      const peerPort = await freePort();
+      const s = EtcdServer.create({ name: 'test', clientPort, peerPort, initialCluster: `test=http://127.0.0.1:${peerPort}` }, o);
+      try {
+        await s.launch();
+        return s;
+      } catch (err) {
+        rmSync(s.dataDir, { recursive: true, force: true });
+        if (attempt >= 3 || !String((err as Error).message).includes('address already in use')) throw err;
+      }
+    }
   }
 
   /** A member of a cluster, not yet started (see EtcdCluster). */
