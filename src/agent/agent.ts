@@ -35,7 +35,7 @@ export class Agent {
   private readonly feed: Feed;
   /** The agent's life: aborting it stops the feed and every runner's pacing, plugins and sources. */
   private readonly life = new AbortController();
-  /** Called when no runner is busy any more (see idle()) or every runner has tried once (see ready()). */
+  /** Called when a runner settles or the watch syncs, to see whether ready() holds now. */
   private waiters: Array<() => void> = [];
   /** The runners' context, with the agent's own observer beside the caller's. */
   private readonly ctx: RunnerContext;
@@ -83,11 +83,6 @@ export class Agent {
 
   private get runners(): TargetRunner[] {
     return this.set.wired.map((w) => w.runner);
-  }
-
-  /** Resolves once no runner has an apply pending or running (at once if none has). */
-  idle(): Promise<void> {
-    return this.until(() => !this.busy);
   }
 
   /**

@@ -49,7 +49,7 @@ export interface ReportContext {
 }
 
 /** One digest for a target's rendered files (the set, in order). */
-export function digestOf(contents: readonly string[]): string {
+function digestOf(contents: readonly string[]): string {
   const h = createHash('sha256');
   for (const c of contents) h.update(createHash('sha256').update(c).digest());
   return h.digest('hex');
@@ -68,11 +68,13 @@ export async function applyAndReport(
   let digest: string | undefined;
   try {
     const contents = await render();
-    digest = digestOf(contents);
-    if (carried.refused?.digest === digest && !ctx.notreally) {
+    // Only a verify refuses a render by its digest: a target without one never pays for hashing its files.
+    digest = t.verify ? digestOf(contents) : undefined;
+    const refused = carried.refused;
+    if (refused && refused.digest === digest && !ctx.notreally) {
       // The verify refused exactly these bytes: wait for data that renders differently.
       log.debug('the same render the verify refused; not applied again');
-      return { ...carried.refused.outcome, revision, standing, refused: carried.refused };
+      return { ...refused.outcome, revision, standing, refused };
     }
     const res = await applyVerified(t, contents, {
       notreally: ctx.notreally,

@@ -44,11 +44,12 @@ export type T = Pick<Target, 'id' | 'dest' | 'files' | 'checkcmd' | 'reloadcmd' 
 const SRC = /\{\{\s*\.?src(?:\.([A-Za-z0-9_.-]+?))?\s*\}\}/g;
 
 export async function applyTarget(t: T, contents: readonly string[], opts: ApplyOptions = {}): Promise<ApplyResult> {
+  // Outside the read step: a render that gave no string is a bug in reconfig, not a failed read.
+  const bytes = contents.map((c) => Buffer.from(c, 'utf8'));
   const entries: Entry[] = await step(t, 'read', () =>
     t.files.map((file, i) => {
-      const bytes = Buffer.from(contents[i], 'utf8');
       const current = readCurrent(file.dest);
-      return { file, bytes, current, changed: !current || !current.bytes.equals(bytes) };
+      return { file, bytes: bytes[i], current, changed: !current || !current.bytes.equals(bytes[i]) };
     }),
   );
   const changed = entries.some((e) => e.changed);
