@@ -6,7 +6,8 @@
  *
  * One snapshot has one time budget (--etcd-timeout), every member and the fallback included, so that a member
  * that accepts TCP and never answers (a black hole) fails the read within it. The members not yet tried share
- * what is left evenly, so that a silent first member still leaves the next one time to answer.
+ * what is left evenly, so that a silent first member still leaves the next one time to answer. A round in which
+ * a member said the cluster is between leaders is tried again while the budget lasts.
  */
 import { EtcdError } from '../errors';
 import { endpointLabel, type Endpoint } from './endpoints';
@@ -72,11 +73,16 @@ export class GatewayReader implements Reader {
       const share = Math.max(0, (budgetEnds - now) / untried);
       return this.snapshotFrom(endpoint, specs, now + share, share);
     };
-    try {
-      return await this.members.tryEach('read', attempt, (err) => err instanceof GatewayMissing);
-    } catch (err) {
-      if (err instanceof GatewayMissing) return this.fallBack(specs, budgetEnds);
-      throw err;
+    for (;;) {
+      try {
+        return await this.members.tryEach('read', attempt, (err) => err instanceof GatewayMissing);
+      } catch (err) {
+        if (err instanceof GatewayMissing) return this.fallBack(specs, budgetEnds);
+        // A cluster electing a leader answers "leader changed" or "no leader" for a second or so: while the budget
+        // lasts, another round (the members tried so far share nothing more: the next gets what is left).
+        if (!duringElection(err) || Date.now() + ELECTION_PAUSE_MS >= budgetEnds) throw err;
+        await new Promise((resolve) => setTimeout(resolve, ELECTION_PAUSE_MS));
+      }
     }
   }
 
@@ -155,6 +161,15 @@ export class GatewayReader implements Reader {
     this.http.close();
     this.fallback?.close();
   }
+}
+
+const ELECTION_PAUSE_MS = 100;
+const ELECTION = /leader changed|no leader|election/i;
+
+/** Whether a failed round met a cluster between leaders (any member said so). */
+export function duringElection(err: unknown): boolean {
+  const failures = err instanceof EtcdError && err.cause instanceof AggregateError ? (err.cause.errors as unknown[]) : [err];
+  return failures.some((f) => f instanceof Error && ELECTION.test(f.message));
 }
 
 function rangeRequest(start: Buffer, end: Buffer, revision: number | undefined): Record<string, string> {

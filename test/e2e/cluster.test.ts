@@ -80,6 +80,24 @@ test('--onetime moves on from a dead first member', async () => {
   }
 });
 
+test('--onetime right after the leader was killed waits out the election within the default --etcd-timeout', async () => {
+  const dir = makeCfgdir({ app: { id: 'app', source: 'list.ejs', target: 'out/app.conf', key: '/app', recursive: true } }, { 'list.ejs': LIST });
+  const w = writer();
+  await w.put('/app/a').value('1');
+  w.close();
+  const leader = await cluster.leader();
+  await leader.kill9();
+  try {
+    // The leader first: every member then answers "leader changed" or waits for one, until a new leader is elected.
+    const endpoints = [leader.url, ...cluster.members.filter((m) => m !== leader).map((m) => m.url)];
+    const res = await runCli(['-c', dir, '--endpoints', endpoints.join(','), '--onetime']);
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(readOr(path.join(dir, 'out/app.conf')), /^\/app\/a=1$/m);
+  } finally {
+    await leader.restart();
+  }
+});
+
 test('a half-open member in use (silent, TCP up) is left for the next member within 30 s', async () => {
   const dir = makeCfgdir({ app: { id: 'app', source: 'list.ejs', target: 'out/app.conf', key: '/half', recursive: true } }, { 'list.ejs': LIST });
   const out = path.join(dir, 'out/app.conf');

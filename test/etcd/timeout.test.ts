@@ -122,3 +122,60 @@ test('--onetime against a black hole exits 3, naming the member and what it wait
     assert.match(res.stderr, new RegExp(`etcd ${esc(hole.url)} did not answer the range read within 2.5 s`));
   });
 });
+
+/**
+ * A member between leaders: etcd's gateway answers `etcdserver: leader changed` (gRPC UNAVAILABLE, HTTP 503) until a
+ * new leader is elected. Here an HTTP front says so for `electionMs`, then forwards to the real etcd.
+ */
+async function electing<T>(target: string, electionMs: number, fn: (url: string) => Promise<T>): Promise<T> {
+  const http = await import('node:http');
+  const until = Date.now() + electionMs;
+  let refused = 0;
+  const server = http.createServer((req, res) => {
+    if (Date.now() < until) {
+      refused += 1;
+      res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'etcdserver: leader changed', code: 14, message: 'etcdserver: leader changed' }));
+      return;
+    }
+    const up = http.request(`${target}${req.url ?? '/'}`, { method: req.method, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    up.on('error', (err) => res.destroy(err));
+    req.pipe(up);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  try {
+    return await fn(`http://127.0.0.1:${port}`);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    assert.ok(refused > 0, 'the front said "leader changed" at least once');
+  }
+}
+
+test('a member between leaders: the read is tried again within the budget, and gives up naming the election past it', async () => {
+  const prefix = uniquePrefix('/timeout');
+  await shared.client.put(`${prefix}/a`).value('1');
+  const specs = [{ key: prefix, recursive: true }];
+  await electing(shared.etcd.url, 800, async (url) => {
+    const reader = new GatewayReader(at(url));
+    try {
+      const snap = await reader.snapshot(specs);
+      assert.deepEqual(snap.kvs, [[{ key: `${prefix}/a`, value: '1' }]]);
+    } finally {
+      reader.close();
+    }
+  });
+  await electing(shared.etcd.url, 60_000, async (url) => {
+    const reader = new GatewayReader({ ...at(url), timeoutMs: 600 });
+    const started = Date.now();
+    try {
+      await assert.rejects(reader.snapshot(specs), /leader changed/);
+      assert.ok(Date.now() - started < 5_000, 'gave up near the budget');
+    } finally {
+      reader.close();
+    }
+  });
+});
