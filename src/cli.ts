@@ -59,6 +59,12 @@ function revisionArg(value: string): number {
   return n;
 }
 
+function versionArg(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a version number from `reconfig history` (1 or more)');
+  return n;
+}
+
 function prefix(value: string): string {
   if (!value.startsWith('/')) throw new InvalidArgumentError('must begin with /');
   return value;
@@ -100,6 +106,8 @@ function booleansFromEnv(cmd: Command): void {
 /** Where the configuration is, and the key prefix: the default run and every command take them. */
 const cfgdirOption = (): Option => opt('-c, --cfgdir <dir>', 'configuration directory holding conf.d/ and templates/', { default: '/etc/reconfig' });
 const prefixOption = (): Option => opt('-p, --prefix <prefix>', 'prepended to every key', { default: '', parse: prefix });
+const stateDirOption = (): Option =>
+  opt('--state-dir <dir>', 'where targets with "history" keep their applied versions (0700)', { default: '/var/lib/reconfig' });
 const allowEmptyOption = (): Option => opt('--allow-empty', 'no target at all is not an error (by default it is: exit 2, naming the files ignored)');
 
 /** How to reach etcd: the default run and `fleet` take them. */
@@ -120,7 +128,7 @@ const connectionOptions = (): Option[] => [
 
 const program = new Command()
   .name('reconfig')
-  .usage('[options] [-- program [args...]]   |   validate [options]   |   render <target-id> --data <file> [options]   |   fleet [options]   |   import confd [options]')
+  .usage('[options] [-- program [args...]]   |   validate [options]   |   render <target-id> --data <file> [options]   |   fleet [options]   |   history <target-id>   |   rollback <target-id>   |   import confd [options]')
   .description('Keeps configuration files in step with etcd: renders EJS templates, checks, swaps atomically, reloads.')
   .version(version, '--version')
   // A subcommand's own -c/-p come after its name: `reconfig validate -c dir`.
@@ -130,6 +138,7 @@ for (const o of connectionOptions()) program.addOption(o);
 program
   .addOption(prefixOption())
   .addOption(allowEmptyOption())
+  .addOption(stateDirOption())
   .addOption(opt('-o, --onetime', 'apply every target once, print a summary and exit', { default: false }))
   .addOption(opt('-n, --notreally', 'print diffs instead of writing; run no commands', { default: false }))
   .addOption(opt('-d, --debug', 'log at debug level', { default: false }))
@@ -198,6 +207,33 @@ configOptions(
     .addHelpText('after', '\nExample:\n  reconfig render haproxy --data backends.yaml -c /etc/reconfig > /tmp/haproxy.cfg\n'),
 ).action(function (this: Command, id: string, o: { cfgdir: string; prefix: string; data: string }) {
   run(() => flags().renderPlan(id, withInherited(this, o)));
+});
+
+configOptions(
+  program
+    .command('history')
+    .description('list the versions a target with "history" kept (newest first), or with --diff N the diff from version N to the live files')
+    .argument('<target-id>', 'the id of the target')
+    .addOption(stateDirOption())
+    .addOption(opt('--diff <n>', 'print the diff between version n and the live files', { parse: versionArg }))
+    .addHelpText('after', '\nExamples:\n  reconfig history haproxy\n  reconfig history haproxy --diff 4        what changed since version 4\n'),
+).action(function (this: Command, id: string) {
+  run(() => flags().historyPlan(id, withInherited(this, this.opts<ConfigFlags & { diff?: number }>())));
+});
+
+configOptions(
+  program
+    .command('rollback')
+    .description('put a kept version back (check, swap, reload, verify) and hold the target there until its data changes')
+    .argument('<target-id>', 'the id of the target')
+    .addOption(stateDirOption())
+    .addOption(opt('--to <n>', 'the version to put back (default: the one before the live one)', { parse: versionArg }))
+    .addOption(opt('-d, --debug', 'log at debug level', { default: false }))
+    .addOption(opt('--log-format <format>', 'json, or pretty for people (default: pretty on a terminal, else json)').choices(['json', 'pretty']))
+    .addHelpText('after', '\nExample:\n  reconfig rollback haproxy --to 4\n'),
+).action(function (this: Command, id: string) {
+  booleansFromEnv(this);
+  run(() => flags().rollbackPlan(id, withInherited(this, this.opts<ConfigFlags & { to?: number; debug?: boolean; logFormat?: RunFlags['logFormat'] }>())));
 });
 
 const importCmd = program.command('import').description('bring another tool\'s configuration over: `reconfig import confd`');

@@ -7,7 +7,21 @@ import { parseDuration } from './config/duration';
 import { UsageError, errorMessage } from './errors';
 import { connectionSettings, type ConnectionFlags } from './etcd/settings';
 import type { LogFormat } from './log';
-import { Warnings, type ConfigPlan, type FleetPlan, type ImportPlan, type OnetimePlan, type Plan, type RenderPlan, type SidecarPlan, type ValidatePlan, type WatchPlan } from './modes/plan';
+import { DEFAULT_STATE_DIR } from './config/read';
+import {
+  Warnings,
+  type ConfigPlan,
+  type FleetPlan,
+  type HistoryPlan,
+  type ImportPlan,
+  type OnetimePlan,
+  type Plan,
+  type RenderPlan,
+  type RollbackPlan,
+  type SidecarPlan,
+  type ValidatePlan,
+  type WatchPlan,
+} from './modes/plan';
 
 /** The default run's flags, as commander gives them. */
 export interface RunFlags extends ConnectionFlags, ConfigFlags {
@@ -29,6 +43,7 @@ export interface ConfigFlags {
   cfgdir: string;
   prefix: string;
   allowEmpty?: boolean;
+  stateDir?: string;
 }
 
 /** `reconfig fleet`'s flags. */
@@ -55,7 +70,7 @@ function duration(flag: string, text: string): number {
 }
 
 function config(f: ConfigFlags): ConfigPlan {
-  return { cfgdir: f.cfgdir, prefix: normalisePrefix(f.prefix), allowEmpty: f.allowEmpty === true };
+  return { cfgdir: f.cfgdir, prefix: normalisePrefix(f.prefix), allowEmpty: f.allowEmpty === true, stateDir: f.stateDir ?? DEFAULT_STATE_DIR };
 }
 
 /** The default run: the watching agent, sidecar mode (a program after `--`) or --onetime. */
@@ -108,6 +123,16 @@ export function renderPlan(id: string, f: ConfigFlags & { data: string }): Rende
 
 export function importPlan(f: { confdir: string; out: string; dryRun?: boolean; force?: boolean }): ImportPlan {
   return { mode: 'import-confd', log: { debug: false }, warnings: new Warnings(), confdir: f.confdir, out: f.out, dryRun: f.dryRun === true, force: f.force === true };
+}
+
+/** `reconfig history <id> [--diff N]`. */
+export function historyPlan(id: string, f: ConfigFlags & { diff?: number }): HistoryPlan {
+  return { mode: 'history', log: { debug: false }, warnings: new Warnings(), config: config(f), id, diff: f.diff };
+}
+
+/** `reconfig rollback <id> [--to N]`: the log is the agent's, for the commands it runs. */
+export function rollbackPlan(id: string, f: ConfigFlags & { to?: number; debug?: boolean; logFormat?: LogFormat }): RollbackPlan {
+  return { mode: 'rollback', log: { debug: f.debug === true, format: f.logFormat }, warnings: new Warnings(), config: config(f), id, to: f.to };
 }
 
 export type { Plan };

@@ -42,6 +42,10 @@ async function runMode(plan: Plan, cx: ModeContext): Promise<RunResult> {
       return (await import('./modes/render')).render(plan, cx);
     case 'import-confd':
       return (await import('./modes/import')).importFromConfd(plan, cx);
+    case 'history':
+      return (await import('./modes/history')).history(plan, cx);
+    case 'rollback':
+      return (await import('./modes/history')).rollback(plan, cx);
   }
 }
 

@@ -119,6 +119,8 @@ export interface Target {
   timeoutMs: number;
   /** Run after a reload; a failure rolls the files back. */
   verify?: Verify;
+  /** Keep the last `keep` applied versions of its files in `dir` (see apply/history.ts). */
+  history?: { keep: number; dir: string };
   /** Hold the target while its data has fewer keys than this. */
   minkeys?: number;
   /** Debounce window in ms: quiet for min, at most max after the first change. */

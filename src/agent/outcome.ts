@@ -3,7 +3,7 @@
  * rollback), then the log line, the observers and the outcome for --onetime. A failure never throws out of
  * here; a failure that is not a TargetError is a bug in reconfig (stage `internal`), logged with its stack.
  */
-import { createHash } from 'node:crypto';
+import { digestOf, History } from '../apply/history';
 import { applyVerified, type Clock } from '../apply/verify';
 import type { Target } from '../target';
 import { TargetError, VerifyError, errorMessage } from '../errors';
@@ -48,13 +48,6 @@ export interface ReportContext {
   signal?: AbortSignal;
 }
 
-/** One digest for a target's rendered files (the set, in order). */
-function digestOf(contents: readonly string[]): string {
-  const h = createHash('sha256');
-  for (const c of contents) h.update(createHash('sha256').update(c).digest());
-  return h.digest('hex');
-}
-
 export async function applyAndReport(
   t: Target,
   revision: number,
@@ -68,13 +61,19 @@ export async function applyAndReport(
   let digest: string | undefined;
   try {
     const contents = await render();
-    // Only a verify refuses a render by its digest: a target without one never pays for hashing its files.
-    digest = t.verify ? digestOf(contents) : undefined;
+    // Only a verify or a history compares renders by their digest: other targets never pay for hashing their files.
+    digest = t.verify || t.history ? digestOf(contents) : undefined;
     const refused = carried.refused;
     if (refused && refused.digest === digest && !ctx.notreally) {
       // The verify refused exactly these bytes: wait for data that renders differently.
       log.debug('the same render the verify refused; not applied again');
       return { ...refused.outcome, revision, standing, refused };
+    }
+    const history = t.history && !ctx.notreally ? new History(t.history.dir, t.history.keep) : undefined;
+    const held = history && digest !== undefined ? holding(history, digest, ctx) : undefined;
+    if (held) {
+      observer.applied(t.id, false, revision, held.content, held.note);
+      return { id: t.id, ok: true, changed: false, reloaded: false, revision, standing: 'ok' };
     }
     const res = await applyVerified(t, contents, {
       notreally: ctx.notreally,
@@ -86,6 +85,7 @@ export async function applyAndReport(
         if (output.trim()) log.debug({ stage, output }, `${stage}${stage === 'verify' ? '' : 'cmd'} output`);
       },
     });
+    if (history) keepVersion(history, t.files.map((f) => f.dest), revision, ctx);
     observer.applied(t.id, res.changed, revision, t.files.length === 1 ? contents[0] : contents.join(''));
     const ms = Math.round((performance.now() - started) * 10) / 10;
     if (standing === 'failing' || standing === 'reload-owed' || carried.refused) log.info('target recovered');
@@ -127,5 +127,38 @@ export async function applyAndReport(
     // A verify failure (rolled back, or not) is remembered by the render's digest: never a reload loop.
     const refused = error.stage === 'verify' && digest !== undefined ? { digest, outcome } : undefined;
     return { ...outcome, standing: next, refused };
+  }
+}
+
+/**
+ * A rollback by hand (`reconfig rollback`) holds the target at its version while the data renders what it
+ * rendered then (`against`); data that renders differently releases it. Undefined: not held (any more).
+ */
+function holding(history: History, digest: string, ctx: ReportContext): { content: string; note: string } | undefined {
+  let hold;
+  try {
+    hold = history.hold();
+  } catch {
+    return undefined;
+  }
+  if (!hold) return undefined;
+  if (hold.against !== digest) {
+    history.clearHold();
+    ctx.log.info({ version: hold.version }, `the data changed: the rollback by hand to version ${hold.version} is released`);
+    return undefined;
+  }
+  const note = `held at version ${hold.version} by reconfig rollback (since ${hold.since}) until its data changes`;
+  ctx.log.info({ version: hold.version }, note);
+  const v = history.list().find((x) => x.n === hold.version);
+  return { content: v ? history.contents(v).join('') : '', note };
+}
+
+/** Keeps the files now live as a version; a failure to keep it is told, and never fails the apply. */
+function keepVersion(history: History, dests: readonly string[], revision: number, ctx: ReportContext): void {
+  try {
+    const v = history.record(dests, revision);
+    if (v) ctx.log.debug({ version: v.n }, `kept as version ${v.n} in ${history.dir}`);
+  } catch (err) {
+    ctx.log.warn({ err: errorMessage(err) }, `the history could not keep this version: ${errorMessage(err)}`);
   }
 }

@@ -11,7 +11,7 @@ import { compileTemplate } from '../render/template';
 import { valueCheck } from '../render/values';
 import { parseDuration } from './duration';
 import { IdLookup } from './owners';
-import type { LoadOptions, ReadFile, ReadSpec } from './read';
+import { DEFAULT_STATE_DIR, type LoadOptions, type ReadFile, type ReadSpec } from './read';
 import { RuleCompiler } from './rules';
 import type { TargetSpec } from './schema';
 import { envTemplates, type EnvTemplate } from './definitions';
@@ -23,6 +23,8 @@ export interface CompileOptions {
    * it only checks that the module can be found, and runs no user code.
    */
   loadPlugins?: boolean;
+  /** Check that targets with `history` can write the state directory (load.ts); `validate` says false. */
+  checkStateDir?: boolean;
 }
 
 /** The Targets for `specs`; a spec with a problem (reported, with its file) is left out. */
@@ -79,6 +81,7 @@ class Compiler {
       },
       timeoutMs: parseDuration(spec.timeout),
       verify: spec.verify && { cmd: spec.verify.cmd, withinMs: parseDuration(spec.verify.within), everyMs: parseDuration(spec.verify.every) },
+      history: spec.history ? { keep: spec.history === true ? 5 : spec.history, dir: path.join(path.resolve(this.opts.stateDir ?? DEFAULT_STATE_DIR), historyName(spec.id)) } : undefined,
       minkeys: spec.minkeys,
       wait: spec.wait && waitWindow(spec.wait),
       splayMs: spec.splay === undefined ? undefined : parseDuration(spec.splay),
@@ -134,4 +137,9 @@ class Compiler {
 function waitWindow(w: NonNullable<TargetSpec['wait']>): NonNullable<Target['wait']> {
   const minMs = parseDuration(w.min);
   return { minMs, maxMs: w.max === undefined ? 4 * minMs : parseDuration(w.max) };
+}
+
+/** A target's directory name under the state directory: its id, with what a file name cannot hold escaped. */
+export function historyName(id: string): string {
+  return id.replace(/[^A-Za-z0-9._-]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`).replace(/^\.{1,2}$/, (d) => d.replace(/\./g, '%2e'));
 }

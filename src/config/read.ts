@@ -20,7 +20,11 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** No target at all is fine (--allow-empty); otherwise it is a problem naming the files that were ignored. */
   allowEmpty?: boolean;
+  /** Where targets with `history` keep their versions (--state-dir); default DEFAULT_STATE_DIR. */
+  stateDir?: string;
 }
+
+export const DEFAULT_STATE_DIR = '/var/lib/reconfig';
 
 /** One target as written (defaults applied), where it came from, and what makes it unique. */
 export interface ReadSpec {

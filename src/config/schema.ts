@@ -30,6 +30,7 @@ export interface TargetSpec {
   multiline: boolean;
   values?: ValueRuleSpec[];
   verify?: VerifySpec;
+  history?: number | boolean;
 }
 
 /** One file of a target of several (`files`): rendered from the same data, applied with the others as one. */
@@ -311,6 +312,14 @@ export const targetSchema: JSONSchemaType<TargetSpec> = {
       },
       description:
         'A health check after each reload that changed something: `{"cmd": "curl -fsS http://127.0.0.1:8080/healthz", "within": "10s", "every": "1s"}`. `cmd` runs through `/bin/sh` (with the target\'s `timeout`) every `every` until it exits 0; if it has not within `within`, every file goes back to what it was before the apply, the reload runs again and the verify runs again on the old files. The refused render is remembered: the same bytes are not applied again until the data renders differently.',
+    },
+    history: {
+      type: ['integer', 'boolean'] as never,
+      nullable: true,
+      minimum: 1,
+      maximum: 1000,
+      description:
+        'Keep the last this many applied versions of the target\'s files (`true`: 5) under `--state-dir` (`/var/lib/reconfig/<id>/`), each with its revision, time and digest, for `reconfig history` and `reconfig rollback`. Off by default; a target that asks for it needs a writable state directory at start-up.',
     },
     values: {
       type: 'array',

@@ -12,6 +12,8 @@ export interface ConfigPlan {
   prefix: string;
   /** A conf.d with no target is fine (--allow-empty); otherwise it is an error naming what was ignored. */
   allowEmpty: boolean;
+  /** --state-dir: where targets with `history` keep their versions. */
+  stateDir: string;
 }
 
 export interface LogPlan {
@@ -113,4 +115,20 @@ export interface ImportPlan extends Common {
   force: boolean;
 }
 
-export type Plan = WatchPlan | SidecarPlan | OnetimePlan | FleetPlan | ValidatePlan | RenderPlan | ImportPlan;
+/** `reconfig history <id>`: a target's kept versions, or the diff of one against the live files. */
+export interface HistoryPlan extends Common {
+  mode: 'history';
+  config: ConfigPlan;
+  id: string;
+  diff?: number;
+}
+
+/** `reconfig rollback <id>`: a kept version back through check, swap, reload and verify, held until the data changes. */
+export interface RollbackPlan extends Common {
+  mode: 'rollback';
+  config: ConfigPlan;
+  id: string;
+  to?: number;
+}
+
+export type Plan = WatchPlan | SidecarPlan | OnetimePlan | FleetPlan | ValidatePlan | RenderPlan | ImportPlan | HistoryPlan | RollbackPlan;

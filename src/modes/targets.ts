@@ -5,5 +5,5 @@ import type { Target } from '../target';
 import type { ConfigPlan } from './plan';
 
 export function planTargets(config: ConfigPlan, env: NodeJS.ProcessEnv, copts: CompileOptions = {}): Target[] {
-  return loadTargets({ cfgdir: config.cfgdir, prefix: config.prefix, env, allowEmpty: config.allowEmpty }, copts);
+  return loadTargets({ cfgdir: config.cfgdir, prefix: config.prefix, env, allowEmpty: config.allowEmpty, stateDir: config.stateDir }, copts);
 }

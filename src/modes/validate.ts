@@ -10,7 +10,7 @@ import { planTargets } from './targets';
 export function validate(plan: ValidatePlan, cx: ModeContext): Promise<RunResult> {
   try {
     // No plugin code runs here (plugins are trusted code for the agent): they must only be there.
-    const targets = planTargets(plan.config, cx.env, { loadPlugins: false });
+    const targets = planTargets(plan.config, cx.env, { loadPlugins: false, checkStateDir: false });
     cx.out(`${plan.config.cfgdir}: ${targets.length} target(s), every template compiles\n`);
     return Promise.resolve({ kind: 'ok' });
   } catch (e) {

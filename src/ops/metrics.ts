@@ -11,6 +11,8 @@ interface TargetHealth {
   error?: string;
   /** Its verify failed and the previous files are back: held there until the data renders differently. */
   rolledBack?: { revision: number; output: string };
+  /** Why its files are not what its data renders: held at a version by `reconfig rollback`. */
+  note?: string;
 }
 
 export interface HealthReport {
@@ -85,10 +87,10 @@ export class Metrics implements Observer {
     this.set(id, { inSync: false });
   }
 
-  applied(id: string, changed: boolean): void {
+  applied(id: string, changed: boolean, _revision?: number, _content?: string, note?: string): void {
     if (changed) this.applies.inc({ target: id });
     this.lastSuccess.set({ target: id }, Date.now() / 1000);
-    this.set(id, { inSync: true, held: false, error: undefined, rolledBack: undefined });
+    this.set(id, { inSync: true, held: false, error: undefined, rolledBack: undefined, note });
   }
 
   rolledBack(id: string, revision: number, message: string, output: string): void {

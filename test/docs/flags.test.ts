@@ -24,5 +24,5 @@ test("the model holds every option that each command's --help prints, and no oth
     assert.deepEqual(cmd.flags.map((f) => f.flags), options, `${cmd.name}: the model and --help differ`);
     for (const f of cmd.flags) if (f.env && !f.boolean) assert.match(help.replace(/\s+/g, ' '), new RegExp(`env: ${f.env}\\b`), f.flags);
   }
-  assert.deepEqual(commands.map((c) => c.name), ['reconfig validate', 'reconfig render', 'reconfig import confd', 'reconfig fleet']);
+  assert.deepEqual(commands.map((c) => c.name), ['reconfig validate', 'reconfig render', 'reconfig history', 'reconfig rollback', 'reconfig import confd', 'reconfig fleet']);
 });

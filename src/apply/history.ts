@@ -1,0 +1,210 @@
+/**
+ * A target's history (`history` in its definition): the last applied versions of its files, kept under
+ * `--state-dir` for `reconfig history` and `reconfig rollback`, and the hold a rollback by hand leaves.
+ *
+ *     <state-dir>/<target>/            0700
+ *       <n>/meta.json                  0600: revision, time, digest, each file's path, mode and owner
+ *       <n>/<i>                        file i of the target, with that file's own mode and owner
+ *       hold.json                      0600: held at version n until the data renders other than `against`
+ *
+ * Versions are numbered from 1 and only ever grow. A version is written whole (every file fsync'd, then its
+ * meta.json put in place by a rename) or not at all: a directory without meta.json is an interrupted write,
+ * never listed, and removed by the next pruning. Kept files are rendered configs and may hold secrets, hence the
+ * 0700 directories; nothing here logs their content.
+ */
+import { createHash } from 'node:crypto';
+import {
+  closeSync,
+  fchownSync,
+  fdatasyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
+import path from 'node:path';
+import { ApplyError, errorMessage } from '../errors';
+
+/** One digest for a set of files (in order): what a verify's refusal, a hold and a version are compared by. */
+export function digestOf(contents: ReadonlyArray<string | Buffer>): string {
+  const h = createHash('sha256');
+  for (const c of contents) h.update(createHash('sha256').update(c).digest());
+  return h.digest('hex');
+}
+
+export interface VersionFile {
+  dest: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+}
+
+export interface Version {
+  n: number;
+  /** The etcd revision the files were rendered from. */
+  revision: number;
+  /** When it was applied (ISO 8601). */
+  time: string;
+  digest: string;
+  files: VersionFile[];
+  /** How it came to be, when not by an apply of new data: `rollback to 3`. */
+  note?: string;
+}
+
+/** Left by `reconfig rollback`: the target stays at `version` while its data renders to `against`. */
+export interface Hold {
+  version: number;
+  against: string;
+  since: string;
+}
+
+const META = 'meta.json';
+const HOLD = 'hold.json';
+
+export class History {
+  constructor(
+    readonly dir: string,
+    readonly keep: number,
+  ) {}
+
+  /** Every complete version, newest first. */
+  list(): Version[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw new ApplyError(`cannot read the history in ${this.dir}: ${errorMessage(err)}`, { cause: err });
+    }
+    const versions: Version[] = [];
+    for (const name of names) {
+      if (!/^[1-9][0-9]*$/.test(name)) continue;
+      const meta = readJson<Version>(path.join(this.dir, name, META));
+      if (meta) versions.push(meta);
+    }
+    return versions.sort((a, b) => b.n - a.n);
+  }
+
+  latest(): Version | undefined {
+    return this.list()[0];
+  }
+
+  /** Version `n`'s files, in the target's order. */
+  contents(v: Version): Buffer[] {
+    return v.files.map((_, i) => {
+      const file = path.join(this.dir, String(v.n), String(i));
+      try {
+        return readFileSync(file);
+      } catch (err) {
+        throw new ApplyError(`version ${v.n} of the history in ${this.dir} is damaged: ${errorMessage(err)}`, { cause: err });
+      }
+    });
+  }
+
+  /**
+   * Keeps what `dests` hold now as a new version, unless it is what the newest version already holds. Returns
+   * the new version, or undefined when nothing was kept. Older versions beyond `keep` are removed.
+   */
+  record(dests: readonly string[], revision: number, note?: string): Version | undefined {
+    const live = dests.map((dest) => {
+      try {
+        return { dest, bytes: readFileSync(dest), stat: statSync(dest) };
+      } catch (err) {
+        throw new ApplyError(`cannot keep ${dest} in the history: ${errorMessage(err)}`, { cause: err });
+      }
+    });
+    const digest = digestOf(live.map((f) => f.bytes));
+    const versions = this.list();
+    if (versions[0]?.digest === digest && note === undefined) return undefined;
+    const n = Math.max(0, ...versions.map((v) => v.n), ...this.partials()) + 1;
+    const version: Version = {
+      n,
+      revision,
+      time: new Date().toISOString(),
+      digest,
+      files: live.map((f) => ({ dest: f.dest, mode: f.stat.mode & 0o7777, uid: f.stat.uid, gid: f.stat.gid, size: f.bytes.length })),
+      ...(note === undefined ? {} : { note }),
+    };
+    const at = path.join(this.dir, String(n));
+    try {
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      mkdirSync(at, { mode: 0o700 });
+      live.forEach((f, i) => writeDurable(path.join(at, String(i)), f.bytes, version.files[i]));
+      writeJson(path.join(at, META), version);
+    } catch (err) {
+      rmSync(at, { recursive: true, force: true });
+      throw new ApplyError(`cannot keep version ${n} in ${this.dir}: ${errorMessage(err)}`, { cause: err });
+    }
+    this.prune([version, ...versions]);
+    return version;
+  }
+
+  hold(): Hold | undefined {
+    return readJson<Hold>(path.join(this.dir, HOLD));
+  }
+
+  setHold(hold: Hold): void {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    writeJson(path.join(this.dir, HOLD), hold);
+  }
+
+  clearHold(): void {
+    rmSync(path.join(this.dir, HOLD), { force: true });
+  }
+
+  /** Numbered directories without a meta.json: writes that were interrupted. */
+  private partials(): number[] {
+    try {
+      return readdirSync(this.dir)
+        .filter((name) => /^[1-9][0-9]*$/.test(name))
+        .map(Number);
+    } catch {
+      return [];
+    }
+  }
+
+  private prune(versions: readonly Version[]): void {
+    const kept = new Set(versions.slice(0, this.keep).map((v) => v.n));
+    for (const n of this.partials()) {
+      if (!kept.has(n)) rmSync(path.join(this.dir, String(n)), { recursive: true, force: true });
+    }
+  }
+}
+
+/** A version's copy of a file: its bytes on disk, with the live file's mode and owner. */
+function writeDurable(file: string, bytes: Buffer, like: VersionFile): void {
+  const fd = openSync(file, 'wx', like.mode & 0o777);
+  try {
+    for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off);
+    if (process.geteuid?.() === 0 && (like.uid !== 0 || like.gid !== 0)) fchownSync(fd, like.uid, like.gid);
+    fdatasyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** JSON put in place by a rename, 0600. */
+function writeJson(file: string, value: unknown): void {
+  const tmp = `${file}.tmp`;
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, `${JSON.stringify(value, null, 2)}\n`);
+    fdatasyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+}
+
+function readJson<V>(file: string): V | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as V;
+  } catch {
+    return undefined;
+  }
+}
