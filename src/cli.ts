@@ -237,6 +237,8 @@ configOptions(
 });
 
 const importCmd = program.command('import').description('bring another tool\'s configuration over: `reconfig import confd`');
+// `reconfig import` alone is a mistake, not a request for help: exit 2, as for any command missing its argument.
+importCmd.action(() => exitEarly(ExitCode.config, 'say what to import: `reconfig import confd` (see reconfig import --help)'));
 importCmd
   .command('confd')
   .description("turn confd's template resources (conf.d/*.toml) and Go templates into targets and EJS templates")
@@ -291,6 +293,18 @@ try {
     // The default run takes no arguments: a word that is not an option was meant as a command (`reconfig valdate`).
     const word = program.args.find((a) => !a.startsWith('-'));
     if (err.code === 'commander.excessArguments' && word !== undefined && program.args[0] === word) {
+      const parent = program.commands.find((c) => c.name() === word);
+      const sub = parent && program.args.slice(1).find((a) => !a.startsWith('-'));
+      if (parent && sub !== undefined) {
+        // `reconfig import bogus`: a command of commands, given one it does not have; `reconfig validate x`.
+        const names = parent.commands.map((c) => c.name()).filter((n) => n !== 'help');
+        exitEarly(
+          ExitCode.config,
+          names.length > 0
+            ? `unknown command ${JSON.stringify(`${word} ${sub}`)} (the commands: ${names.map((n) => `${word} ${n}`).join(', ')}; see reconfig ${word} --help)`
+            : `reconfig ${word} takes no argument ${JSON.stringify(sub)} (see reconfig ${word} --help)`,
+        );
+      }
       const names = program.commands.map((c) => c.name());
       exitEarly(ExitCode.config, `unknown command ${JSON.stringify(word)} (the commands: ${names.join(', ')}; see reconfig --help)`);
     }

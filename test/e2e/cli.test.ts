@@ -230,3 +230,18 @@ test('--help shows examples; bad flags exit 2', async () => {
   const version = await runCli(['--version']);
   assert.match(version.stdout, /^\d+\.\d+\.\d+/);
 });
+
+test('a word that is no command, or an argument a command does not take, exits 2 naming it', async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['valdate'], /unknown command "valdate" \(the commands: validate, render, history, rollback, import, fleet/],
+    [['import'], /say what to import: `reconfig import confd`/],
+    [['import', 'consul'], /unknown command "import consul" \(the commands: import confd; see reconfig import --help\)/],
+    [['validate', 'extra'], /reconfig validate takes no argument "extra"/],
+  ];
+  for (const [argv, message] of cases) {
+    const res = await runCli(argv);
+    assert.equal(res.code, 2, `${argv.join(' ')}: ${res.stderr}`);
+    assert.match(res.stderr, message);
+    assert.equal(res.stdout, '', `${argv.join(' ')} prints no help on stdout`);
+  }
+});
