@@ -63,13 +63,13 @@ export async function applyAndReport(
     const contents = await render();
     // Only a verify or a history compares renders by their digest: other targets never pay for hashing their files.
     digest = t.verify || t.history ? digestOf(contents) : undefined;
-    const refused = carried.refused;
+    const history = t.history && !ctx.notreally ? new History(t.history.dir, t.history.keep) : undefined;
+    const refused = carried.refused ?? (history && digest !== undefined ? remembered(t, history, digest, revision, ctx) : undefined);
     if (refused && refused.digest === digest && !ctx.notreally) {
       // The verify refused exactly these bytes: wait for data that renders differently.
       log.debug('the same render the verify refused; not applied again');
       return { ...refused.outcome, revision, standing, refused };
     }
-    const history = t.history && !ctx.notreally ? new History(t.history.dir, t.history.keep) : undefined;
     const held = history && digest !== undefined ? holding(history, digest, ctx) : undefined;
     if (held) {
       observer.applied(t.id, false, revision, held.content, held.note);
@@ -85,7 +85,10 @@ export async function applyAndReport(
         if (output.trim()) log.debug({ stage, output }, `${stage}${stage === 'verify' ? '' : 'cmd'} output`);
       },
     });
-    if (history) keepVersion(history, t.files.map((f) => f.dest), revision, ctx);
+    if (history) {
+      keepVersion(history, t.files.map((f) => f.dest), revision, ctx);
+      if (digest !== undefined) forget(history);
+    }
     observer.applied(t.id, res.changed, revision, t.files.length === 1 ? contents[0] : contents.join(''));
     const ms = Math.round((performance.now() - started) * 10) / 10;
     if (standing === 'failing' || standing === 'reload-owed' || carried.refused) log.info('target recovered');
@@ -126,6 +129,7 @@ export async function applyAndReport(
     const outcome: Outcome = { id: t.id, ok: false, changed: false, reloaded: false, revision, rolledBack: rolledBack || undefined, error };
     // A verify failure (rolled back, or not) is remembered by the render's digest: never a reload loop.
     const refused = error.stage === 'verify' && digest !== undefined ? { digest, outcome } : undefined;
+    if (refused && t.history && !ctx.notreally) remember(new History(t.history.dir, t.history.keep), refused, ctx);
     return { ...outcome, standing: next, refused };
   }
 }
@@ -160,5 +164,50 @@ function keepVersion(history: History, dests: readonly string[], revision: numbe
     if (v) ctx.log.debug({ version: v.n }, `kept as version ${v.n} in ${history.dir}`);
   } catch (err) {
     ctx.log.warn({ err: errorMessage(err) }, `the history could not keep this version: ${errorMessage(err)}`);
+  }
+}
+
+/**
+ * With a history, a refusal outlives the runner (SIGHUP, a restart): the render the verify refused before is not
+ * applied, reloaded and rolled back once more. Told once to the observers, as a failure at stage `verify`.
+ */
+function remembered(t: Target, history: History, digest: string, revision: number, ctx: ReportContext): Carried['refused'] {
+  const r = history.refusal();
+  if (!r || r.digest !== digest) return undefined;
+  const message = `${r.message} (refused at revision ${r.revision}, ${r.since}; remembered in ${history.dir})`;
+  const outcome: Outcome = {
+    id: t.id,
+    ok: false,
+    changed: false,
+    reloaded: false,
+    revision,
+    rolledBack: r.rolledBack || undefined,
+    error: new TargetError(t.id, 'verify', new VerifyError(message, r.rolledBack, '')),
+  };
+  ctx.observer.failed(t.id, 'verify', message);
+  ctx.log.warn({ stage: 'verify' }, `the verify refused this render before; not applied again until the data changes: ${r.message}`);
+  return { digest, outcome };
+}
+
+function remember(history: History, refused: NonNullable<Carried['refused']>, ctx: ReportContext): void {
+  try {
+    const cause = refused.outcome.error?.cause;
+    history.setRefusal({
+      digest: refused.digest,
+      message: errorMessage(cause),
+      rolledBack: refused.outcome.rolledBack === true,
+      revision: refused.outcome.revision,
+      since: new Date().toISOString(),
+    });
+  } catch (err) {
+    ctx.log.warn({ err: errorMessage(err) }, `the refusal could not be kept in the history: ${errorMessage(err)}`);
+  }
+}
+
+function forget(history: History): void {
+  try {
+    history.clearRefusal();
+  } catch {
+    // Nothing to forget, or a state directory gone read-only: the next apply says so when it keeps its version.
   }
 }

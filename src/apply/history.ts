@@ -6,6 +6,7 @@
  *       <n>/meta.json                  0600: revision, time, digest, each file's path, mode and owner
  *       <n>/<i>                        file i of the target, with that file's own mode and owner
  *       hold.json                      0600: held at version n until the data renders other than `against`
+ *       refused.json                   0600: the digest of a render the verify refused, kept across restarts
  *
  * Versions are numbered from 1 and only ever grow. A version is written whole (every file fsync'd, then its
  * meta.json put in place by a rename) or not at all: a directory without meta.json is an interrupted write,
@@ -56,6 +57,15 @@ export interface Version {
   note?: string;
 }
 
+/** A render the verify refused, remembered across restarts: not applied again while the data renders it. */
+export interface Refusal {
+  digest: string;
+  message: string;
+  rolledBack: boolean;
+  revision: number;
+  since: string;
+}
+
 /** Left by `reconfig rollback`: the target stays at `version` while its data renders to `against`. */
 export interface Hold {
   version: number;
@@ -65,6 +75,7 @@ export interface Hold {
 
 const META = 'meta.json';
 const HOLD = 'hold.json';
+const REFUSED = 'refused.json';
 
 export class History {
   constructor(
@@ -155,6 +166,19 @@ export class History {
 
   clearHold(): void {
     rmSync(path.join(this.dir, HOLD), { force: true });
+  }
+
+  refusal(): Refusal | undefined {
+    return readJson<Refusal>(path.join(this.dir, REFUSED));
+  }
+
+  setRefusal(refusal: Refusal): void {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    writeJson(path.join(this.dir, REFUSED), refusal);
+  }
+
+  clearRefusal(): void {
+    rmSync(path.join(this.dir, REFUSED), { force: true });
   }
 
   /** Numbered directories without a meta.json: writes that were interrupted. */

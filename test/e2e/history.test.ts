@@ -166,3 +166,34 @@ test('a missing state directory is a start-up error only for a target that asks 
   assert.equal(readFileSync(plain.out, 'utf8'), 'value=1\n');
   assert.equal(existsSync(missing), false);
 });
+
+test('with a history, a render the verify refused is not applied again after a SIGHUP or a restart', async () => {
+  const p = uniquePrefix('history-refused');
+  // The verify passes while the live file says value=1 or value=3: value=2 is valid but wrong.
+  const { dir, out, reloads, state } = cfgdir({ verify: { cmd: `grep -qE "^value=(1|3)$" ${path.join(tempDir(), '..', 'x')} 2>/dev/null || grep -qE "^value=(1|3)$" "$RECONFIG_DEST"`, within: '300ms', every: '100ms' } });
+  await shared.client.put(`${p}/app/v`).value('1');
+  const start = (): AgentProcess => AgentProcess.start(['-c', dir, '--endpoints', shared.etcd.url, '-p', p, '--state-dir', state]);
+  let agent = start();
+  try {
+    await waitFor(() => readOr(out) === 'value=1\n', 'the first render');
+    await shared.client.put(`${p}/app/v`).value('2');
+    await agent.waitForLog((l) => l.msg === 'verify failed; rolled back to the previous files', 'the rollback');
+    assert.equal(readOr(out), 'value=1\n');
+    const reloadsAfterRollback = readOr(reloads);
+
+    agent.child.kill('SIGHUP');
+    await agent.waitForLog((l) => /^the verify refused this render before; not applied again/.test(l.msg), 'remembered after SIGHUP');
+    await agent.stop();
+    agent = start();
+    await agent.waitForLog((l) => /^the verify refused this render before; not applied again/.test(l.msg), 'remembered after a restart');
+    assert.equal(readOr(reloads), reloadsAfterRollback, 'no reload of the refused render after the SIGHUP or the restart');
+    assert.equal(readOr(out), 'value=1\n');
+
+    // Data that renders differently applies, and the refusal is forgotten.
+    await shared.client.put(`${p}/app/v`).value('3');
+    await waitFor(() => readOr(out) === 'value=3\n', 'the next good change');
+    await waitFor(() => !existsSync(path.join(state, 'app', 'refused.json')), 'the refusal forgotten');
+  } finally {
+    await agent.stop();
+  }
+});
