@@ -8,7 +8,8 @@
  * `ls` of "/" miss what confd misses. DNS (lookupIP, lookupSRV) is not here: a render is synchronous and pure.
  */
 import { fail, markKVPairs, pure, str } from './confd-functions';
-import type { Data } from './helpers';
+import { outsideScope, type Data } from './helpers';
+import type { Scope } from '../target';
 import * as gopath from './go/path';
 import { KVPair, compareBytes } from './go/value';
 
@@ -16,7 +17,11 @@ import { KVPair, compareBytes } from './go/value';
 class Store {
   readonly keys: string[];
   readonly values = new Map<string, string>();
-  constructor(data: Data, prefix: string) {
+  constructor(
+    data: Data,
+    readonly prefix: string,
+    readonly scope: readonly Scope[],
+  ) {
     for (const [k, v] of Object.entries(data)) {
       const rel = prefix !== '/' && k.startsWith(prefix) ? k.slice(prefix.length) : k;
       this.values.set(gopath.join('/', rel), v);
@@ -27,6 +32,11 @@ class Store {
 
 function functions(store: Store) {
   const has = (k: string): boolean => store.values.has(k);
+  /** A missing key: confd's "key does not exist", unless the key lies outside the target's keys (then say so). */
+  const missing = (fn: string, k: string): never => {
+    const full = store.prefix === '/' ? k : gopath.join(store.prefix, k);
+    return fail(fn, outsideScope(full, store.scope) ?? `key does not exist: ${k}`);
+  };
   const matching = (fn: string, pattern: string): string[] => {
     try {
       return store.keys.filter((k) => gopath.match(pattern, k));
@@ -39,7 +49,7 @@ function functions(store: Store) {
   return {
     get(key: unknown): KVPair {
       const k = str('get', key);
-      if (!has(k)) fail('get', `key does not exist: ${k}`);
+      if (!has(k)) missing('get', k);
       return new KVPair(k, store.values.get(k)!);
     },
     // memkv.KVPairs, a named type, which confd's reverse does not recognise (it reverses []memkv.KVPair).
@@ -48,7 +58,7 @@ function functions(store: Store) {
       const k = str('getv', key);
       if (has(k)) return store.values.get(k)!;
       if (fallback.length > 0) return str('getv', fallback[0]);
-      return fail('getv', `key does not exist: ${k}`);
+      return missing('getv', k);
     },
     getvs: (pattern: unknown): string[] => matching('getvs', str('getvs', pattern)).map((k) => store.values.get(k)!).sort(compareBytes),
     exists: (key: unknown): boolean => has(str('exists', key)),
@@ -82,15 +92,18 @@ export const CONFD_FUNCTIONS: readonly string[] = [...Object.keys(pure), 'get', 
 export type ConfdFunctions = typeof pure & ReturnType<typeof functions>;
 export type Confd = ConfdFunctions & { at(prefix: string): Confd };
 
-/** The `confd` local over one render's data; the store is built on first use, once per prefix. */
-export function makeConfd(data: Data): Confd {
+/**
+ * The `confd` local over one render's data; the store is built on first use, once per prefix. With `scope` (the
+ * target's keys), a key that `getv` or `get` cannot find names them when it lies outside all of them.
+ */
+export function makeConfd(data: Data, scope: readonly Scope[] = []): Confd {
   const byPrefix = new Map<string, Confd>();
   const at = (prefix: string): Confd => {
     const p = prefix === '' || prefix === '/' ? '/' : prefix.startsWith('/') ? prefix : `/${prefix}`;
     let c = byPrefix.get(p);
     if (!c) {
       let fns: ReturnType<typeof functions> | undefined;
-      const lazy = (): ReturnType<typeof functions> => (fns ??= functions(new Store(data, p)));
+      const lazy = (): ReturnType<typeof functions> => (fns ??= functions(new Store(data, p, scope)));
       c = {
         ...pure,
         get: (k) => lazy().get(k),

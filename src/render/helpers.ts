@@ -41,6 +41,13 @@ function inScope(k: string, scope: readonly Scope[], listing: boolean): boolean 
   });
 }
 
+/** Why the key `k` cannot be read by a target reading `scope` (naming its keys), or undefined when it can. */
+export function outsideScope(k: string, scope: readonly Scope[], listing = false): string | undefined {
+  if (scope.length === 0 || inScope(k, scope, listing)) return undefined;
+  const keys = scope.map((s) => s.local).join(', ');
+  return `${k} lies outside this target's keys (${keys}): add it to the target's "keys" to read it`;
+}
+
 /**
  * The helpers over `data`. With `scope` (the target's keys), a key outside every one of them is an error that
  * names them: a template reading `/global/maxconn` while the target reads only `/services/web` fails with a
@@ -49,9 +56,8 @@ function inScope(k: string, scope: readonly Scope[], listing: boolean): boolean 
 export function makeHelpers(data: Data, scope: readonly Scope[] = []): Helpers {
   const has = (key: string): boolean => Object.prototype.hasOwnProperty.call(data, key);
   const check = (k: string, listing = false): void => {
-    if (scope.length === 0 || inScope(k, scope, listing)) return;
-    const keys = scope.map((s) => s.local).join(', ');
-    throw new Error(`${k} lies outside this target's keys (${keys}): add it to the target's "keys" to read it`);
+    const outside = outsideScope(k, scope, listing);
+    if (outside) throw new Error(outside);
   };
   return {
     get(key, fallback) {

@@ -53,7 +53,7 @@ export function compileTemplate(filename: string, text: string): Render {
     try {
       const locals: Record<string, unknown> = { plugin: undefined };
       for (const name of SOURCE_INPUTS) locals[name] = undefined;
-      return fn({ ...locals, ...extras, reconfigdata: data, ...makeHelpers(data, scope), confd: makeConfd(data), gotpl });
+      return fn({ ...locals, ...extras, reconfigdata: data, ...makeHelpers(data, scope), confd: makeConfd(data, scope), gotpl });
     } catch (err) {
       // ejs's rethrow prefixes "<file>:<line>\n<context>\n\n" to the message.
       const m = /^[^\n]*:(\d+)\n[\s\S]*?\n\n([\s\S]*)$/.exec(errorMessage(err));

@@ -135,3 +135,18 @@ test('a syntax error is a problem naming its line', () => {
   assert.deepEqual(translate('{{break}}', { file: 't', force: false }).problems, [{ line: 1, message: 'template: {{break}} outside {{range}}' }]);
   assert.deepEqual(translate('x\n{{end}}', { file: 't', force: false }).problems, [{ line: 2, message: 'template: unexpected {{end}}' }]);
 });
+
+test("getv and get of a key outside the target's keys say so and name them; inside them, confd's words; a default still applies", () => {
+  const scope = [{ local: '/services/web', recursive: true }, { local: '/pools', recursive: false }];
+  const compiled = (src: string, prefix?: string) => compileTemplate('t.ejs', translate(src, { file: 't.tmpl', prefix, force: false }).ejs);
+  const outside = /error calling getv: \/global\/maxconn lies outside this target's keys \(\/services\/web, \/pools\): add it to the target's "keys" to read it/;
+  assert.throws(() => compiled('{{getv "/global/maxconn"}}')({}, {}, scope), outside);
+  assert.throws(() => compiled('{{(get "/pools/a").Value}}')({}, {}, scope), /error calling get: \/pools\/a lies outside this target's keys/);
+  assert.throws(() => compiled('{{getv "/services/web/port"}}')({}, {}, scope), /error calling getv: key does not exist: \/services\/web\/port$/);
+  // confd returns the default for any key its store lacks; a translated template keeps doing so.
+  assert.equal(compiled('{{getv "/global/maxconn" "100"}}')({}, {}, scope), '100');
+  // With a resource prefix the template's key is relative to it; the message names the key the target would read.
+  const prefixed = [{ local: '/prod/upstreams', recursive: true }];
+  assert.throws(() => compiled('{{getv "/db"}}', '/prod')({}, {}, prefixed), /error calling getv: \/prod\/db lies outside this target's keys \(\/prod\/upstreams\)/);
+  assert.equal(compiled('{{getv "/upstreams/a"}}', '/prod')({ '/prod/upstreams/a': 'x' }, {}, prefixed), 'x');
+});
