@@ -5,13 +5,16 @@
  *
  * Where confd's semantics are odd they are kept on purpose (a translated template must write what confd
  * wrote): `getvs` sorts values, not keys; `ls` of a key that holds a value gives its base name; `lsdir` and
- * `ls` of "/" miss what confd misses. DNS (lookupIP, lookupSRV) is not here: a render is synchronous and pure.
+ * `ls` of "/" miss what confd misses. DNS (lookupIP, lookupSRV) answers come from the render's lookup table
+ * (confd-dns.ts, lookup.ts): the render itself stays synchronous and does no I/O.
  */
+import { confdDns, DNS_FUNCTIONS } from './confd-dns';
 import { fail, markKVPairs, pure, str } from './confd-functions';
 import { outsideScope, type Data } from './helpers';
 import type { Scope } from '../target';
 import * as gopath from './go/path';
 import { KVPair, compareBytes } from './go/value';
+import { Lookups } from './lookup';
 
 /** The per-data store, built once per prefix: keys as confd's memkv holds them, in byte order. */
 class Store {
@@ -86,18 +89,20 @@ function functions(store: Store) {
   };
 }
 
-/** The names of confd's functions that translated templates may call (lookupIP and lookupSRV are not here). */
-export const CONFD_FUNCTIONS: readonly string[] = [...Object.keys(pure), 'get', 'gets', 'getv', 'getvs', 'exists', 'ls', 'lsdir'];
+/** The names of confd's functions that translated templates may call. */
+export const CONFD_FUNCTIONS: readonly string[] = [...Object.keys(pure), 'get', 'gets', 'getv', 'getvs', 'exists', 'ls', 'lsdir', ...DNS_FUNCTIONS];
 
-export type ConfdFunctions = typeof pure & ReturnType<typeof functions>;
+export type ConfdFunctions = typeof pure & ReturnType<typeof functions> & ReturnType<typeof confdDns>;
 export type Confd = ConfdFunctions & { at(prefix: string): Confd };
 
 /**
  * The `confd` local over one render's data; the store is built on first use, once per prefix. With `scope` (the
- * target's keys), a key that `getv` or `get` cannot find names them when it lies outside all of them.
+ * target's keys), a key that `getv` or `get` cannot find names them when it lies outside all of them. DNS
+ * answers come from `lookups`, the render's table.
  */
-export function makeConfd(data: Data, scope: readonly Scope[] = []): Confd {
+export function makeConfd(data: Data, scope: readonly Scope[] = [], lookups = new Lookups()): Confd {
   const byPrefix = new Map<string, Confd>();
+  const dns = confdDns(lookups);
   const at = (prefix: string): Confd => {
     const p = prefix === '' || prefix === '/' ? '/' : prefix.startsWith('/') ? prefix : `/${prefix}`;
     let c = byPrefix.get(p);
@@ -106,6 +111,7 @@ export function makeConfd(data: Data, scope: readonly Scope[] = []): Confd {
       const lazy = (): ReturnType<typeof functions> => (fns ??= functions(new Store(data, p, scope)));
       c = {
         ...pure,
+        ...dns,
         get: (k) => lazy().get(k),
         gets: (k) => lazy().gets(k),
         getv: (k, ...d) => lazy().getv(k, ...d),
