@@ -3,6 +3,7 @@
  * etcd key without the global --prefix); a trailing slash is ignored.
  */
 import type { Data, Scope } from '../target';
+import { Lookups } from './lookup';
 
 export type { Data } from '../target';
 
@@ -20,9 +21,26 @@ export interface Helpers {
   children(key: string): Child[];
   ls(key: string): string[];
   json(key: string, fallback?: unknown): unknown;
+  /** The addresses of a host name (IPv4 and IPv6, /etc/hosts too), sorted; [] when the name does not exist. */
+  lookupIP(name: string): string[];
+  /** The SRV records of a full record name (`_etcd-client._tcp.example.com`), by target, port, priority, weight. */
+  lookupSRV(name: string): Srv[];
 }
 
-export const HELPER_NAMES = ['get', 'exists', 'children', 'ls', 'json'] as const;
+/** One SRV record: `target` without a trailing dot. */
+export interface Srv {
+  target: string;
+  port: number;
+  priority: number;
+  weight: number;
+}
+
+export const HELPER_NAMES = ['get', 'exists', 'children', 'ls', 'json', 'lookupIP', 'lookupSRV'] as const;
+
+function bySrv(a: Srv, b: Srv): number {
+  if (a.target !== b.target) return a.target < b.target ? -1 : 1;
+  return a.port - b.port || a.priority - b.priority || a.weight - b.weight;
+}
 
 function dir(key: string): string {
   return key.endsWith('/') ? key : `${key}/`;
@@ -41,17 +59,23 @@ function inScope(k: string, scope: readonly Scope[], listing: boolean): boolean 
   });
 }
 
+/** Why the key `k` cannot be read by a target reading `scope` (naming its keys), or undefined when it can. */
+export function outsideScope(k: string, scope: readonly Scope[], listing = false): string | undefined {
+  if (scope.length === 0 || inScope(k, scope, listing)) return undefined;
+  const keys = scope.map((s) => s.local).join(', ');
+  return `${k} lies outside this target's keys (${keys}): add it to the target's "keys" to read it`;
+}
+
 /**
  * The helpers over `data`. With `scope` (the target's keys), a key outside every one of them is an error that
  * names them: a template reading `/global/maxconn` while the target reads only `/services/web` fails with a
- * message that says why, not with a bare "not found".
+ * message that says why, not with a bare "not found". DNS answers come from `lookups`, the render's table.
  */
-export function makeHelpers(data: Data, scope: readonly Scope[] = []): Helpers {
+export function makeHelpers(data: Data, scope: readonly Scope[] = [], lookups = new Lookups()): Helpers {
   const has = (key: string): boolean => Object.prototype.hasOwnProperty.call(data, key);
   const check = (k: string, listing = false): void => {
-    if (scope.length === 0 || inScope(k, scope, listing)) return;
-    const keys = scope.map((s) => s.local).join(', ');
-    throw new Error(`${k} lies outside this target's keys (${keys}): add it to the target's "keys" to read it`);
+    const outside = outsideScope(k, scope, listing);
+    if (outside) throw new Error(outside);
   };
   return {
     get(key, fallback) {
@@ -103,5 +127,7 @@ export function makeHelpers(data: Data, scope: readonly Scope[] = []): Helpers {
         throw new Error(`value of ${k} is not JSON: ${(err as Error).message}`, { cause: err });
       }
     },
+    lookupIP: (name) => lookups.ip(name),
+    lookupSRV: (name) => lookups.srv(name).map((r) => ({ target: r.name, port: r.port, priority: r.priority, weight: r.weight })).sort(bySrv),
   };
 }

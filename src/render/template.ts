@@ -9,6 +9,7 @@ import type { Render } from '../target';
 import { makeConfd } from './confd';
 import { gotpl } from './go/builtins';
 import { HELPER_NAMES, makeHelpers } from './helpers';
+import { LOOKUPS, Lookups, lookupNeeded } from './lookup';
 
 /** The template names of the sources' inputs (agent/wire.ts): Docker's `containers`. A new kind of source adds its name here. */
 export const SOURCE_INPUTS = ['containers'] as const;
@@ -50,14 +51,24 @@ export function compileTemplate(filename: string, text: string): Render {
     throw new TemplateError(filename, syntaxErrorLine(filename, text), detail, { cause: err });
   }
   return (data, extras = {}, scope = []) => {
+    // renderTarget gives each render its table of DNS answers (lookup.ts); without one, no name is resolved.
+    const given = (extras as { [LOOKUPS]?: Lookups })[LOOKUPS];
+    const lookups = given ?? new Lookups();
     try {
       const locals: Record<string, unknown> = { plugin: undefined };
       for (const name of SOURCE_INPUTS) locals[name] = undefined;
-      return fn({ ...locals, ...extras, reconfigdata: data, ...makeHelpers(data, scope), confd: makeConfd(data), gotpl });
+      return fn({ ...locals, ...extras, reconfigdata: data, ...makeHelpers(data, scope, lookups), confd: makeConfd(data, scope, lookups), gotpl });
     } catch (err) {
       // ejs's rethrow prefixes "<file>:<line>\n<context>\n\n" to the message.
       const m = /^[^\n]*:(\d+)\n[\s\S]*?\n\n([\s\S]*)$/.exec(errorMessage(err));
-      throw new TemplateError(filename, m ? Number(m[1]) : undefined, m ? m[2] : errorMessage(err), { cause: err });
+      const line = m ? Number(m[1]) : undefined;
+      const needed = lookupNeeded(err);
+      if (needed && given) {
+        needed.where = { template: filename, line };
+        throw needed;
+      }
+      const detail = needed ? `${needed.question.kind === 'ip' ? 'lookupIP' : 'lookupSRV'} ${JSON.stringify(needed.question.name)}: DNS is resolved only when a target renders` : m ? m[2] : errorMessage(err);
+      throw new TemplateError(filename, line, detail, { cause: err });
     }
   };
 }

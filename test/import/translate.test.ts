@@ -110,18 +110,18 @@ test('datetime is the time now, with Go layouts', () => {
 });
 
 test('what cannot be translated is a problem with its line, and --force marks it for validate to refuse', () => {
-  const src = 'ok\n{{lookupIP "db"}}\n{{ frobnicate 1 }}\n{{if lookupSRV "a" "b" "c"}}x{{end}}\n{{$nope}}\n';
+  const src = 'ok\n{{lookupIP 99999999999999999999}}\n{{ frobnicate 1 }}\n{{if ($d := 1)}}x{{end}}\n{{$nope}}\n';
   const t = translate(src, { file: '/etc/confd/templates/x.tmpl', force: false });
   assert.deepEqual(
     t.problems.map((p) => `${p.line}: ${p.message.split(':')[0]}`),
-    ['2: lookupIP resolves DNS while rendering; reconfig renders synchronously and without I/O', '3: function "frobnicate" not defined', '4: lookupSRV resolves DNS while rendering; reconfig renders synchronously and without I/O', '5: undefined variable "$nope" (Go\'s parser refuses it too)'],
+    ['2: number 99999999999999999999 is beyond what reconfig computes exactly (2^53)', '3: function "frobnicate" not defined', '4: a declaration inside parentheses is not translated', '5: undefined variable "$nope" (Go\'s parser refuses it too)'],
   );
   const forced = translate(src, { file: '/etc/confd/templates/x.tmpl', force: true });
   assert.equal(forced.problems.length, 4);
   assert.equal(forced.ejs.split('\n').length, src.split('\n').length);
   assert.throws(
     () => compileTemplate('/etc/reconfig/templates/x.ejs', forced.ejs),
-    /^TemplateError: \/etc\/reconfig\/templates\/x\.ejs:2: left untranslated by reconfig import confd \(\/etc\/confd\/templates\/x\.tmpl:2: lookupIP resolves DNS/,
+    /^TemplateError: \/etc\/reconfig\/templates\/x\.ejs:2: left untranslated by reconfig import confd \(\/etc\/confd\/templates\/x\.tmpl:2: number 99999999999999999999 is beyond/,
   );
   // Once the markers are gone (fixed by hand), the rest compiles.
   const fixed = forced.ejs.replace(/<%# reconfig-import: UNTRANSLATED[^%]*%>/g, '');
@@ -134,4 +134,19 @@ test('a syntax error is a problem naming its line', () => {
   assert.deepEqual(translate('a\n{{ "x"\n', { file: 't', force: false }).problems, [{ line: 3, message: 'template: unclosed action' }]);
   assert.deepEqual(translate('{{break}}', { file: 't', force: false }).problems, [{ line: 1, message: 'template: {{break}} outside {{range}}' }]);
   assert.deepEqual(translate('x\n{{end}}', { file: 't', force: false }).problems, [{ line: 2, message: 'template: unexpected {{end}}' }]);
+});
+
+test("getv and get of a key outside the target's keys say so and name them; inside them, confd's words; a default still applies", () => {
+  const scope = [{ local: '/services/web', recursive: true }, { local: '/pools', recursive: false }];
+  const compiled = (src: string, prefix?: string) => compileTemplate('t.ejs', translate(src, { file: 't.tmpl', prefix, force: false }).ejs);
+  const outside = /error calling getv: \/global\/maxconn lies outside this target's keys \(\/services\/web, \/pools\): add it to the target's "keys" to read it/;
+  assert.throws(() => compiled('{{getv "/global/maxconn"}}')({}, {}, scope), outside);
+  assert.throws(() => compiled('{{(get "/pools/a").Value}}')({}, {}, scope), /error calling get: \/pools\/a lies outside this target's keys/);
+  assert.throws(() => compiled('{{getv "/services/web/port"}}')({}, {}, scope), /error calling getv: key does not exist: \/services\/web\/port$/);
+  // confd returns the default for any key its store lacks; a translated template keeps doing so.
+  assert.equal(compiled('{{getv "/global/maxconn" "100"}}')({}, {}, scope), '100');
+  // With a resource prefix the template's key is relative to it; the message names the key the target would read.
+  const prefixed = [{ local: '/prod/upstreams', recursive: true }];
+  assert.throws(() => compiled('{{getv "/db"}}', '/prod')({}, {}, prefixed), /error calling getv: \/prod\/db lies outside this target's keys \(\/prod\/upstreams\)/);
+  assert.equal(compiled('{{getv "/upstreams/a"}}', '/prod')({ '/prod/upstreams/a': 'x' }, {}, prefixed), 'x');
 });

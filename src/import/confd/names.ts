@@ -8,7 +8,6 @@ import type { Arg } from './ast';
 
 const GO_BUILTINS = new Set(['and', 'or', 'not', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'len', 'index', 'slice', 'print', 'printf', 'println', 'html', 'js', 'urlquery', 'call']);
 const CONFD = new Set(CONFD_FUNCTIONS);
-const DNS = new Set(['lookupIP', 'lookupIPV4', 'lookupIPV6', 'lookupSRV']);
 
 export class Untranslatable extends Error {
   constructor(
@@ -28,14 +27,11 @@ export function ejsText(s: string): string {
   return s.replace(/<%|%>/g, (m) => (m === '<%' ? '<%%' : '%%>'));
 }
 
-/** A call of the template function `name`; throws Untranslatable for DNS and for names no one defines. */
+/** A call of the template function `name`; throws Untranslatable for a name no one defines. */
 export function callee(name: string, args: string[], line: number): string {
   if (name === 'and' || name === 'or') return `gotpl.${name}(${args.map((a) => `() => ${a}`).join(', ')})`;
   if (GO_BUILTINS.has(name)) return `gotpl.${name}(${args.join(', ')})`;
   if (CONFD.has(name)) return `confd.${name}(${args.join(', ')})`;
-  if (DNS.has(name)) {
-    throw new Untranslatable(line, `${name} resolves DNS while rendering; reconfig renders synchronously and without I/O: resolve it in a plugin (a template's \`plugin\` may await DNS) or keep the addresses in etcd`);
-  }
   throw new Untranslatable(line, `function "${name}" not defined: it is neither one of confd's nor a Go built-in (confd refuses this template too)`);
 }
 

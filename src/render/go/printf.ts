@@ -1,8 +1,10 @@
 /**
  * Go's fmt.Sprint, Sprintln and Sprintf over the values of value.ts: the verbs templates use (%v %s %d %q %x
- * %X %o %b %c %f %F %e %E %g %G %t %%), flags (- + # 0 space), width and precision, and fmt's own words for a
- * wrong verb (%!d(string=x)), a missing operand (%!d(MISSING)) and extra ones (%!(EXTRA int=1)).
+ * %X %o %b %c %f %F %e %E %g %G %t %%, and %x %X of a float as a hex float), flags (- + # 0 space), width and
+ * precision (also from operands, `*`), explicit argument indexes (`%[2]d`), and fmt's own words for a wrong verb
+ * (%!d(string=x)), a missing operand (%!d(MISSING)), a bad index (%!d(BADINDEX)) and extra ones (%!(EXTRA int=1)).
  */
+import { hexFloat, quote, sharpHex, toFixedEven } from './strconv';
 import { GoFloat, GoStruct, formatG, formatValue, goType, isMap, sortedKeys } from './value';
 
 /** fmt.Sprint: spaces between operands when neither side is a string. */
@@ -46,19 +48,6 @@ function bad(spec: Spec, v: unknown): string {
   return v === undefined || v === null ? `%!${spec.verb}(<nil>)` : `%!${spec.verb}(${goType(v)}=${formatValue(v)})`;
 }
 
-/** strconv.Quote, for the characters config files hold. */
-export function quote(s: string): string {
-  const esc: Record<string, string> = { '"': '\\"', '\\': '\\\\', '\n': '\\n', '\t': '\\t', '\r': '\\r', '\x07': '\\a', '\b': '\\b', '\f': '\\f', '\v': '\\v' };
-  let out = '"';
-  for (const ch of s) {
-    const c = ch.codePointAt(0)!;
-    if (esc[ch]) out += esc[ch];
-    else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, '0')}`;
-    else out += ch;
-  }
-  return `${out}"`;
-}
-
 function sign(n: number, spec: Spec): string {
   return n < 0 || Object.is(n, -0) ? '-' : spec.plus ? '+' : spec.space ? ' ' : '';
 }
@@ -83,6 +72,10 @@ function float(v: number, spec: Spec): string {
   else if (spec.verb === 'e' || spec.verb === 'E') {
     body = a.toExponential(spec.prec ?? 6).replace(/e([+-])(\d)$/, 'e$10$2');
     if (spec.verb === 'E') body = body.toUpperCase();
+  } else if (spec.verb === 'x' || spec.verb === 'X') {
+    body = hexFloat(a, spec.prec ?? -1);
+    if (spec.sharp) body = sharpHex(body, spec.prec ?? -1);
+    if (spec.verb === 'X') body = body.toUpperCase();
   } else body = formatG(a, spec.prec ?? -1, spec.verb === 'G', spec.sharp);
   const s = Number.isNaN(v) ? (spec.plus ? '+' : spec.space ? ' ' : '') : sign(v, spec);
   return pad(s + body, spec, Number.isFinite(v));
@@ -107,16 +100,6 @@ function str(s: string, spec: Spec): string {
   }
 }
 
-/** toFixed, but an exact tie rounds to even as Go's strconv does (2.5 -> "2"), where JS rounds up. */
-function toFixedEven(a: number, prec: number): string {
-  const scaled = a * 10 ** prec;
-  if (Number.isSafeInteger(scaled * 2) && !Number.isInteger(scaled)) {
-    const lo = Math.floor(scaled);
-    return ((lo % 2 === 0 ? lo : lo + 1) / 10 ** prec).toFixed(prec);
-  }
-  return a.toFixed(prec);
-}
-
 /** One operand under one verb, as fmt's printArg does it. */
 function one(v: unknown, spec: Spec): string {
   const verb = spec.verb;
@@ -136,22 +119,24 @@ function one(v: unknown, spec: Spec): string {
       if (verb === 'c') return pad(String.fromCodePoint(v), spec, false);
       return integer(v, spec);
     }
-    if (verb === 'q') return pad(`'${String.fromCodePoint(v)}'`, spec, false);
+    if (verb === 'q') return pad(quote(String.fromCodePoint(v), "'"), spec, false);
     if (verb === 'U') return pad(`U+${v.toString(16).toUpperCase().padStart(4, '0')}`, spec, false);
     return bad(spec, v);
   }
   if (v instanceof GoFloat) {
     if (verb === 'v') return float(v.v, { ...spec, verb: 'g' });
-    if ('eEfFgG'.includes(verb)) return float(v.v, spec);
+    if ('eEfFgGxX'.includes(verb)) return float(v.v, spec);
     return bad(spec, v);
   }
   return verb === 'v' || verb === 's' ? pad(formatValue(v), spec, false) : bad(spec, v);
 }
 
-/** fmt.Sprintf. */
+/** fmt.Sprintf, with explicit argument indexes (`%[2]d`, `%[3]*.[2]*[1]f`) as fmt reads them. */
 export function sprintf(format: string, args: unknown[]): string {
   let out = '';
-  let next = 0;
+  let argNum = 0;
+  // After any explicit index, fmt no longer reports extra operands.
+  let reordered = false;
   let i = 0;
   while (i < format.length) {
     const pct = format.indexOf('%', i);
@@ -164,49 +149,92 @@ export function sprintf(format: string, args: unknown[]): string {
     const spec: Spec = { minus: false, plus: false, sharp: false, zero: false, space: false, verb: '' };
     for (; i < format.length; i++) {
       const c = format[i];
-      if (c === '-') spec.minus = true;
+      if (c === '-') [spec.minus, spec.zero] = [true, false];
       else if (c === '+') spec.plus = true;
       else if (c === '#') spec.sharp = true;
       else if (c === '0') spec.zero = !spec.minus;
       else if (c === ' ') spec.space = true;
       else break;
     }
-    const num = (): number | undefined => {
-      if (format[i] === '*') {
+    // False once an index is malformed or out of range, or stands where fmt takes none (`%[1]2d`).
+    let good = true;
+    /** An index `[n]` at i moves argNum to it; true when one was read (even one out of range). */
+    const index = (): boolean => {
+      if (format[i] !== '[') return false;
+      reordered = true;
+      const close = format.indexOf(']', i);
+      if (close < 0) {
         i++;
-        const w = args[next++];
-        return typeof w === 'number' ? w : undefined;
+        good = false;
+        return false;
       }
+      const inner = format.slice(i + 1, close);
+      i = close + 1;
+      if (!/^\d{1,7}$/.test(inner) || Number(inner) > 1e6) {
+        good = false;
+        return false;
+      }
+      const n = Number(inner);
+      if (n < 1 || n > args.length) good = false;
+      else argNum = n - 1;
+      return true;
+    };
+    const digits = (): number | undefined => {
       const m = /^\d+/.exec(format.slice(i));
       if (!m) return undefined;
       i += m[0].length;
       return Number(m[0]);
     };
-    spec.width = num();
-    if (format[i] === '.') {
+    /** A `*`: the next operand as an int, if it is one. */
+    const star = (): number | undefined => {
+      if (argNum >= args.length) return undefined;
+      const n = args[argNum++];
+      return typeof n === 'number' && Number.isInteger(n) && Math.abs(n) <= 1e6 ? n : undefined;
+    };
+    let afterIndex = index();
+    if (format[i] === '*') {
       i++;
-      spec.prec = num() ?? 0;
+      const w = star();
+      if (w === undefined) out += '%!(BADWIDTH)';
+      else if (w < 0) [spec.width, spec.minus, spec.zero] = [-w, true, false];
+      else spec.width = w;
+      afterIndex = false;
+    } else {
+      spec.width = digits();
+      if (afterIndex && spec.width !== undefined) good = false;
     }
+    // fmt reads a '.' as a precision only when something follows it; a final '.' is the verb.
+    if (i + 1 < format.length && format[i] === '.') {
+      i++;
+      if (afterIndex) good = false;
+      afterIndex = index();
+      if (format[i] === '*') {
+        i++;
+        const p = star();
+        if (p === undefined || p < 0) out += '%!(BADPREC)';
+        else spec.prec = p;
+        afterIndex = false;
+      } else {
+        spec.prec = digits() ?? 0;
+      }
+    }
+    if (!afterIndex) afterIndex = index();
     if (i >= format.length) {
       out += '%!(NOVERB)';
       break;
     }
-    const cp = format.codePointAt(i)!;
-    spec.verb = String.fromCodePoint(cp);
+    spec.verb = String.fromCodePoint(format.codePointAt(i)!);
     i += spec.verb.length;
-    if (spec.verb === '%') {
-      out += '%';
-      continue;
+    if (spec.verb === '%') out += '%';
+    else if (!good) out += `%!${spec.verb}(BADINDEX)`;
+    else if (argNum >= args.length) out += `%!${spec.verb}(MISSING)`;
+    else {
+      const arg = args[argNum++];
+      out += 'vsdqxXoObcUeEfFgGtT'.includes(spec.verb) ? one(arg, spec) : bad(spec, arg);
     }
-    if (next >= args.length) {
-      out += `%!${spec.verb}(MISSING)`;
-      continue;
-    }
-    const arg = args[next++];
-    out += 'vsdqxXoObcUeEfFgGtT'.includes(spec.verb) ? one(arg, spec) : bad(spec, arg);
   }
-  if (next < args.length) {
-    out += `%!(EXTRA ${args.slice(next).map((a) => (a === undefined || a === null ? '<nil>' : `${goType(a)}=${formatValue(a)}`)).join(', ')})`;
+  if (!reordered && argNum < args.length) {
+    out += `%!(EXTRA ${args.slice(argNum).map((a) => (a === undefined || a === null ? '<nil>' : `${goType(a)}=${formatValue(a)}`)).join(', ')})`;
   }
   return out;
 }
