@@ -86,7 +86,7 @@ export async function applyAndReport(
       },
     });
     if (history) {
-      keepVersion(history, t.files.map((f) => f.dest), revision, ctx);
+      await keepVersion(history, t.files.map((f) => f.dest), revision, ctx);
       if (digest !== undefined) forget(history);
     }
     observer.applied(t.id, res.changed, revision, t.files.length === 1 ? contents[0] : contents.join(''));
@@ -158,9 +158,9 @@ function holding(history: History, digest: string, ctx: ReportContext): { conten
 }
 
 /** Keeps the files now live as a version; a failure to keep it is told, and never fails the apply. */
-function keepVersion(history: History, dests: readonly string[], revision: number, ctx: ReportContext): void {
+async function keepVersion(history: History, dests: readonly string[], revision: number, ctx: ReportContext): Promise<void> {
   try {
-    const v = history.record(dests, revision);
+    const v = await history.record(dests, revision);
     if (v) ctx.log.debug({ version: v.n }, `kept as version ${v.n} in ${history.dir}`);
   } catch (err) {
     ctx.log.warn({ err: errorMessage(err) }, `the history could not keep this version: ${errorMessage(err)}`);

@@ -14,19 +14,8 @@
  * 0700 directories; nothing here logs their content.
  */
 import { createHash } from 'node:crypto';
-import {
-  closeSync,
-  fchownSync,
-  fdatasyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, fdatasyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { mkdir, open, readFile, rename, stat as fsStat } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplyError, errorMessage } from '../errors';
 
@@ -121,14 +110,17 @@ export class History {
    * Keeps what `dests` hold now as a new version, unless it is what the newest version already holds. Returns
    * the new version, or undefined when nothing was kept. Older versions beyond `keep` are removed.
    */
-  record(dests: readonly string[], revision: number, note?: string): Version | undefined {
-    const live = dests.map((dest) => {
-      try {
-        return { dest, bytes: readFileSync(dest), stat: statSync(dest) };
-      } catch (err) {
-        throw new ApplyError(`cannot keep ${dest} in the history: ${errorMessage(err)}`, { cause: err });
-      }
-    });
+  async record(dests: readonly string[], revision: number, note?: string): Promise<Version | undefined> {
+    const live = await Promise.all(
+      dests.map(async (dest) => {
+        try {
+          const [bytes, stat] = await Promise.all([readFile(dest), fsStat(dest)]);
+          return { dest, bytes, stat };
+        } catch (err) {
+          throw new ApplyError(`cannot keep ${dest} in the history: ${errorMessage(err)}`, { cause: err });
+        }
+      }),
+    );
     const digest = digestOf(live.map((f) => f.bytes));
     const versions = this.list();
     if (versions[0]?.digest === digest && note === undefined) return undefined;
@@ -143,10 +135,11 @@ export class History {
     };
     const at = path.join(this.dir, String(n));
     try {
-      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-      mkdirSync(at, { mode: 0o700 });
-      live.forEach((f, i) => writeDurable(path.join(at, String(i)), f.bytes, version.files[i]));
-      writeJson(path.join(at, META), version);
+      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      await mkdir(at, { mode: 0o700 });
+      // Off the event loop: the fsyncs cost milliseconds each, and other targets' applies go on meanwhile.
+      await Promise.all(live.map((f, i) => writeDurable(path.join(at, String(i)), f.bytes, version.files[i])));
+      await writeJsonDurable(path.join(at, META), version);
     } catch (err) {
       rmSync(at, { recursive: true, force: true });
       throw new ApplyError(`cannot keep version ${n} in ${this.dir}: ${errorMessage(err)}`, { cause: err });
@@ -201,15 +194,28 @@ export class History {
 }
 
 /** A version's copy of a file: its bytes on disk, with the live file's mode and owner. */
-function writeDurable(file: string, bytes: Buffer, like: VersionFile): void {
-  const fd = openSync(file, 'wx', like.mode & 0o777);
+async function writeDurable(file: string, bytes: Buffer, like: VersionFile): Promise<void> {
+  const fh = await open(file, 'wx', like.mode & 0o777);
   try {
-    for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off);
-    if (process.geteuid?.() === 0 && (like.uid !== 0 || like.gid !== 0)) fchownSync(fd, like.uid, like.gid);
-    fdatasyncSync(fd);
+    await fh.writeFile(bytes);
+    if (process.geteuid?.() === 0 && (like.uid !== 0 || like.gid !== 0)) await fh.chown(like.uid, like.gid);
+    await fh.datasync();
   } finally {
-    closeSync(fd);
+    await fh.close();
   }
+}
+
+/** writeJson, off the event loop. */
+async function writeJsonDurable(file: string, value: unknown): Promise<void> {
+  const tmp = `${file}.tmp`;
+  const fh = await open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(`${JSON.stringify(value, null, 2)}\n`);
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, file);
 }
 
 /** JSON put in place by a rename, 0600. */

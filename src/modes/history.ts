@@ -90,7 +90,7 @@ export async function rollback(plan: RollbackPlan, cx: ModeContext): Promise<Run
         if (output.trim()) log.debug({ stage, output }, `${stage}${stage === 'verify' ? '' : 'cmd'} output`);
       },
     });
-    h.record(t.files.map((f) => f.dest), to.revision, `rollback to ${to.n}`);
+    await h.record(t.files.map((f) => f.dest), to.revision, `rollback to ${to.n}`);
     // While the agent renders what it rendered before the rollback, the target stays at this version.
     h.setHold({ version: to.n, against, since: new Date().toISOString() });
     log.info({ changed: res.changed, reloaded: res.reloaded, verified: res.verified || undefined }, `rolled back to version ${to.n} (revision ${to.revision}); held there until the data changes`);

@@ -9,19 +9,19 @@ import { test } from 'node:test';
 import { digestOf, History } from '../../src/apply/history';
 import { tempDir } from '../support/util';
 
-test('a version is kept only when the files changed; the newest first; pruned to keep', () => {
+test('a version is kept only when the files changed; the newest first; pruned to keep', async () => {
   const root = tempDir();
   const a = path.join(root, 'a.conf');
   const b = path.join(root, 'b.map');
   const h = new History(path.join(root, 'state', 'web'), 2);
   writeFileSync(a, 'a1\n');
   writeFileSync(b, 'b1\n');
-  assert.equal(h.record([a, b], 10)?.n, 1);
-  assert.equal(h.record([a, b], 11), undefined, 'the same bytes: no new version');
+  assert.equal((await h.record([a, b], 10))?.n, 1);
+  assert.equal(await h.record([a, b], 11), undefined, 'the same bytes: no new version');
   writeFileSync(b, 'b2\n');
-  assert.equal(h.record([a, b], 12)?.n, 2);
+  assert.equal((await h.record([a, b], 12))?.n, 2);
   writeFileSync(a, 'a3\n');
-  assert.equal(h.record([a, b], 13)?.n, 3);
+  assert.equal((await h.record([a, b], 13))?.n, 3);
   const versions = h.list();
   assert.deepEqual(versions.map((v) => [v.n, v.revision]), [[3, 13], [2, 12]]);
   assert.deepEqual(h.contents(versions[1]).map(String), ['a1\n', 'b2\n']);
@@ -29,27 +29,27 @@ test('a version is kept only when the files changed; the newest first; pruned to
   assert.deepEqual(readdirSync(h.dir).sort(), ['2', '3']);
 });
 
-test('an interrupted write (no meta.json) is not listed, its number not reused, and pruned later', () => {
+test('an interrupted write (no meta.json) is not listed, its number not reused, and pruned later', async () => {
   const root = tempDir();
   const a = path.join(root, 'a.conf');
   const h = new History(path.join(root, 'state', 'web'), 1);
   writeFileSync(a, 'one\n');
-  h.record([a], 1);
+  await h.record([a], 1);
   mkdirSync(path.join(h.dir, '2'));
   writeFileSync(path.join(h.dir, '2', '0'), 'half');
   assert.deepEqual(h.list().map((v) => v.n), [1]);
   writeFileSync(a, 'two\n');
-  assert.equal(h.record([a], 2)?.n, 3);
+  assert.equal((await h.record([a], 2))?.n, 3);
   assert.deepEqual(readdirSync(h.dir).sort(), ['3']);
 });
 
-test('a note always makes a version; holds are kept and cleared', () => {
+test('a note always makes a version; holds are kept and cleared', async () => {
   const root = tempDir();
   const a = path.join(root, 'a.conf');
   const h = new History(path.join(root, 'state', 'web'), 5);
   writeFileSync(a, 'x\n');
-  h.record([a], 1);
-  assert.equal(h.record([a], 1, 'rollback to 1')?.note, 'rollback to 1');
+  await h.record([a], 1);
+  assert.equal((await h.record([a], 1, 'rollback to 1'))?.note, 'rollback to 1');
   assert.equal(h.hold(), undefined);
   h.setHold({ version: 1, against: 'abc', since: 'now' });
   assert.deepEqual(h.hold(), { version: 1, against: 'abc', since: 'now' });

@@ -68,6 +68,8 @@ const TARGETS: Array<[string, string, (s: Record<string, Record<string, number>>
   ['rollback', 'verify failed -> old file back and reloaded, max (ms)', (s) => s.rollback.rollback_max_ms, '', () => true],
   ['rollback', 'one apply of a two-file target, p50 (ms)', (s) => s.rollback.two_file_apply_p50_ms, '', () => true],
   ['rollback', 'two one-file targets applied in turn, p50 (ms)', (s) => s.rollback.two_one_file_applies_p50_ms, '', () => true],
+  ['rollback', 'history: keeping a version of the two files, p50 (ms)', (s) => s.rollback.history_keep_p50_ms, '', () => true],
+  ['rollback', 'swap journal written and removed (two files), p50 (ms)', (s) => s.rollback.journal_p50_ms, '', () => true],
   ['import', 'import confd, 100 resources (ms)', (s) => s.import.import_100_ms, '', () => true],
   ['recovery', '--onetime against a black hole: exit, p50 (ms)', (s) => s.recovery.blackhole_exit_p50_ms, '<= 3000 + against a closed port', (v, s) => v <= 3000 + s.recovery.refused_exit_p50_ms],
   ['recovery', '--onetime against a black hole: exit, max (ms)', (s) => s.recovery.blackhole_exit_max_ms, '', () => true],

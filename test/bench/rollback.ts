@@ -1,10 +1,13 @@
 /**
  * The `rollback` scenario (no etcd: the apply path alone, with real commands): from the verify's last failure on
  * the new file to the old file back and reloaded (p50, max), and the cost of one two-file apply against two
- * one-file targets applied one after the other (p50). Standalone: `node dist/test/bench/rollback.js`.
+ * one-file targets applied one after the other (p50), and what `history` (keeping a version of the two files) and
+ * the swap journal add to such an apply. Standalone: `node dist/test/bench/rollback.js`.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { History } from '../../src/apply/history';
+import { clearJournal, writeJournal } from '../../src/apply/journal';
 import { applyTarget, type T } from '../../src/apply/pipeline';
 import { applyVerified } from '../../src/apply/verify';
 import type { TargetFile } from '../../src/target';
@@ -55,7 +58,25 @@ export async function rollbackBench(quick: boolean): Promise<Record<string, numb
     await applyTarget(tb, [`b ${i}.\n`]);
     single.push(now() - t0);
   }
+  // What `history` adds to an apply of that set: keeping both files as a version (fsynced), pruned to 5.
+  const history = new History(path.join(dir, 'state', 'bench'), 5);
+  const keep: number[] = [];
+  // What the swap journal costs each apply that reloads: written (fsynced) before the swap, removed after.
+  const journal: number[] = [];
+  for (let i = 0; i < runs * 2; i++) {
+    writeFileSync(a, `a ${i} kept\n`);
+    writeFileSync(b, `b ${i} kept\n`);
+    let t0 = now();
+    if (!(await history.record([a, b], i + 1))) throw new Error('the history kept no version of changed files');
+    keep.push(now() - t0);
+    t0 = now();
+    writeJournal([a, b]);
+    clearJournal(a);
+    journal.push(now() - t0);
+  }
   return {
+    history_keep_p50_ms: round(median(keep)),
+    journal_p50_ms: round(median(journal)),
     rollback_p50_ms: round(median(rollback)),
     rollback_max_ms: round(percentile(rollback, 100)),
     two_file_apply_p50_ms: round(median(pair)),
