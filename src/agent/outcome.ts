@@ -4,6 +4,7 @@
  * here; a failure that is not a TargetError is a bug in reconfig (stage `internal`), logged with its stack.
  */
 import { digestOf, History } from '../apply/history';
+import { hasReload } from '../apply/pipeline';
 import { applyVerified, type Clock } from '../apply/verify';
 import type { Target } from '../target';
 import { TargetError, VerifyError, errorMessage } from '../errors';
@@ -46,6 +47,8 @@ export interface ReportContext {
   verifyClock?: Clock;
   /** Ends a verify early: the agent is stopping (the last result stands, nothing is rolled back). */
   signal?: AbortSignal;
+  /** Sidecar mode: the program's signal, as the reload of a target with a verify and no reload of its own. */
+  programReload?: () => void;
 }
 
 export async function applyAndReport(
@@ -81,6 +84,8 @@ export async function applyAndReport(
       reloadPending: standing === 'reload-owed',
       clock: ctx.verifyClock,
       signal: ctx.signal,
+      // The verify must see the program on the new files: signal it now rather than with the batch.
+      programReload: t.verify && !hasReload(t) ? ctx.programReload : undefined,
       onOutput: (stage, output) => {
         if (output.trim()) log.debug({ stage, output }, `${stage}${stage === 'verify' ? '' : 'cmd'} output`);
       },

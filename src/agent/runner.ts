@@ -46,6 +46,8 @@ export interface RunnerContext {
   now?: () => number;
   /** The clock a verify's loop tells time and waits by (real time unless a test gives a fake one). */
   verifyClock?: Clock;
+  /** Sidecar mode: signals the program, as the reload of a target with a verify and no reload of its own. */
+  programReload?: () => void;
 }
 
 export interface RunnerOptions {

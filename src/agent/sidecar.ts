@@ -61,10 +61,12 @@ export class ChangeBatcher implements Observer {
   constructor(
     private readonly busy: () => boolean,
     private readonly send: () => void,
+    /** A target that signalled the program itself (it has a verify, which must run after the signal). */
+    private readonly signalledItself: (id: string) => boolean = () => false,
   ) {}
 
-  applied(_id: string, changed: boolean): void {
-    if (!changed) return;
+  applied(id: string, changed: boolean): void {
+    if (!changed || this.signalledItself(id)) return;
     this.owed = true;
     this.settled();
   }

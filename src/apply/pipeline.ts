@@ -36,6 +36,8 @@ export interface ApplyOptions {
   onOutput?: (stage: 'check' | 'reload' | 'verify', output: string) => void;
   /** Leave the swap journal after the reload: a verify follows, and only its end clears it (verify.ts). */
   keepJournal?: boolean;
+  /** The reload of a target with none of its own: sidecar mode's signal to its program (for a verify after it). */
+  programReload?: () => void;
 }
 
 export type T = Pick<Target, 'id' | 'dest' | 'files' | 'checkcmd' | 'reloadcmd' | 'reloadsignal' | 'notify' | 'timeoutMs'>;
@@ -57,7 +59,7 @@ export async function applyTarget(t: T, contents: readonly string[], opts: Apply
     const diffs = await Promise.all(entries.filter((e) => e.changed).map((e) => unifiedDiff(e.file.dest, e.current?.bytes.toString('utf8') ?? null, e.bytes.toString('utf8'))));
     return { changed, reloaded: false, diff: changed ? diffs.join('') : undefined, entries };
   }
-  const reloads = !opts.skipReload && hasReload(t);
+  const reloads = !opts.skipReload && (hasReload(t) || opts.programReload !== undefined);
   if (changed) await write(t, entries, reloads, opts);
   if ((!changed && !opts.reloadPending) || opts.skipReload) return { changed, reloaded: false, entries };
   const reloaded = await reload(t, opts);
@@ -65,7 +67,8 @@ export async function applyTarget(t: T, contents: readonly string[], opts: Apply
   return { changed, reloaded, entries };
 }
 
-function hasReload(t: T): boolean {
+/** Whether a target reloads by itself: containers to notify, a pidfile's signal, or reloadcmd. */
+export function hasReload(t: Pick<T, 'reloadcmd' | 'reloadsignal' | 'notify'>): boolean {
   return t.reloadcmd !== undefined || t.reloadsignal !== undefined || t.notify !== undefined;
 }
 
@@ -151,7 +154,12 @@ export async function reload(t: T, opts: ApplyOptions): Promise<boolean> {
     await step(t, 'reload', () => signalPidfile(sig.pidfile, sig.signal));
     return true;
   }
-  if (!t.reloadcmd) return notify !== undefined;
+  if (!t.reloadcmd) {
+    const program = opts.programReload;
+    if (notify || !program) return notify !== undefined;
+    await step(t, 'reload', program);
+    return true;
+  }
   const cmd = t.reloadcmd;
   const { output } = await step(t, 'reload', () =>
     runCommand('reload', cmd, { env: { RECONFIG_DEST: t.dest }, timeoutMs: t.timeoutMs }),

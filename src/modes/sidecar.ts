@@ -7,7 +7,9 @@ import { Agent } from '../agent/agent';
 import { allOf } from '../agent/observer';
 import { applyOnce } from '../agent/once';
 import { ChangeBatcher, Program } from '../agent/sidecar';
+import { hasReload } from '../apply/pipeline';
 import type { RunResult } from '../errors';
+import type { Target } from '../target';
 import type { ModeContext } from './context';
 import { runAgent } from './lifecycle';
 import type { SidecarPlan } from './plan';
@@ -39,12 +41,23 @@ export async function sidecar(plan: SidecarPlan, cx: ModeContext): Promise<RunRe
   }
   const program = new Program(argv, log);
   let agent: Agent | null = null;
-  const batcher = new ChangeBatcher(
-    () => agent?.busy ?? false,
-    () => {
-      if (program.signal(plan.reloadSignal)) log.info({ signal: plan.reloadSignal }, `sent ${plan.reloadSignal} to ${argv[0]}`);
-    },
-  );
-  agent = new Agent(store, targets, { ...ctx, observer: allOf([...observers, batcher]) }, { resyncMs: plan.resyncMs });
-  return runAgent({ agent, log, hups: cx.hups, load, beforeStop, program });
+  const send = (): boolean => {
+    const sent = program.signal(plan.reloadSignal);
+    if (sent) log.info({ signal: plan.reloadSignal }, `sent ${plan.reloadSignal} to ${argv[0]}`);
+    return sent;
+  };
+  // A target with a verify signals the program as its own reload, then verifies; the others are batched. The set
+  // is read afresh at each SIGHUP.
+  let verifying = new Set(targets.filter((t) => t.verify && !hasReload(t)).map((t) => t.id));
+  const reload = (): Target[] => {
+    const next = load();
+    verifying = new Set(next.filter((t) => t.verify && !hasReload(t)).map((t) => t.id));
+    return next;
+  };
+  const batcher = new ChangeBatcher(() => agent?.busy ?? false, send, (id) => verifying.has(id));
+  const programReload = (): void => {
+    if (!send()) throw new Error(`${argv[0]} is not running: nothing to signal`);
+  };
+  agent = new Agent(store, targets, { ...ctx, observer: allOf([...observers, batcher]), programReload }, { resyncMs: plan.resyncMs });
+  return runAgent({ agent, log, hups: cx.hups, load: reload, beforeStop, program });
 }

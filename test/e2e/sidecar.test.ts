@@ -209,3 +209,46 @@ test('reloadsignal: the pidfile\'s process gets the signal; a missing or stale p
     daemon.child.kill('SIGKILL');
   }
 });
+
+test('sidecar: a target with a verify signals the program first, then verifies what it loaded; a bad change is rolled back and signalled again', async () => {
+  const p = uniquePrefix('sidecar-verify');
+  await shared.client.put(`${p}/a/x`).value('ok1');
+  const dir = tempDir();
+  const served = path.join(dir, 'served');
+  const rendered = path.join(dir, 'out', 'a');
+  // The program "loads" its config at start and at each SIGHUP: it copies the rendered file to `served`.
+  const program = path.join(dir, 'server.sh');
+  writeFileSync(program, `#!/bin/sh\ncp "$RENDERED" "$SERVED"\ntrap 'cp "$RENDERED" "$SERVED"; echo HUP >> "$SERVED.log"' HUP\nwhile :; do sleep 0.05 & wait $!; done\n`, { mode: 0o755 });
+  const cfg = makeCfgdir(
+    {
+      a: {
+        id: 'a',
+        source: 'list.ejs',
+        target: rendered,
+        key: '/a',
+        recursive: true,
+        // Passes only once the program serves the live file, and only for good data.
+        verify: { cmd: `cmp -s "${served}" "$RECONFIG_DEST" && ! grep -q bad "${served}"`, within: '2s', every: '100ms' },
+      },
+    },
+    { 'list.ejs': LIST },
+  );
+  const agent = AgentProcess.start(['-c', cfg, '--port', String(shared.etcd.clientPort), '-p', p, '--', program], { RENDERED: rendered, SERVED: served });
+  try {
+    await waitFor(() => readOr(served) === '/a/x=ok1\n', 'the program to start on the first render');
+    await agent.waitForLog((l) => l.msg === 'connected; watching', 'the watch');
+    await shared.client.put(`${p}/a/x`).value('ok2');
+    await agent.waitForLog((l) => l.msg === 'applied' && l.verified === true, 'the good change applied and verified');
+    assert.equal(readOr(served), '/a/x=ok2\n');
+
+    await shared.client.put(`${p}/a/x`).value('bad');
+    await agent.waitForLog((l) => l.msg === 'verify failed; rolled back to the previous files', 'the bad change rolled back');
+    assert.equal(readOr(rendered), '/a/x=ok2\n');
+    await waitFor(() => readOr(served) === '/a/x=ok2\n', 'the program signalled again, on the old file');
+    // Signals: the good change, the bad one, the rollback: one each, none batched twice.
+    await waitFor(() => lines(`${served}.log`).length === 3, 'three signals');
+    assert.equal(agent.count((l) => l.msg === 'sent SIGHUP to ' + program), 3);
+  } finally {
+    await agent.stop();
+  }
+});
