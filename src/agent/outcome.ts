@@ -146,13 +146,13 @@ export async function applyAndReport(
 function holding(history: History, digest: string, ctx: ReportContext): { content: string; note: string } | undefined {
   let hold;
   try {
-    hold = history.hold();
+    hold = history.holds.get();
   } catch {
     return undefined;
   }
   if (!hold) return undefined;
   if (hold.against !== digest) {
-    history.clearHold();
+    history.holds.clear();
     ctx.log.info({ version: hold.version }, `the data changed: the rollback by hand to version ${hold.version} is released`);
     return undefined;
   }
@@ -177,7 +177,7 @@ async function keepVersion(history: History, dests: readonly string[], revision:
  * applied, reloaded and rolled back once more. Told once to the observers, as a failure at stage `verify`.
  */
 function remembered(t: Target, history: History, digest: string, revision: number, ctx: ReportContext): Carried['refused'] {
-  const r = history.refusal();
+  const r = history.refusals.get();
   if (!r || r.digest !== digest) return undefined;
   const message = `${r.message} (refused at revision ${r.revision}, ${r.since}; remembered in ${history.dir})`;
   const outcome: Outcome = {
@@ -197,7 +197,7 @@ function remembered(t: Target, history: History, digest: string, revision: numbe
 function remember(history: History, refused: NonNullable<Carried['refused']>, ctx: ReportContext): void {
   try {
     const cause = refused.outcome.error?.cause;
-    history.setRefusal({
+    history.refusals.set({
       digest: refused.digest,
       message: errorMessage(cause),
       rolledBack: refused.outcome.rolledBack === true,
@@ -211,7 +211,7 @@ function remember(history: History, refused: NonNullable<Carried['refused']>, ct
 
 function forget(history: History): void {
   try {
-    history.clearRefusal();
+    history.refusals.clear();
   } catch {
     // Nothing to forget, or a state directory gone read-only: the next apply says so when it keeps its version.
   }

@@ -148,31 +148,10 @@ export class History {
     return version;
   }
 
-  hold(): Hold | undefined {
-    return readJson<Hold>(path.join(this.dir, HOLD));
-  }
-
-  setHold(hold: Hold): void {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    writeJson(path.join(this.dir, HOLD), hold);
-  }
-
-  clearHold(): void {
-    rmSync(path.join(this.dir, HOLD), { force: true });
-  }
-
-  refusal(): Refusal | undefined {
-    return readJson<Refusal>(path.join(this.dir, REFUSED));
-  }
-
-  setRefusal(refusal: Refusal): void {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    writeJson(path.join(this.dir, REFUSED), refusal);
-  }
-
-  clearRefusal(): void {
-    rmSync(path.join(this.dir, REFUSED), { force: true });
-  }
+  /** The hold a rollback by hand left (hold.json). */
+  readonly holds = new Note<Hold>(this, HOLD);
+  /** The render a verify refused (refused.json). */
+  readonly refusals = new Note<Refusal>(this, REFUSED);
 
   /** Numbered directories without a meta.json: writes that were interrupted. */
   private partials(): number[] {
@@ -190,6 +169,27 @@ export class History {
     for (const n of this.partials()) {
       if (!kept.has(n)) rmSync(path.join(this.dir, String(n)), { recursive: true, force: true });
     }
+  }
+}
+
+/** A small JSON file beside the versions (0600, renamed into place): read, written, removed. */
+export class Note<V> {
+  constructor(
+    private readonly history: Pick<History, 'dir'>,
+    private readonly name: string,
+  ) {}
+
+  get(): V | undefined {
+    return readJson<V>(path.join(this.history.dir, this.name));
+  }
+
+  set(value: V): void {
+    mkdirSync(this.history.dir, { recursive: true, mode: 0o700 });
+    writeJson(path.join(this.history.dir, this.name), value);
+  }
+
+  clear(): void {
+    rmSync(path.join(this.history.dir, this.name), { force: true });
   }
 }
 

@@ -56,7 +56,7 @@ export async function history(plan: HistoryPlan, cx: ModeContext): Promise<RunRe
     cx.out(`# ${target.id}: no version kept yet in ${h.dir}\n`);
     return { kind: 'ok' };
   }
-  const hold = h.hold();
+  const hold = h.holds.get();
   const live = versions[0];
   const rows = versions.map((v) => [
     String(v.n),
@@ -81,7 +81,7 @@ export async function rollback(plan: RollbackPlan, cx: ModeContext): Promise<Run
   }
   if (to.digest === live.digest) throw new UsageError(`version ${to.n} of ${t.id} holds what is live already (version ${live.n})`);
   // What the agent renders now: what was live, or what an earlier rollback by hand held against.
-  const against = h.hold()?.against ?? live.digest;
+  const against = h.holds.get()?.against ?? live.digest;
   const contents = h.contents(to).map((b) => b.toString('utf8'));
   const log = cx.log.child({ target: t.id, version: to.n });
   try {
@@ -92,7 +92,7 @@ export async function rollback(plan: RollbackPlan, cx: ModeContext): Promise<Run
     });
     await h.record(t.files.map((f) => f.dest), to.revision, `rollback to ${to.n}`);
     // While the agent renders what it rendered before the rollback, the target stays at this version.
-    h.setHold({ version: to.n, against, since: new Date().toISOString() });
+    h.holds.set({ version: to.n, against, since: new Date().toISOString() });
     log.info({ changed: res.changed, reloaded: res.reloaded, verified: res.verified || undefined }, `rolled back to version ${to.n} (revision ${to.revision}); held there until the data changes`);
     return { kind: 'ok' };
   } catch (err) {

@@ -50,9 +50,9 @@ test('a note always makes a version; holds are kept and cleared', async () => {
   writeFileSync(a, 'x\n');
   await h.record([a], 1);
   assert.equal((await h.record([a], 1, 'rollback to 1'))?.note, 'rollback to 1');
-  assert.equal(h.hold(), undefined);
-  h.setHold({ version: 1, against: 'abc', since: 'now' });
-  assert.deepEqual(h.hold(), { version: 1, against: 'abc', since: 'now' });
-  h.clearHold();
-  assert.equal(h.hold(), undefined);
+  assert.equal(h.holds.get(), undefined);
+  h.holds.set({ version: 1, against: 'abc', since: 'now' });
+  assert.deepEqual(h.holds.get(), { version: 1, against: 'abc', since: 'now' });
+  h.holds.clear();
+  assert.equal(h.holds.get(), undefined);
 });
