@@ -27,6 +27,8 @@ const quick = process.argv.includes('--quick');
 const TARGETS: Array<[string, string, (s: Record<string, Record<string, number>>) => number, string, (v: number, s: Record<string, Record<string, number>>) => boolean]> = [
   ['latency', 'p50 (ms)', (s) => s.latency.p50_ms, '<= 1.3x floor', (v, s) => v <= 1.3 * s.latency.floor_p50_ms],
   ['latency', 'floor p50 (ms)', (s) => s.latency.floor_p50_ms, '', () => true],
+  ['latency', 'confd p50, same run (ms; CONFD_BIN)', (s) => s.latency.confd_p50_ms ?? NaN, '', () => true],
+  ['latency', 'p50 / confd p50', (s) => (s.latency.confd_p50_ms === undefined ? NaN : s.latency.p50_ms / s.latency.confd_p50_ms), '<= 1', (v) => v <= 1],
   ['latency', 'p50 with target files on tmpfs (ms)', (s) => s.latency.tmpfs_p50_ms ?? NaN, '', () => true],
   ['latency', 'floor p50 in that run (ms)', (s) => s.latency.tmpfs_floor_p50_ms ?? NaN, '', () => true],
   ['latency', 'p99 (ms)', (s) => s.latency.p99_ms, '<= 20', (v) => v <= 20],

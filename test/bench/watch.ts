@@ -1,6 +1,6 @@
 /** Bench scenarios of the watch path: one change end to end (latency), and a burst of 5,000 puts (burst). */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Etcd3 } from 'etcd3';
 import type { EtcdServer } from '../../scripts/etcd-server';
@@ -20,7 +20,19 @@ export async function latency(etcd: EtcdServer, client: Etcd3, n: number, root =
   watcher.on('put', (kv) => floorWaiter?.(kv.value.toString()));
   const reconfig: number[] = [];
   const floor: number[] = [];
+  const confd = await startConfd(etcd, dir);
+  const confdMs: number[] = [];
   for (let i = 0; i < n; i++) {
+    if (confd) {
+      // The same put -> file, for confd watching its own key, in the same run: one each, in turn.
+      const value = `c${i}`;
+      const seen = whenFile(confd.dest, (c) => c === `${value}\n`);
+      const t0 = now();
+      await client.put('/latc/k').value(value);
+      await seen;
+      confdMs.push(now() - t0);
+      await sleep(5);
+    }
     const value = `v${i}`;
     const floorSeen = new Promise<number>((resolve) => {
       floorWaiter = (v) => {
@@ -38,8 +50,10 @@ export async function latency(etcd: EtcdServer, client: Etcd3, n: number, root =
   await watcher.cancel();
   floorClient.close();
   await agent.stop();
+  confd?.stop();
   rmSync(dir, { recursive: true, force: true });
   return {
+    ...(confd ? { confd_p50_ms: round(median(confdMs)), confd_p99_ms: round(percentile(confdMs, 99)) } : {}),
     p50_ms: round(median(reconfig)),
     p90_ms: round(percentile(reconfig, 90)),
     p99_ms: round(percentile(reconfig, 99)),
@@ -47,6 +61,24 @@ export async function latency(etcd: EtcdServer, client: Etcd3, n: number, root =
     floor_p99_ms: round(percentile(floor, 99)),
     n,
   };
+}
+
+/** confd (CONFD_BIN) watching /latc/k into its own file, with the same template; null without CONFD_BIN. */
+async function startConfd(etcd: EtcdServer, dir: string): Promise<{ dest: string; stop: () => void } | null> {
+  const bin = process.env.CONFD_BIN;
+  if (!bin) return null;
+  const confdir = path.join(dir, 'confd');
+  const dest = path.join(dir, 'out', 'confd.conf');
+  mkdirSync(path.join(confdir, 'conf.d'), { recursive: true });
+  mkdirSync(path.join(confdir, 'templates'), { recursive: true });
+  writeFileSync(path.join(confdir, 'templates', 'lat.tmpl'), '{{getv "/latc/k" "none"}}\n');
+  writeFileSync(path.join(confdir, 'conf.d', 'lat.toml'), `[template]\nsrc = "lat.tmpl"\ndest = "${dest}"\nkeys = ["/latc/k"]\n`);
+  const child = spawn(bin, ['-confdir', confdir, '-backend', 'etcdv3', '-node', `http://127.0.0.1:${etcd.clientPort}`, '-watch', '-log-level', 'error'], { stdio: 'ignore' });
+  const c = etcd.client();
+  await c.put('/latc/k').value('start');
+  c.close();
+  await whenFile(dest, (t) => t === 'start\n');
+  return { dest, stop: () => void child.kill('SIGTERM') };
 }
 
 export async function burst(etcd: EtcdServer, client: Etcd3): Promise<Record<string, number>> {
