@@ -134,7 +134,11 @@ export async function sideBySide(etcd: EtcdServer, client: Etcd3, runs: number):
           ? ['-onetime', '-backend', 'etcdv3', '-node', `http://127.0.0.1:${etcd.clientPort}`, '-confdir', path.join(dir, 'confd'), '-log-level', 'error']
           : ['-c', dir, ...common, '--onetime'];
       // Every file written (out/ removed before the run), then every file unchanged.
-      const written = rounds(programs, runs, argsOf, (p) => rmSync(path.join(dir, p.name === 'confd' ? 'out-confd' : 'out'), { recursive: true, force: true }));
+      const written = rounds(programs, runs, argsOf, (p) => {
+        rmSync(path.join(dir, p.name === 'confd' ? 'out-confd' : 'out'), { recursive: true, force: true });
+        // confd does not create a missing directory (reconfig does): an empty one, so that every file is new.
+        if (p.name === 'confd') mkdirSync(path.join(dir, 'out-confd'));
+      });
       const unchanged = rounds(programs, runs, argsOf);
       for (const p of programs) {
         result[`${p.name}_onetime_${where}_ms`] = round(median(written.get(p.name)!), 1);
