@@ -65,3 +65,8 @@ test("headings' anchors follow GitHub's rules", () => {
   const a = anchors('# Operating it\n## `validate` and `render`: no etcd needed\n## Output: one convention\n## Logs\n## Logs\n```\n# not a heading\n```\n');
   assert.deepEqual([...a], ['operating-it', 'validate-and-render-no-etcd-needed', 'output-one-convention', 'logs', 'logs-1']);
 });
+
+test('the README keeps to what a newcomer needs first: at most 250 lines', () => {
+  const lines = readFileSync(path.join(ROOT, 'README.md'), 'utf8').split('\n').length - 1;
+  assert.ok(lines <= 250, `README.md has ${lines} lines; move detail into docs/`);
+});
