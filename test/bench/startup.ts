@@ -155,6 +155,7 @@ export async function sideBySide(etcd: EtcdServer, client: Etcd3, runs: number):
         }
         if (confdBin) {
           rmSync(path.join(dir, 'out-confd'), { recursive: true, force: true });
+          mkdirSync(path.join(dir, 'out-confd'));
           result.confd_onetime_peak_rss_mb = round(run([confdBin, ...argsOf({ name: 'confd', argv: [] })]).peakMb, 1);
         }
       }
