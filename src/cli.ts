@@ -139,6 +139,7 @@ program
   .addOption(opt('--reload-signal <signal>', 'sidecar mode: the signal sent to the program after a change', { default: 'SIGHUP', parse: signal }))
   .addOption(opt('--report <prefix>', 'keep a fleet report in etcd at <prefix>/<name>, on a 30 s lease (see `reconfig fleet`)', { parse: prefix }))
   .addOption(opt('--report-name <name>', 'this agent\'s name in the fleet report (default: the hostname)'))
+  .addOption(opt('--wave <n>', 'this agent\'s rollout wave (0: the canaries, the default); a target with `rollout` waits for wave n-1 to prove a change (needs --report)'))
   .exitOverride()
   // Errors are printed once, by exitEarly, with the program's name.
   .configureOutput({ outputError: () => undefined })
@@ -232,6 +233,27 @@ fleet.action(function (this: Command) {
   // commander gives untyped values; the options defined above make them FleetFlags.
   run(() => flags().fleetPlan(withInherited(this, this.opts() as unknown as FleetFlags)));
 });
+
+// An operator's say in the rollouts (waves, src/rollout/): written to etcd, honoured by every later wave.
+const CONTROLS = {
+  promote: 'let every wave apply --revision now (an urgent fix, or canaries that are down)',
+  halt: 'waves 1 and up apply nothing until `fleet resume` (a halt wins over a promote)',
+  resume: 'lift a `fleet halt`',
+} as const;
+for (const [action, description] of Object.entries(CONTROLS) as Array<[keyof typeof CONTROLS, string]>) {
+  const sub = fleet
+    .command(action)
+    .description(description)
+    .addOption(opt('--report <prefix>', 'the prefix the agents report under', { parse: prefix }))
+    .addOption(opt('--target <id...>', 'only these targets (default: every target with a rollout that a host reports)'));
+  if (action === 'promote') sub.addOption(opt('--revision <revision>', 'the revision every wave may apply', { parse: revisionArg }));
+  for (const o of connectionOptions()) sub.addOption(o);
+  sub.action(function (this: Command) {
+    booleansFromEnv(this);
+    // commander gives untyped values; the options defined above make them FleetFlags.
+    run(() => flags().fleetControlPlan(action, withInherited(this, this.opts() as unknown as FleetFlags & { revision?: number })));
+  });
+}
 
 // Sidecar mode: everything after the first `--` is the program, never parsed as reconfig's own arguments.
 const dashes = process.argv.indexOf('--', 2);

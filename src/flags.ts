@@ -23,6 +23,8 @@ export interface RunFlags extends ConnectionFlags, ConfigFlags {
   logFormat?: LogFormat;
   report?: string;
   reportName?: string;
+  /** The agent's rollout wave (`--wave`, needs --report). */
+  wave?: string;
 }
 
 export interface ConfigFlags {
@@ -65,18 +67,31 @@ export function runPlan(f: RunFlags, env: NodeJS.ProcessEnv = process.env): Watc
   const sidecar = f.program.length > 0;
   if (sidecar && (f.onetime || f.notreally)) throw new UsageError('sidecar mode (-- program) does not go with --onetime or --notreally');
   if (f.onetime && f.listen !== undefined) throw new UsageError('--listen serves a running agent; it does nothing with --onetime');
+  if (f.onetime && f.wave !== undefined) throw new UsageError('--wave places a running agent in a rollout; it does nothing with --onetime');
   if (f.onetime && f.report !== undefined) throw new UsageError("--report keeps a running agent's report; it does nothing with --onetime");
   const resyncMs = f.resync === '0' ? 0 : duration('--resync', f.resync);
   const cfg = config(f);
   const connection = connectionSettings(f, env, warnings.warn);
   if (f.onetime) return { mode: 'onetime', log, warnings, config: cfg, connection, notreally: f.notreally };
+  const wave = waveOf(f);
+  const name = f.reportName ?? hostname();
+  // `<report>/rollout/...` holds the rollouts (src/rollout/): no host may report there.
+  if (f.report !== undefined && name === 'rollout') throw new UsageError('--report-name: "rollout" is reserved for the rollout keys; name the host otherwise');
   const observers = {
     listen: f.listen,
-    report: f.report === undefined ? undefined : { prefix: f.report.replace(/\/+$/, ''), name: f.reportName ?? hostname() },
+    report: f.report === undefined ? undefined : { prefix: f.report.replace(/\/+$/, ''), name, wave },
   };
   const watch = { log, warnings, config: cfg, connection, resyncMs, observers };
   if (sidecar) return { ...watch, mode: 'sidecar', program: f.program, reloadSignal: f.reloadSignal };
   return { ...watch, mode: 'watch', notreally: f.notreally };
+}
+
+/** --wave N: a whole number, 0 by default; only with --report (the waves meet through the fleet report). */
+function waveOf(f: RunFlags): number {
+  if (f.wave === undefined) return 0;
+  if (!/^\d+$/.test(f.wave)) throw new UsageError(`--wave: must be a whole number (0 for the canaries), not ${JSON.stringify(f.wave)}`);
+  if (f.report === undefined) throw new UsageError('--wave needs --report <prefix>: the waves meet through the fleet report');
+  return Number(f.wave);
 }
 
 export function fleetPlan(f: FleetFlags, env: NodeJS.ProcessEnv = process.env): FleetPlan {
@@ -95,6 +110,24 @@ export function fleetPlan(f: FleetFlags, env: NodeJS.ProcessEnv = process.env): 
     waitRevision: f.waitRevision,
     timeoutMs,
     targets: f.target,
+  };
+}
+
+/** `fleet promote --revision R`, `fleet halt`, `fleet resume` [--target T...]: an operator's say in the rollouts. */
+export function fleetControlPlan(action: 'promote' | 'halt' | 'resume', f: FleetFlags & { revision?: number }, env: NodeJS.ProcessEnv = process.env): FleetPlan {
+  if (f.report === undefined) throw new UsageError(`fleet ${action} needs --report <prefix>`);
+  if (action === 'promote' && f.revision === undefined) throw new UsageError('fleet promote needs --revision <revision>: the revision every wave may apply now');
+  const warnings = new Warnings();
+  return {
+    mode: 'fleet',
+    log: { debug: false },
+    warnings,
+    connection: connectionSettings(f, env, warnings.warn),
+    report: f.report,
+    json: false,
+    timeoutMs: 0,
+    targets: f.target,
+    control: action === 'promote' ? { action, revision: f.revision! } : { action },
   };
 }
 

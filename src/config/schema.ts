@@ -30,6 +30,14 @@ export interface TargetSpec {
   multiline: boolean;
   values?: ValueRuleSpec[];
   verify?: VerifySpec;
+  /** Waves (`--wave`): a later wave applies a revision only once the wave before proved it (src/rollout/). */
+  rollout?: RolloutSpec;
+}
+
+/** A rollout across waves: how long wave N−1 must stay ok at a revision, and how many of its hosts must. */
+export interface RolloutSpec {
+  bake: string;
+  minhosts: number;
 }
 
 /** One file of a target of several (`files`): rendered from the same data, applied with the others as one. */
@@ -311,6 +319,18 @@ export const targetSchema: JSONSchemaType<TargetSpec> = {
       },
       description:
         'A health check after each reload that changed something: `{"cmd": "curl -fsS http://127.0.0.1:8080/healthz", "within": "10s", "every": "1s"}`. `cmd` runs through `/bin/sh` (with the target\'s `timeout`) every `every` until it exits 0; if it has not within `within`, every file goes back to what it was before the apply, the reload runs again and the verify runs again on the old files. The refused render is remembered: the same bytes are not applied again until the data renders differently.',
+    },
+    rollout: {
+      type: 'object',
+      nullable: true,
+      additionalProperties: false,
+      required: [],
+      properties: {
+        bake: { type: 'string', pattern: DURATION_PATTERN, default: '60s' },
+        minhosts: { type: 'integer', minimum: 1, default: 1 },
+      },
+      description:
+        'Roll a change across the fleet in waves (`--wave N`, with `--report`): `{"bake": "60s", "minhosts": 1}`. An agent in wave 0 applies as usual; one in wave N > 0 applies a revision only once at least `minhosts` agents of wave N−1 report this target `ok` at it, every one of them does, and the last has stayed so for `bake`; it applies the data as of that revision. A failure in wave N−1 halts the revision for every later wave. See docs/fleet.md.',
     },
     values: {
       type: 'array',
