@@ -217,43 +217,27 @@ importCmd
 
 const fleet = program
   .command('fleet')
-  .description('show the fleet report that agents keep with --report; with --wait-revision, wait until every host has taken a revision')
+  .description(
+    'show the fleet report that agents keep with --report; with --wait-revision, wait until every host has taken a revision; promote, halt and resume steer the rollouts (--wave)',
+  )
+  .argument('[action]', 'promote (every wave may apply --revision now), halt (waves 1 and up apply nothing; wins over a promote) or resume (lifts the halt)')
   .addOption(opt('--report <prefix>', 'the prefix the agents report under', { parse: prefix }))
+  .addOption(opt('--revision <revision>', 'with promote: the revision every wave may apply now', { parse: revisionArg }))
   .addOption(opt('--json', 'print the reports as JSON'))
   .addOption(opt('--wait-revision <revision>', 'exit 0 once every host reports this revision or later on every target, else 1 at --timeout', { parse: revisionArg }))
   .addOption(opt('--timeout <duration>', 'how long --wait-revision waits', { default: '60s' }))
-  .addOption(opt('--target <id...>', 'only these targets count for --wait-revision'))
+  .addOption(opt('--target <id...>', 'only these targets count for --wait-revision; promote, halt and resume act on these (default: every target with a rollout)'))
   .addHelpText(
     'after',
-    '\nExample:\n  rev=$(etcdctl put /services/web/backends/web9 10.0.0.9:80 -w json | jq .header.revision)\n  reconfig fleet --report /reconfig/fleet --wait-revision "$rev" --timeout 60s\n',
+    '\nExamples:\n  rev=$(etcdctl put /services/web/backends/web9 10.0.0.9:80 -w json | jq .header.revision)\n  reconfig fleet --report /reconfig/fleet --wait-revision "$rev" --timeout 60s\n  reconfig fleet halt --report /reconfig/fleet --target haproxy\n  reconfig fleet promote --report /reconfig/fleet --revision "$rev"\n',
   );
 for (const o of connectionOptions()) fleet.addOption(o);
-fleet.action(function (this: Command) {
+fleet.action(function (this: Command, action: string | undefined) {
   booleansFromEnv(this);
   // commander gives untyped values; the options defined above make them FleetFlags.
-  run(() => flags().fleetPlan(withInherited(this, this.opts() as unknown as FleetFlags)));
+  const f = withInherited(this, this.opts() as unknown as FleetFlags);
+  run(() => (action === undefined ? flags().fleetPlan(f) : flags().fleetControlPlan(action, f)));
 });
-
-// An operator's say in the rollouts (waves, src/rollout/): written to etcd, honoured by every later wave.
-const CONTROLS = {
-  promote: 'let every wave apply --revision now (an urgent fix, or canaries that are down)',
-  halt: 'waves 1 and up apply nothing until `fleet resume` (a halt wins over a promote)',
-  resume: 'lift a `fleet halt`',
-} as const;
-for (const [action, description] of Object.entries(CONTROLS) as Array<[keyof typeof CONTROLS, string]>) {
-  const sub = fleet
-    .command(action)
-    .description(description)
-    .addOption(opt('--report <prefix>', 'the prefix the agents report under', { parse: prefix }))
-    .addOption(opt('--target <id...>', 'only these targets (default: every target with a rollout that a host reports)'));
-  if (action === 'promote') sub.addOption(opt('--revision <revision>', 'the revision every wave may apply', { parse: revisionArg }));
-  for (const o of connectionOptions()) sub.addOption(o);
-  sub.action(function (this: Command) {
-    booleansFromEnv(this);
-    // commander gives untyped values; the options defined above make them FleetFlags.
-    run(() => flags().fleetControlPlan(action, withInherited(this, this.opts() as unknown as FleetFlags & { revision?: number })));
-  });
-}
 
 // Sidecar mode: everything after the first `--` is the program, never parsed as reconfig's own arguments.
 const dashes = process.argv.indexOf('--', 2);

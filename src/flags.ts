@@ -40,6 +40,8 @@ export interface FleetFlags extends ConnectionFlags {
   waitRevision?: number;
   timeout: string;
   target?: string[];
+  /** With `fleet promote`. */
+  revision?: number;
 }
 
 export function normalisePrefix(prefix: string): string {
@@ -95,6 +97,7 @@ function waveOf(f: RunFlags): number {
 }
 
 export function fleetPlan(f: FleetFlags, env: NodeJS.ProcessEnv = process.env): FleetPlan {
+  if (f.revision !== undefined) throw new UsageError('--revision goes with `fleet promote`');
   if (f.report === undefined) {
     throw new UsageError(f.waitRevision === undefined ? 'fleet needs --report <prefix>' : '--wait-revision needs --report <prefix>');
   }
@@ -114,9 +117,14 @@ export function fleetPlan(f: FleetFlags, env: NodeJS.ProcessEnv = process.env): 
 }
 
 /** `fleet promote --revision R`, `fleet halt`, `fleet resume` [--target T...]: an operator's say in the rollouts. */
-export function fleetControlPlan(action: 'promote' | 'halt' | 'resume', f: FleetFlags & { revision?: number }, env: NodeJS.ProcessEnv = process.env): FleetPlan {
+export function fleetControlPlan(action: string, f: FleetFlags, env: NodeJS.ProcessEnv = process.env): FleetPlan {
+  if (action !== 'promote' && action !== 'halt' && action !== 'resume') {
+    throw new UsageError(`fleet: unknown action ${JSON.stringify(action)} (the actions: promote, halt, resume)`);
+  }
   if (f.report === undefined) throw new UsageError(`fleet ${action} needs --report <prefix>`);
   if (action === 'promote' && f.revision === undefined) throw new UsageError('fleet promote needs --revision <revision>: the revision every wave may apply now');
+  if (action !== 'promote' && f.revision !== undefined) throw new UsageError(`fleet ${action} takes no --revision (it goes with promote)`);
+  if (f.waitRevision !== undefined || f.json) throw new UsageError(`fleet ${action} goes with neither --wait-revision nor --json`);
   const warnings = new Warnings();
   return {
     mode: 'fleet',

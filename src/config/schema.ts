@@ -34,7 +34,7 @@ export interface TargetSpec {
   rollout?: RolloutSpec;
 }
 
-/** A rollout across waves: how long wave N−1 must stay ok at a revision, and how many of its hosts must. */
+/** A rollout across waves: how long wave N-1 must stay ok at a revision, and how many of its hosts must. */
 export interface RolloutSpec {
   bake: string;
   minhosts: number;
@@ -330,7 +330,7 @@ export const targetSchema: JSONSchemaType<TargetSpec> = {
         minhosts: { type: 'integer', minimum: 1, default: 1 },
       },
       description:
-        'Roll a change across the fleet in waves (`--wave N`, with `--report`): `{"bake": "60s", "minhosts": 1}`. An agent in wave 0 applies as usual; one in wave N > 0 applies a revision only once at least `minhosts` agents of wave N−1 report this target `ok` at it, every one of them does, and the last has stayed so for `bake`; it applies the data as of that revision. A failure in wave N−1 halts the revision for every later wave. See docs/fleet.md.',
+        'Roll a change across the fleet in waves (`--wave N`, with `--report`): `{"bake": "60s", "minhosts": 1}`. An agent in wave 0 applies as usual; one in wave N > 0 applies a revision only once at least `minhosts` agents of wave N-1 report this target `ok` at it, every one of them does, and the last has stayed so for `bake`; it applies the data as of that revision. A failure in wave N-1 halts the revision for every later wave. See docs/fleet.md.',
     },
     values: {
       type: 'array',

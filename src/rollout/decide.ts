@@ -83,6 +83,8 @@ export function prove(target: string, hosts: readonly HostView[], clock: OkClock
     else if (before) wave.proven = before;
     waves[String(w)] = wave;
   }
+  // A wave whose hosts are all gone stays in the record, with no host: the later waves say that they wait for it.
+  for (const [w, rec] of Object.entries(prev?.waves ?? {})) if (!(w in waves)) waves[w] = { ...rec, hosts: 0 };
   // A halt stays until its wave has proven a newer revision (the canary recovered on newer data).
   if (!halted && prev?.halted && (waves[String(prev.halted.wave)]?.proven?.revision ?? 0) < prev.halted.revision) halted = prev.halted;
   return { record: { target, bakeMs, minhosts, waves, ...(halted ? { halted } : {}) }, nextCheck };
@@ -151,7 +153,12 @@ export function gate(g: GateInput): GateDecision {
   }
   if (allowed > 0 && allowed > (g.loaded ?? 0)) return { kind: 'apply', revision: allowed };
   if (stop && stop.revision > (g.loaded ?? 0)) return { kind: 'wait', message: `halted at ${stop.revision}: ${stop.host} ${stop.message}` };
-  const newest = g.record?.waves[String(g.wave - 1)]?.newest ?? 0;
+  const prior = g.record?.waves[String(g.wave - 1)];
+  const newest = prior?.newest ?? 0;
+  if (prior && g.record && prior.hosts < g.record.minhosts) {
+    const promote = `reconfig fleet promote --revision R lets this wave go`;
+    return { kind: 'wait', message: `waiting for ${before}, which has ${prior.hosts} live host(s) of the ${g.record.minhosts} it needs to prove a revision (${promote})` };
+  }
   if (g.loaded === undefined) return { kind: 'wait', message: newest > 0 ? `waiting for ${before} to prove revision ${newest}` : `waiting for ${before} to prove a revision` };
   if (newest > g.loaded) return { kind: 'wait', message: `waiting for ${before} to prove revision ${newest}` };
   return { kind: 'current' };

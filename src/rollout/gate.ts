@@ -97,6 +97,7 @@ export class RolloutGate implements Source {
       else promotion = parseJson<Promotion>(kv.value);
     }
     const decision = gate({ wave: this.rc.wave, record, promotion, halted, loaded: this.loaded, compacted: this.compacted });
+    this.log.debug({ revision: snap.revision, decision }, 'rollout read');
     if (decision.kind !== 'apply' || signal.aborted) {
       this.say(sink, decision);
       return snap.revision;

@@ -4,86 +4,15 @@
  * can tell what each wave applied, in which order and when.
  */
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { test } from 'node:test';
-import { AgentProcess, runCli } from '../support/cli';
+import { runCli } from '../support/cli';
 import { sharedEtcd, uniquePrefix } from '../support/etcd';
-import { LIST, makeCfgdir, readOr, tempDir, waitFor } from '../support/util';
+import { rolloutHosts } from '../support/rollout';
+import { waitFor } from '../support/util';
 
 const shared = sharedEtcd();
+const { startHost, applied, firstWith, put, report, stopAll } = rolloutHosts(shared);
 const port = (): string => String(shared.etcd.clientPort);
-
-interface Host {
-  name: string;
-  wave: number;
-  agent: AgentProcess;
-  dest: string;
-  history: string;
-  args: string[];
-}
-
-/** One applied file: when its reload ran (ms), and its lines. */
-interface Applied {
-  ms: number;
-  lines: string[];
-}
-
-/**
- * One host in `wave`: target `app` on /app with a rollout (bake 2 s by default); with `picky`, a verify that
- * fails while the file holds "bad".
- */
-function startHost(p: string, name: string, wave: number, opts: { picky?: boolean; bake?: string; minhosts?: number; wait?: string } = {}): Host {
-  const dir = tempDir('reconfig-wave-');
-  const dest = path.join(dir, 'out', 'app');
-  const history = path.join(dir, 'history');
-  makeCfgdir(
-    {
-      app: {
-        id: 'app',
-        source: 'list.ejs',
-        target: 'out/app',
-        key: '/app',
-        recursive: true,
-        reloadcmd: `date +%s%3N >> '${history}'; cat '${dest}' >> '${history}'`,
-        rollout: { bake: opts.bake ?? '2s', minhosts: opts.minhosts ?? 1 },
-        ...(opts.wait ? { wait: { min: opts.wait, max: opts.wait } } : {}),
-        ...(opts.picky ? { verify: { cmd: `! grep -q bad '${dest}'`, within: '1s', every: '200ms' } } : {}),
-      },
-    },
-    { 'list.ejs': LIST },
-    dir,
-  );
-  const args = ['-c', dir, '--port', port(), '-p', p, '--report', `${p}-fleet`, '--report-name', name, '--wave', String(wave)];
-  return { name, wave, agent: AgentProcess.start(args), dest, history, args };
-}
-
-/** What the host reloaded, in order. */
-function applied(h: Host): Applied[] {
-  const out: Applied[] = [];
-  for (const line of readOr(h.history).split('\n').filter(Boolean)) {
-    if (/^\d+$/.test(line)) out.push({ ms: Number(line), lines: [] });
-    else out[out.length - 1]?.lines.push(line);
-  }
-  return out;
-}
-
-/** The first apply whose file holds `line`. */
-function firstWith(h: Host, line: string): Applied | undefined {
-  return applied(h).find((a) => a.lines.includes(line));
-}
-
-async function put(key: string, value: string): Promise<number> {
-  return Number((await shared.client.put(key).value(value)).header.revision);
-}
-
-async function report(p: string, name: string): Promise<{ wave?: number; targets: Record<string, { state: string; revision: number; message?: string }> } | undefined> {
-  const v = await shared.client.get(`${p}-fleet/${name}`).string();
-  return v === null ? undefined : (JSON.parse(v) as { wave?: number; targets: Record<string, { state: string; revision: number; message?: string }> });
-}
-
-async function stopAll(hosts: Host[]): Promise<void> {
-  await Promise.all(hosts.map((h) => h.agent.stop()));
-}
 
 test('a good change walks through waves 0, 1 and 2, each no sooner than bake after the wave before applied it', async () => {
   const p = uniquePrefix('waves');

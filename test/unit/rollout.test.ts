@@ -125,3 +125,14 @@ test('rollout keys: the record, a promotion and a halt per target; the election 
   assert.equal(isReportKey('/f', '/f/rollout/app'), false);
   assert.equal(isReportKey('/f', '/f/rollout-election/coordinator/694d7'), false);
 });
+
+test('a wave whose hosts are all gone stays in the record with none; the next wave says it waits for it', () => {
+  const clock = new OkClock();
+  let p = at(0, [host('a', 0, { revision: 5 }), host('b', 1, { revision: 5 })], clock);
+  p = at(3000, [host('b', 1, { revision: 5 })], clock, p?.record);
+  assert.equal(p?.record.waves['0'].hosts, 0);
+  const d = gate({ wave: 1, record: p?.record, halted: false, loaded: 5 });
+  assert.equal(d.kind, 'wait');
+  assert.match((d as { message: string }).message, /^waiting for wave 0, which has 0 live host\(s\) of the 1 it needs .*reconfig fleet promote/);
+  assert.deepEqual(gate({ wave: 1, record: p?.record, halted: false, loaded: 5, promotion: { revision: 9, at: '' } }), { kind: 'apply', revision: 9 });
+});
