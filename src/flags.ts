@@ -78,7 +78,11 @@ export function runPlan(f: RunFlags, env: NodeJS.ProcessEnv = process.env): Watc
   const wave = waveOf(f);
   const name = f.reportName ?? hostname();
   // `<report>/rollout/...` holds the rollouts (src/rollout/): no host may report there.
-  if (f.report !== undefined && name === 'rollout') throw new UsageError('--report-name: "rollout" is reserved for the rollout keys; name the host otherwise');
+  if (f.report !== undefined && (name === 'rollout' || name === 'rollout-election')) {
+    throw new UsageError(`--report-name: ${JSON.stringify(name)} is reserved for the rollout keys; name the host otherwise`);
+  }
+  // Waves need the watching agent's gates (src/rollout/), which sidecar mode does not wire.
+  if (sidecar && f.wave !== undefined) throw new UsageError('sidecar mode (-- program) does not go with --wave: run the agent as a service for waves');
   const observers = {
     listen: f.listen,
     report: f.report === undefined ? undefined : { prefix: f.report.replace(/\/+$/, ''), name, wave },

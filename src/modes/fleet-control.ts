@@ -38,7 +38,7 @@ export async function fleetControl(plan: FleetPlan, control: Control, cx: ModeCo
           await client.delete().key(key);
         }
       } catch (err) {
-        throw classify(err, key, control.action === 'resume' ? 'write' : 'write');
+        throw classify(err, key, 'write');
       }
       const what = control.action === 'promote' ? `revision ${control.revision} promoted to every wave` : control.action === 'halt' ? 'halted for waves 1 and up' : 'resumed';
       cx.out(`${t}: ${what}\n`);

@@ -105,13 +105,13 @@ export function formatReports(reports: readonly AgentReport[], now = Date.now(),
   return `${hosts}\n${formatRollouts(rollouts, now)}`;
 }
 
-/** Per target and wave: the revision proven and since when, how many hosts; then what halts or promotes it. */
+/** Per target and wave: the hosts, the revision proven and since when, the revision all of them reached; then what halts or promotes it. */
 export function formatRollouts(rollouts: readonly RolloutView[], now = Date.now()): string {
   const rows: string[][] = [];
   for (const v of rollouts) {
     const waves = Object.entries(v.record?.waves ?? {}).sort(([a], [b]) => Number(a) - Number(b));
     for (const [w, rec] of waves) {
-      rows.push([v.target, w, String(rec.hosts), rec.proven ? String(rec.proven.revision) : '-', rec.proven ? age(rec.proven.since, now) : '-', String(rec.newest)]);
+      rows.push([v.target, w, String(rec.hosts), rec.proven ? String(rec.proven.revision) : '-', rec.proven ? age(rec.proven.since, now) : '-', String(rec.reached)]);
     }
   }
   const notes: string[] = [];
@@ -121,7 +121,7 @@ export function formatRollouts(rollouts: readonly RolloutView[], now = Date.now(
     if (v.halt) notes.push(`${v.target}: halted by an operator ${age(v.halt.since, now)} ago (reconfig fleet resume)`);
     if (v.promotion) notes.push(`${v.target}: revision ${v.promotion.revision} promoted to every wave ${age(v.promotion.at, now)} ago`);
   }
-  return table(['ROLLOUT', 'WAVE', 'HOSTS', 'PROVEN', 'SINCE', 'NEWEST'], rows) + notes.map((n) => `${n}\n`).join('');
+  return table(['ROLLOUT', 'WAVE', 'HOSTS', 'PROVEN', 'SINCE', 'REACHED'], rows) + notes.map((n) => `${n}\n`).join('');
 }
 
 /** A rollout that halted revision `rev` (or a later one) for the later waves, among the targets counted. */

@@ -3,7 +3,7 @@
  *
  * - `prove` (the elected coordinator): from the hosts' reports, which revision each wave has proven, and what
  *   halts a revision. A wave proves R when at least `minhosts` of its hosts have the target, every one of them
- *   reports it `ok` at R or later, and the last of them to get there has stayed so for `bake`. The time a host
+ *   reports it `ok` at R or later (or `waiting`, holding such a file, for newer data), and the last of them to get there has stayed so for `bake`. The time a host
  *   got there is when the coordinator first saw it (OkClock): a coordinator that takes over starts those clocks
  *   afresh, so it may prove later than the one before, never earlier. A proof only ever moves forward.
  * - `gate` (an agent in wave N > 0): given its target's record, an operator's promotion and halt, and the
@@ -20,7 +20,8 @@ export class OkClock {
   /** Notes a host's state of a target now. */
   observe(host: string, target: string, t: Pick<TargetReport, 'state' | 'revision'> | undefined, now: number): void {
     const k = `${host}\0${target}`;
-    if (!t || t.state !== 'ok') {
+    // A later wave's host that waits keeps its file, applied and fine, at its revision: ok at it.
+    if (!t || (t.state !== 'ok' && t.state !== 'waiting')) {
       this.seen.delete(k);
       return;
     }
@@ -59,6 +60,8 @@ export interface Proof {
 }
 
 const FAILED: ReadonlySet<TargetReport['state']> = new Set(['failed', 'rolledback']);
+/** States in which a host holds its revision's file, applied and fine. */
+const OK: ReadonlySet<TargetReport['state']> = new Set(['ok', 'waiting']);
 
 /** The record of `target` now, from every host's report, the OkClock and the record written before. */
 export function prove(target: string, hosts: readonly HostView[], clock: OkClock, prev: RolloutRecord | undefined, now: number): Proof | undefined {
@@ -74,7 +77,7 @@ export function prove(target: string, hosts: readonly HostView[], clock: OkClock
   for (const w of numbers) {
     const inWave = mine.filter((h) => (h.report.wave ?? 0) === w);
     const before = prev?.waves[String(w)]?.proven;
-    const wave: WaveRecord = { hosts: inWave.length, newest: Math.max(...inWave.map((h) => h.report.targets[target].revision)) };
+    const wave: WaveRecord = { hosts: inWave.length, reached: Math.min(...inWave.map((h) => h.report.targets[target].revision)) };
     const failing = inWave.find((h) => FAILED.has(h.report.targets[target].state));
     if (failing && (!halted || w < halted.wave)) halted = haltOf(target, w, failing, prev?.halted, now);
     const found = provenIn(target, inWave, clock, minhosts, bakeMs, now);
@@ -110,7 +113,7 @@ function provenIn(
   now: number,
 ): { revision?: number; nextCheck?: number } {
   if (hosts.length < minhosts) return {};
-  if (!hosts.every((h) => h.report.targets[target].state === 'ok')) return {};
+  if (!hosts.every((h) => OK.has(h.report.targets[target].state))) return {};
   const names = hosts.map((h) => h.report.name);
   const floor = Math.min(...hosts.map((h) => h.report.targets[target].revision));
   const candidates = [...new Set(names.flatMap((n) => clock.revisions(n, target)))].filter((r) => r <= floor).sort((a, b) => b - a);
@@ -154,12 +157,12 @@ export function gate(g: GateInput): GateDecision {
   if (allowed > 0 && allowed > (g.loaded ?? 0)) return { kind: 'apply', revision: allowed };
   if (stop && stop.revision > (g.loaded ?? 0)) return { kind: 'wait', message: `halted at ${stop.revision}: ${stop.host} ${stop.message}` };
   const prior = g.record?.waves[String(g.wave - 1)];
-  const newest = prior?.newest ?? 0;
+  const reached = prior?.reached ?? 0;
   if (prior && g.record && prior.hosts < g.record.minhosts) {
     const promote = `reconfig fleet promote --revision R lets this wave go`;
     return { kind: 'wait', message: `waiting for ${before}, which has ${prior.hosts} live host(s) of the ${g.record.minhosts} it needs to prove a revision (${promote})` };
   }
-  if (g.loaded === undefined) return { kind: 'wait', message: newest > 0 ? `waiting for ${before} to prove revision ${newest}` : `waiting for ${before} to prove a revision` };
-  if (newest > g.loaded) return { kind: 'wait', message: `waiting for ${before} to prove revision ${newest}` };
+  if (g.loaded === undefined) return { kind: 'wait', message: reached > 0 ? `waiting for ${before} to prove revision ${reached}` : `waiting for ${before} to prove a revision` };
+  if (reached > g.loaded) return { kind: 'wait', message: `waiting for ${before} to prove revision ${reached}` };
   return { kind: 'current' };
 }

@@ -43,8 +43,8 @@ export function rolloutKeyKind(prefix: string, key: string): { target: string; k
 export interface WaveRecord {
   /** Hosts of the wave that have the target. */
   hosts: number;
-  /** The newest revision any of them reports. */
-  newest: number;
+  /** The revision every one of them has reached (the lowest they report): what the wave is working towards proving. */
+  reached: number;
   /** The newest revision the wave proved (every host ok at it or later, at least minhosts, for `bake`), and since when. */
   proven?: { revision: number; since: string };
 }

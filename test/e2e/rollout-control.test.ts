@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runCli } from '../support/cli';
-import { sharedEtcd, uniquePrefix } from '../support/etcd';
+import { freePort, sharedEtcd, uniquePrefix } from '../support/etcd';
 import { rolloutHosts } from '../support/rollout';
 import { LIST, makeCfgdir, waitFor } from '../support/util';
 
@@ -23,13 +23,19 @@ test('halt holds the later waves even against a promote; resume lets them go; a 
   const control = (action: string, ...args: string[]): ReturnType<typeof runCli> => runCli(['fleet', action, ...args, '--port', port(), '--report', `${p}-fleet`]);
   await put(`${p}/app/k`, '1');
   const w0 = startHost(p, 'c0', 0, { bake: '1s' });
-  const w1 = startHost(p, 'c1', 1, { bake: '1s', extra: ['-d'] });
+  const listen = `127.0.0.1:${await freePort()}`;
+  const w1 = startHost(p, 'c1', 1, { bake: '1s', extra: ['-d', '--listen', listen] });
   try {
     await waitFor(() => firstWith(w1, '/app/k=1'), 'wave 1 to apply the first data', 60_000);
     const halt = await control('halt');
     assert.equal(halt.code, 0, halt.stderr);
     assert.match(halt.stdout, /^app: halted for waves 1 and up$/m);
     await waitFor(async () => (await report(p, 'c1'))?.targets.app?.message?.startsWith('halted by an operator'), 'c1 to report the halt', 30_000);
+    // /healthz says why and stays 200; the metric says that it waits.
+    const health = await fetch(`http://${listen}/healthz`);
+    assert.equal(health.status, 200);
+    assert.match((await health.json() as { targets: { app: { waiting?: string } } }).targets.app.waiting ?? '', /^halted by an operator/);
+    assert.match(await (await fetch(`http://${listen}/metrics`)).text(), /^reconfig_target_waiting\{target="app"\} 1$/m);
     const rev = await put(`${p}/app/k`, '2');
     await waitFor(() => firstWith(w0, '/app/k=2'), 'wave 0 to apply k=2', 30_000);
     const proved = await written(`${p}-fleet/rollout/app`, (v) => ((v as { waves: Record<string, { proven?: { revision: number } }> }).waves['0']?.proven?.revision ?? 0) >= rev, 'wave 0 to prove k=2');
@@ -75,6 +81,8 @@ test('bad rollout input is a usage error (exit 2), naming the flag', async () =>
     [['--wave', 'x', '--report', '/f'], /--wave: must be a whole number/],
     [['--wave', '1', '--onetime'], /--wave .* does nothing with --onetime/],
     [['--report', '/f', '--report-name', 'rollout'], /"rollout" is reserved/],
+    [['--report', '/f', '--report-name', 'rollout-election'], /"rollout-election" is reserved/],
+    [['--report', '/f', '--wave', '1', '--', 'sleep', '1'], /sidecar mode .* does not go with --wave/],
   ];
   const cfg = makeCfgdir({ a: { id: 'a', source: 'list.ejs', target: 'out/a', key: '/a' } }, { 'list.ejs': LIST });
   for (const [args, message] of cases) {

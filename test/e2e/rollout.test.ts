@@ -35,7 +35,7 @@ test('a good change walks through waves 0, 1 and 2, each no sooner than bake aft
     assert.equal(view.code, 0, view.stderr);
     assert.match(view.stdout, /^HOST +WAVE +TARGET +REVISION +STATE +AGE$/m);
     assert.match(view.stdout, /^h2 +2 +app +\d+ +ok/m);
-    assert.match(view.stdout, /^ROLLOUT +WAVE +HOSTS +PROVEN +SINCE +NEWEST$/m);
+    assert.match(view.stdout, /^ROLLOUT +WAVE +HOSTS +PROVEN +SINCE +REACHED$/m);
     assert.match(view.stdout, new RegExp(`^app +0 +1 +${rev} `, 'm'));
     assert.doesNotMatch(view.stdout, /not a fleet report/);
   } finally {

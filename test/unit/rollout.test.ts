@@ -37,7 +37,7 @@ test('a wave proves a revision only after its last host has stayed ok at it for 
   p = at(4500, [a(10), b(10)], clock, p?.record);
   assert.equal(p?.record.waves['0'].proven?.revision, 10);
   assert.equal(p?.record.waves['0'].proven?.since, new Date(4500).toISOString());
-  assert.deepEqual({ hosts: p?.record.waves['0'].hosts, newest: p?.record.waves['0'].newest }, { hosts: 2, newest: 10 });
+  assert.deepEqual({ hosts: p?.record.waves['0'].hosts, reached: p?.record.waves['0'].reached }, { hosts: 2, reached: 10 });
   // A host that fails breaks its clock; the proof already made stays (a proof never moves back).
   p = at(5000, [a(12), b(10, 'failed')], clock, p?.record);
   assert.equal(p?.record.waves['0'].proven?.revision, 10);
@@ -47,12 +47,12 @@ test('a wave proves a revision only after its last host has stayed ok at it for 
   assert.equal(p?.record.waves['0'].proven?.revision, 12);
 });
 
-test('fewer hosts than minhosts prove nothing; a host not ok (waiting, starting) blocks the proof', () => {
+test('fewer hosts than minhosts prove nothing; a host not ok (starting, held) blocks the proof', () => {
   const clock = new OkClock();
   const two = { bakeMs: 0, minhosts: 2 };
   let p = at(0, [host('a', 0, { revision: 7 }, 0, two)], clock);
   assert.equal(p?.record.waves['0'].proven, undefined);
-  p = at(1, [host('a', 0, { revision: 7 }, 0, two), host('b', 0, { revision: 7, state: 'waiting' }, 0, two)], clock);
+  p = at(1, [host('a', 0, { revision: 7 }, 0, two), host('b', 0, { revision: 7, state: 'starting' }, 0, two)], clock);
   assert.equal(p?.record.waves['0'].proven, undefined);
   p = at(2, [host('a', 0, { revision: 7 }, 0, two), host('b', 0, { revision: 7 }, 0, two)], clock);
   assert.equal(p?.record.waves['0'].proven?.revision, 7);
@@ -93,10 +93,10 @@ test('a coordinator that takes over keeps the proofs and starts its bake clocks 
 });
 
 test('the gate: apply a proven or promoted revision, wait and say why otherwise; a halt wins over a promotion', () => {
-  const rec = (proven: number | undefined, newest: number, halted?: RolloutRecord['halted']): RolloutRecord => ({
+  const rec = (proven: number | undefined, reached: number, halted?: RolloutRecord['halted']): RolloutRecord => ({
     target: 'app',
     ...ROLLOUT,
-    waves: { '0': { hosts: 1, newest, ...(proven ? { proven: { revision: proven, since: '' } } : {}) } },
+    waves: { '0': { hosts: 1, reached, ...(proven ? { proven: { revision: proven, since: '' } } : {}) } },
     ...(halted ? { halted } : {}),
   });
   assert.deepEqual(gate({ wave: 1, halted: false }), { kind: 'wait', message: 'waiting for wave 0 to prove a revision' });
@@ -135,4 +135,20 @@ test('a wave whose hosts are all gone stays in the record with none; the next wa
   assert.equal(d.kind, 'wait');
   assert.match((d as { message: string }).message, /^waiting for wave 0, which has 0 live host\(s\) of the 1 it needs .*reconfig fleet promote/);
   assert.deepEqual(gate({ wave: 1, record: p?.record, halted: false, loaded: 5, promotion: { revision: 9, at: '' } }), { kind: 'apply', revision: 9 });
+});
+
+test('a later-wave host that waits for newer data counts as ok at the revision it holds (five canaries at different watch revisions)', () => {
+  // The canaries hold the same data but report different revisions (each its own watch's); wave 1 took the
+  // proven one, and waits for the wave to reach more. Its wave must still prove what it holds, or wave 2 starves.
+  const clock = new OkClock();
+  const fleet = (): HostView[] => [
+    host('c1', 0, { revision: 50 }),
+    host('c2', 0, { revision: 80 }),
+    host('w1', 1, { revision: 50, state: 'waiting', message: 'waiting for wave 0 to prove revision 80' }),
+  ];
+  let p = at(0, fleet(), clock);
+  p = at(2000, fleet(), clock, p?.record);
+  assert.equal(p?.record.waves['0'].reached, 50);
+  assert.equal(p?.record.waves['1'].proven?.revision, 50);
+  assert.deepEqual(gate({ wave: 1, record: p?.record, halted: false, loaded: 50 }), { kind: 'current' }, 'wave 0 reached no more than 50');
 });
