@@ -88,7 +88,7 @@ export class TargetRunner implements InputSink {
   /** Aborted by stop(), and by the agent's signal: ends pacing and plugin runs. */
   private readonly halt = new AbortController();
   /** Fed by a rollout gate, not by the Feed (see RunnerOptions). */
-  private readonly gated: boolean;
+  readonly gated: boolean;
   /** Why the gate holds it back, while it does. */
   private waitingFor: string | undefined;
 

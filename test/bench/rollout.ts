@@ -139,6 +139,18 @@ async function main(): Promise<void> {
     results['bytes etcd sent while the same change reached every host, no waves'] = (await sent()) - before;
     results['no waves: applied after the put, p50 / max (ms)'] = `${round(median(flat), 0)} / ${round(Math.max(...flat), 0)}`;
     await stopHosts(hosts);
+  } catch (err) {
+    // Where the rollout stood: the coordinator's record and each wave's states.
+    console.error(await client.get(`${REPORT}/rollout/app`).string());
+    const states = new Map<string, number>();
+    for (let i = 0; i < N; i++) {
+      const v = await client.get(`${REPORT}/a${i}`).string();
+      const t = v === null ? undefined : (JSON.parse(v) as { targets: { app?: { state: string; revision: number; message?: string } } }).targets.app;
+      const k = `wave ${waveOf(i)}: ${t ? `${t.state} ${t.revision} ${t.message ?? ''}` : 'no report'}`;
+      states.set(k, (states.get(k) ?? 0) + 1);
+    }
+    console.error(states);
+    throw err;
   } finally {
     await Promise.all(agents.map((a) => a.stop()));
     client.close();
