@@ -19,6 +19,8 @@ export const ELECTION_TTL_SECONDS = 10;
 /** Report changes that come together make one evaluation. */
 const SETTLE_MS = 50;
 const RETRY_MS = 1000;
+/** Every report is read again this often, whatever the watch says: a safety net (see RECHECK_MS in gate.ts). */
+const REREAD_MS = 30_000;
 
 type State = { kind: 'idle' } | { kind: 'campaigning'; campaign: Campaign } | { kind: 'leading'; campaign: Campaign; session: Session } | { kind: 'stopped' };
 
@@ -95,6 +97,7 @@ class Session {
   private nextCheck: number | undefined;
   private stopped = false;
   private writing: Promise<void> = Promise.resolve();
+  private reread: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly client: Etcd3,
@@ -104,6 +107,13 @@ class Session {
 
   start(): void {
     this.begin().catch((err: unknown) => this.restart(err));
+    this.reread ??= setInterval(() => {
+      if (this.stopped) return;
+      const w = this.watcher;
+      this.watcher = null;
+      void w?.cancel().catch(() => undefined);
+      this.begin().catch((err: unknown) => this.restart(err));
+    }, REREAD_MS);
   }
 
   private async begin(): Promise<void> {
@@ -218,6 +228,7 @@ class Session {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.reread) clearInterval(this.reread);
     await this.writing.catch(() => undefined);
     await this.watcher?.cancel().catch(() => undefined);
   }
