@@ -148,6 +148,7 @@ program
   .addOption(opt('--reload-signal <signal>', 'sidecar mode: the signal sent to the program after a change', { default: 'SIGHUP', parse: signal }))
   .addOption(opt('--report <prefix>', 'keep a fleet report in etcd at <prefix>/<name>, on a 30 s lease (see `reconfig fleet`)', { parse: prefix }))
   .addOption(opt('--report-name <name>', 'this agent\'s name in the fleet report (default: the hostname)'))
+  .addOption(opt('--wave <n>', 'this agent\'s rollout wave (0: the canaries, the default); a target with `rollout` waits for wave n-1 to prove a change (needs --report)'))
   .exitOverride()
   // Errors are printed once, by exitEarly, with the program's name.
   .configureOutput({ outputError: () => undefined })
@@ -254,21 +255,26 @@ importCmd
 
 const fleet = program
   .command('fleet')
-  .description('show the fleet report that agents keep with --report; with --wait-revision, wait until every host has taken a revision')
+  .description(
+    'show the fleet report that agents keep with --report; with --wait-revision, wait until every host has taken a revision; promote, halt and resume steer the rollouts (--wave)',
+  )
+  .argument('[action]', 'promote (every wave may apply --revision now), halt (waves 1 and up apply nothing; wins over a promote) or resume (lifts the halt)')
   .addOption(opt('--report <prefix>', 'the prefix the agents report under', { parse: prefix }))
+  .addOption(opt('--revision <revision>', 'with promote: the revision every wave may apply now', { parse: revisionArg }))
   .addOption(opt('--json', 'print the reports as JSON'))
   .addOption(opt('--wait-revision <revision>', 'exit 0 once every host reports this revision or later on every target, else 1 at --timeout', { parse: revisionArg }))
   .addOption(opt('--timeout <duration>', 'how long --wait-revision waits', { default: '60s' }))
-  .addOption(opt('--target <id...>', 'only these targets count for --wait-revision'))
+  .addOption(opt('--target <id...>', 'only these targets count for --wait-revision; promote, halt and resume act on these (default: every target with a rollout)'))
   .addHelpText(
     'after',
-    '\nExample:\n  rev=$(etcdctl put /services/web/backends/web9 10.0.0.9:80 -w json | jq .header.revision)\n  reconfig fleet --report /reconfig/fleet --wait-revision "$rev" --timeout 60s\n',
+    '\nExamples:\n  rev=$(etcdctl put /services/web/backends/web9 10.0.0.9:80 -w json | jq .header.revision)\n  reconfig fleet --report /reconfig/fleet --wait-revision "$rev" --timeout 60s\n  reconfig fleet halt --report /reconfig/fleet --target haproxy\n  reconfig fleet promote --report /reconfig/fleet --revision "$rev"\n',
   );
 for (const o of connectionOptions()) fleet.addOption(o);
-fleet.action(function (this: Command) {
+fleet.action(function (this: Command, action: string | undefined) {
   booleansFromEnv(this);
   // commander gives untyped values; the options defined above make them FleetFlags.
-  run(() => flags().fleetPlan(withInherited(this, this.opts() as unknown as FleetFlags)));
+  const f = withInherited(this, this.opts() as unknown as FleetFlags);
+  run(() => (action === undefined ? flags().fleetPlan(f) : flags().fleetControlPlan(action, f)));
 });
 
 // Sidecar mode: everything after the first `--` is the program, never parsed as reconfig's own arguments.

@@ -37,6 +37,8 @@ export interface RunFlags extends ConnectionFlags, ConfigFlags {
   logFormat?: LogFormat;
   report?: string;
   reportName?: string;
+  /** The agent's rollout wave (`--wave`, needs --report). */
+  wave?: string;
 }
 
 export interface ConfigFlags {
@@ -53,6 +55,8 @@ export interface FleetFlags extends ConnectionFlags {
   waitRevision?: number;
   timeout: string;
   target?: string[];
+  /** With `fleet promote`. */
+  revision?: number;
 }
 
 export function normalisePrefix(prefix: string): string {
@@ -80,21 +84,39 @@ export function runPlan(f: RunFlags, env: NodeJS.ProcessEnv = process.env): Watc
   const sidecar = f.program.length > 0;
   if (sidecar && (f.onetime || f.notreally)) throw new UsageError('sidecar mode (-- program) does not go with --onetime or --notreally');
   if (f.onetime && f.listen !== undefined) throw new UsageError('--listen serves a running agent; it does nothing with --onetime');
+  if (f.onetime && f.wave !== undefined) throw new UsageError('--wave places a running agent in a rollout; it does nothing with --onetime');
   if (f.onetime && f.report !== undefined) throw new UsageError("--report keeps a running agent's report; it does nothing with --onetime");
   const resyncMs = f.resync === '0' ? 0 : duration('--resync', f.resync);
   const cfg = config(f);
   const connection = connectionSettings(f, env, warnings.warn);
   if (f.onetime) return { mode: 'onetime', log, warnings, config: cfg, connection, notreally: f.notreally };
+  const wave = waveOf(f);
+  const name = f.reportName ?? hostname();
+  // `<report>/rollout/...` holds the rollouts (src/rollout/): no host may report there.
+  if (f.report !== undefined && (name === 'rollout' || name === 'rollout-election')) {
+    throw new UsageError(`--report-name: ${JSON.stringify(name)} is reserved for the rollout keys; name the host otherwise`);
+  }
+  // Waves need the watching agent's gates (src/rollout/), which sidecar mode does not wire.
+  if (sidecar && f.wave !== undefined) throw new UsageError('sidecar mode (-- program) does not go with --wave: run the agent as a service for waves');
   const observers = {
     listen: f.listen,
-    report: f.report === undefined ? undefined : { prefix: f.report.replace(/\/+$/, ''), name: f.reportName ?? hostname() },
+    report: f.report === undefined ? undefined : { prefix: f.report.replace(/\/+$/, ''), name, wave },
   };
   const watch = { log, warnings, config: cfg, connection, resyncMs, observers };
   if (sidecar) return { ...watch, mode: 'sidecar', program: f.program, reloadSignal: f.reloadSignal };
   return { ...watch, mode: 'watch', notreally: f.notreally };
 }
 
+/** --wave N: a whole number, 0 by default; only with --report (the waves meet through the fleet report). */
+function waveOf(f: RunFlags): number {
+  if (f.wave === undefined) return 0;
+  if (!/^\d+$/.test(f.wave)) throw new UsageError(`--wave: must be a whole number (0 for the canaries), not ${JSON.stringify(f.wave)}`);
+  if (f.report === undefined) throw new UsageError('--wave needs --report <prefix>: the waves meet through the fleet report');
+  return Number(f.wave);
+}
+
 export function fleetPlan(f: FleetFlags, env: NodeJS.ProcessEnv = process.env): FleetPlan {
+  if (f.revision !== undefined) throw new UsageError('--revision goes with `fleet promote`');
   if (f.report === undefined) {
     throw new UsageError(f.waitRevision === undefined ? 'fleet needs --report <prefix>' : '--wait-revision needs --report <prefix>');
   }
@@ -110,6 +132,29 @@ export function fleetPlan(f: FleetFlags, env: NodeJS.ProcessEnv = process.env): 
     waitRevision: f.waitRevision,
     timeoutMs,
     targets: f.target,
+  };
+}
+
+/** `fleet promote --revision R`, `fleet halt`, `fleet resume` [--target T...]: an operator's say in the rollouts. */
+export function fleetControlPlan(action: string, f: FleetFlags, env: NodeJS.ProcessEnv = process.env): FleetPlan {
+  if (action !== 'promote' && action !== 'halt' && action !== 'resume') {
+    throw new UsageError(`fleet: unknown action ${JSON.stringify(action)} (the actions: promote, halt, resume)`);
+  }
+  if (f.report === undefined) throw new UsageError(`fleet ${action} needs --report <prefix>`);
+  if (action === 'promote' && f.revision === undefined) throw new UsageError('fleet promote needs --revision <revision>: the revision every wave may apply now');
+  if (action !== 'promote' && f.revision !== undefined) throw new UsageError(`fleet ${action} takes no --revision (it goes with promote)`);
+  if (f.waitRevision !== undefined || f.json) throw new UsageError(`fleet ${action} goes with neither --wait-revision nor --json`);
+  const warnings = new Warnings();
+  return {
+    mode: 'fleet',
+    log: { debug: false },
+    warnings,
+    connection: connectionSettings(f, env, warnings.warn),
+    report: f.report,
+    json: false,
+    timeoutMs: 0,
+    targets: f.target,
+    control: action === 'promote' ? { action, revision: f.revision! } : { action },
   };
 }
 

@@ -127,6 +127,8 @@ export interface Target {
   wait?: { minMs: number; maxMs: number };
   /** After a change (and any wait), a random delay up to this many ms before the apply. */
   splayMs?: number;
+  /** Waves: a later wave applies only what the wave before proved (src/rollout/). */
+  rollout?: { bakeMs: number; minhosts: number };
   /** Refuses keys and values that must not reach the file: control characters, values breaking `values` rules. */
   checkValue: ValueCheck;
 }

@@ -94,8 +94,8 @@ export class Feed {
     let first = true;
     while (!this.stopping) {
       const all = this.runners;
-      // Plugin targets with no key run on their own interval, not from etcd.
-      const runners = all.filter((r) => r.specs.length > 0);
+      // Plugin targets with no key run on their own interval, not from etcd; a rollout's later wave is fed by its gate.
+      const runners = all.filter((r) => r.specs.length > 0 && !r.gated);
       // A target may read several keys: one entry per key, each naming its runner.
       const pairs = runners.flatMap((runner) => runner.specs.map((spec) => ({ runner, spec })));
       const specs = pairs.map((p) => p.spec);

@@ -7,7 +7,7 @@ export type { Observer, Sync } from './ports';
 export function allOf(observers: readonly Observer[]): Observer {
   if (observers.length === 1) return observers[0];
   const each =
-    <K extends keyof Observer>(k: K) =>
+    <K extends Exclude<keyof Observer, 'waiting'>>(k: K) =>
     (...args: Parameters<Observer[K]>): void => {
       // Every Observer method returns void and takes these arguments; TypeScript cannot spread a union of tuples.
       for (const o of observers) (o[k] as (...a: Parameters<Observer[K]>) => void)(...args);
@@ -23,6 +23,9 @@ export function allOf(observers: readonly Observer[]): Observer {
     disconnected: each('disconnected'),
     events: each('events'),
     targets: each('targets'),
+    waiting: (id, message) => {
+      for (const o of observers) o.waiting?.(id, message);
+    },
   };
 }
 

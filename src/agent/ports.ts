@@ -4,6 +4,7 @@
  * and nowhere else.
  */
 import type { TargetError } from '../errors';
+import type { KV } from '../etcd/store';
 
 /** Where a source delivers: a runner. */
 export interface InputSink {
@@ -16,6 +17,13 @@ export interface InputSink {
   unavailable(name: string, error: Error): void;
   /** Something outside etcd may have changed (a plugin's interval came round): render again. */
   refresh(): void;
+  /**
+   * A rollout gate's input (src/rollout/gate.ts): the target's keys as of `revision`, a revision the wave before
+   * proved. For a gated runner they replace what the Feed gives, which it ignores.
+   */
+  loadProven(kvs: readonly KV[], revision: number): void;
+  /** Why a gated target does not take newer data now (its wave waits), or undefined once it does. */
+  waiting(message: string | undefined): void;
 }
 
 /**
@@ -70,4 +78,6 @@ export interface Observer {
   events(count: number, revision: number): void;
   /** The set of targets is now exactly these (after SIGHUP). */
   targets(ids: readonly string[]): void;
+  /** A rollout gate holds the target at its file (message: why), or lets it take data again (undefined). */
+  waiting?(id: string, message: string | undefined): void;
 }

@@ -17,8 +17,12 @@ export interface TargetReport {
    * else the revision of its last successful apply (0 before one).
    */
   revision: number;
-  /** `rolledback`: its verify failed on `revision` and the previous files are back (a failure of this host). */
-  state: 'ok' | 'failed' | 'held' | 'starting' | 'rolledback';
+  /**
+   * `rolledback`: its verify failed on `revision` and the previous files are back (a failure of this host).
+   * `waiting`: a rollout's later wave keeps its file at `revision` until the wave before proves a newer one
+   * (the message says which).
+   */
+  state: 'ok' | 'failed' | 'held' | 'starting' | 'rolledback' | 'waiting';
   /** With `failed`: where and why. */
   stage?: string;
   message?: string;
@@ -26,6 +30,8 @@ export interface TargetReport {
   since: string;
   /** sha256 of the file as last applied. */
   sha256?: string;
+  /** The target's `rollout` (bake in ms), read by the agent elected to coordinate the rollouts (src/rollout/). */
+  rollout?: { bakeMs: number; minhosts: number };
 }
 
 /** The value of `<prefix>/<name>`. */
@@ -34,6 +40,8 @@ export interface AgentReport {
   version: string;
   started: string;
   updated: string;
+  /** The agent's rollout wave (`--wave`; 0 when not given). */
+  wave?: number;
   targets: Record<string, TargetReport>;
 }
 
@@ -49,6 +57,10 @@ interface TargetState {
   pending: boolean;
   /** With `rolledback`: the revision whose files the verify refused. */
   refusedAt?: number;
+  /** A rollout gate feeds it (a later wave): its revision is what it applied, never the watch's. */
+  gated?: boolean;
+  /** Why a gated target does not take newer data now. */
+  waitingFor?: string;
 }
 
 /** How often the key is written at most. */
@@ -64,10 +76,12 @@ export class FleetReporter implements Observer {
   /** The last write error logged, so that a refusal is logged once rather than every second. */
   private lastError: string | undefined;
   private readonly started = new Date().toISOString();
+  /** Each target's `rollout`, by id. */
+  private rolloutOf: ReadonlyMap<string, { bakeMs: number; minhosts: number }> = new Map();
 
   constructor(
     private readonly write: (json: string) => Promise<void>,
-    private readonly info: { name: string; version: string },
+    private readonly info: { name: string; version: string; wave?: number },
     ids: readonly string[],
     private readonly log: Logger,
   ) {
@@ -77,6 +91,23 @@ export class FleetReporter implements Observer {
   targets(ids: readonly string[]): void {
     for (const id of [...this.held.keys()]) if (!ids.includes(id)) this.held.delete(id);
     for (const id of ids) if (!this.held.has(id)) this.held.set(id, { applied: 0, state: 'starting', since: Date.now(), pending: false });
+    this.dirty();
+  }
+
+  /** The targets' `rollout` fields (at start and after SIGHUP), for the elected coordinator to read. */
+  rollouts(of: ReadonlyMap<string, { bakeMs: number; minhosts: number }>): void {
+    this.rolloutOf = of;
+    this.dirty();
+  }
+
+  /** A rollout gate holds the target back (message), or lets it take data again (undefined). */
+  waiting(id: string, message: string | undefined): void {
+    const h = this.held.get(id);
+    if (!h) return;
+    h.gated = true;
+    if (h.waitingFor === message) return;
+    h.waitingFor = message;
+    h.since = Date.now();
     this.dirty();
   }
 
@@ -134,16 +165,21 @@ export class FleetReporter implements Observer {
         h.sha256 = createHash('sha256').update(h.content).digest('hex');
         h.content = undefined;
       }
-      const upToDate = h.state === 'ok' && !h.pending;
+      const upToDate = h.state === 'ok' && !h.pending && !h.gated;
+      // A gated target waits only while its file is fine (ok, or nothing applied yet); a failure shows as such.
+      const waiting = h.waitingFor !== undefined && (h.state === 'ok' || h.state === 'starting');
+      const rollout = this.rolloutOf.get(id);
       targets[id] = {
         revision: h.state === 'rolledback' ? (h.refusedAt ?? h.applied) : upToDate ? Math.max(h.applied, this.watchRevision) : h.applied,
-        state: h.state,
-        ...(h.stage ? { stage: h.stage, message: h.message } : {}),
+        state: waiting ? 'waiting' : h.state,
+        ...(waiting ? { message: h.waitingFor } : h.stage ? { stage: h.stage, message: h.message } : {}),
         since: new Date(h.since).toISOString(),
         ...(h.sha256 ? { sha256: h.sha256 } : {}),
+        ...(rollout ? { rollout: { bakeMs: rollout.bakeMs, minhosts: rollout.minhosts } } : {}),
       };
     }
-    return { name: this.info.name, version: this.info.version, started: this.started, updated: new Date().toISOString(), targets };
+    const wave = this.info.wave === undefined ? {} : { wave: this.info.wave };
+    return { name: this.info.name, version: this.info.version, started: this.started, updated: new Date().toISOString(), ...wave, targets };
   }
 
   /** Writes the report again soon (its lease was lost, so the key is gone). */

@@ -25,6 +25,7 @@ import type { Clock } from '../apply/verify';
 import { applyAndReport, type Carried, type Outcome } from './outcome';
 import { Pacer } from './pace';
 import type { InputSink, Observer } from './ports';
+import type { RolloutContext } from '../rollout/gate';
 
 export type { Outcome } from './outcome';
 
@@ -48,6 +49,8 @@ export interface RunnerContext {
   verifyClock?: Clock;
   /** Sidecar mode: signals the program, as the reload of a target with a verify and no reload of its own. */
   programReload?: () => void;
+  /** The agent's rollout wave and where the rollouts are kept (--wave with --report); wire.ts gates on it. */
+  rollout?: RolloutContext;
 }
 
 export interface RunnerOptions {
@@ -57,6 +60,8 @@ export interface RunnerOptions {
   manual?: boolean;
   /** The inputs it waits for before its first render (the names its sources provide). */
   needs?: readonly string[];
+  /** A rollout gate gives its etcd data (loadProven): what the Feed gives is ignored. */
+  gated?: boolean;
 }
 
 type Phase = 'manual' | 'waiting' | 'idle' | 'pending' | 'applying' | 'stale' | 'stopped';
@@ -84,6 +89,10 @@ export class TargetRunner implements InputSink {
   private retry: NodeJS.Timeout | null = null;
   /** Aborted by stop(), and by the agent's signal: ends pacing and plugin runs. */
   private readonly halt = new AbortController();
+  /** Fed by a rollout gate, not by the Feed (see RunnerOptions). */
+  readonly gated: boolean;
+  /** Why the gate holds it back, while it does. */
+  private waitingFor: string | undefined;
 
   constructor(
     readonly target: Target,
@@ -91,6 +100,7 @@ export class TargetRunner implements InputSink {
     opts: RunnerOptions = {},
   ) {
     this.needs = opts.needs ?? [];
+    this.gated = opts.gated === true;
     this.specs = target.keys;
     this.log = ctx.log.child({ target: target.id, key: target.key, dest: target.dest });
     this.pace = new Pacer(target.wait, { splayMs: target.splayMs, now: ctx.now });
@@ -108,7 +118,8 @@ export class TargetRunner implements InputSink {
 
   /** It has applied or failed at least once since it started. */
   get tried(): boolean {
-    return this.carried.standing !== 'new';
+    // A gated target that waits for its wave has said where it stands.
+    return this.carried.standing !== 'new' || this.waitingFor !== undefined;
   }
 
   /** A crash came between a swap and its reload (apply/journal.ts): the first apply reloads even if nothing changed. */
@@ -123,6 +134,19 @@ export class TargetRunner implements InputSink {
 
   /** Replaces the data with a snapshot's (every key of every spec, at one revision), and applies (a no-op when the file already matches). */
   load(kvs: readonly KV[], revision: number): void {
+    if (!this.gated) this.take(kvs, revision);
+  }
+
+  loadProven(kvs: readonly KV[], revision: number): void {
+    if (this.gated) this.take(kvs, revision);
+  }
+
+  waiting(message: string | undefined): void {
+    this.waitingFor = message;
+    this.observer.waiting?.(this.target.id, message);
+  }
+
+  private take(kvs: readonly KV[], revision: number): void {
     const strip = this.ctx.prefix.length;
     // The first snapshot renders at once; a resync after an outage waits like any change.
     const first = this.revision === undefined;
@@ -138,7 +162,7 @@ export class TargetRunner implements InputSink {
    * what it holds is never more than it was provably given, so nothing new is ever taken for a replay.
    */
   update(events: readonly WatchEvent[], revision: number): void {
-    if (this.revision === undefined) return;
+    if (this.revision === undefined || this.gated) return;
     const held = this.revision;
     let newest = Math.max(held, revision);
     let touched = 0;

@@ -10,6 +10,7 @@ import { errorMessage } from '../errors';
 import type { Logger } from '../log';
 import type { DockerOptions, Target } from '../target';
 import type { InputSink, Source } from './ports';
+import { RolloutGate } from '../rollout/gate';
 import { TargetRunner, type RunnerContext, type RunnerOptions } from './runner';
 
 /** Docker containers (docker-gen): listed now, then again after each container event. dockerode loads only here. */
@@ -60,10 +61,13 @@ export interface Wired {
   sources: Source[];
 }
 
-export function wire(t: Target, ctx: RunnerContext, opts: Omit<RunnerOptions, 'needs'> = {}): Wired {
+export function wire(t: Target, ctx: RunnerContext, opts: Omit<RunnerOptions, 'needs' | 'gated'> = {}): Wired {
   const sources = sourcesFor(t, ctx.log);
   const needs = sources.flatMap((s) => (s.provides === undefined ? [] : [s.provides]));
-  return { runner: new TargetRunner(t, ctx, { ...opts, needs }), sources };
+  // A later wave of a rollout (src/rollout/): its etcd data comes through the gate, as of a proven revision.
+  const gated = ctx.rollout !== undefined && ctx.rollout.wave > 0 && t.rollout !== undefined && t.keys.length > 0 && !opts.manual;
+  if (gated) sources.push(new RolloutGate(t, ctx.rollout!, ctx.log.child({ target: t.id })));
+  return { runner: new TargetRunner(t, ctx, { ...opts, needs, gated }), sources };
 }
 
 /**

@@ -86,6 +86,7 @@ class Compiler {
       wait: spec.wait && waitWindow(spec.wait),
       splayMs: spec.splay === undefined ? undefined : parseDuration(spec.splay),
       checkValue: valueCheck(spec.multiline, rules),
+      ...(spec.rollout ? { rollout: { bakeMs: parseDuration(spec.rollout.bake), minhosts: spec.rollout.minhosts } } : {}),
     };
   }
 

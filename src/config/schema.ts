@@ -31,6 +31,14 @@ export interface TargetSpec {
   values?: ValueRuleSpec[];
   verify?: VerifySpec;
   history?: number | boolean;
+  /** Waves (`--wave`): a later wave applies a revision only once the wave before proved it (src/rollout/). */
+  rollout?: RolloutSpec;
+}
+
+/** A rollout across waves: how long wave N-1 must stay ok at a revision, and how many of its hosts must. */
+export interface RolloutSpec {
+  bake: string;
+  minhosts: number;
 }
 
 /** One file of a target of several (`files`): rendered from the same data, applied with the others as one. */
@@ -320,6 +328,18 @@ export const targetSchema: JSONSchemaType<TargetSpec> = {
       maximum: 1000,
       description:
         'Keep the last this many applied versions of the target\'s files (`true`: 5) under `--state-dir` (`/var/lib/reconfig/<id>/`), each with its revision, time and digest, for `reconfig history` and `reconfig rollback`. Off by default; a target that asks for it needs a writable state directory at start-up.',
+    },
+    rollout: {
+      type: 'object',
+      nullable: true,
+      additionalProperties: false,
+      required: [],
+      properties: {
+        bake: { type: 'string', pattern: DURATION_PATTERN, default: '60s' },
+        minhosts: { type: 'integer', minimum: 1, default: 1 },
+      },
+      description:
+        'Roll a change across the fleet in waves (`--wave N`, with `--report`): `{"bake": "60s", "minhosts": 1}`. An agent in wave 0 applies as usual; one in wave N > 0 applies a revision only once at least `minhosts` agents of wave N-1 report this target `ok` at it, every one of them does, and the last has stayed so for `bake`; it applies the data as of that revision. A failure in wave N-1 halts the revision for every later wave. See docs/fleet.md.',
     },
     values: {
       type: 'array',

@@ -16,6 +16,8 @@ export interface Report {
   observer: Observer;
   /** Before the agent stops: the report's last state written, then its key revoked. */
   close: () => Promise<void>;
+  /** The targets' `rollout` fields, which the report carries for the rollout coordinator. */
+  rollouts: (of: ReadonlyMap<string, { bakeMs: number; minhosts: number }>) => void;
 }
 
 /** /metrics and /healthz, served before etcd is contacted (so that an outage at start-up shows there). */
@@ -33,11 +35,12 @@ export async function report(plan: NonNullable<ObserverPlan['report']>, store: E
   const { Presence } = await import('../etcd/presence');
   const key = `${plan.prefix}/${plan.name}`;
   // Each refers to the other: the first write comes a turn later, once both exist.
-  const reporter = new FleetReporter((json) => presence.write(json), { name: plan.name, version }, targetIds, log);
+  const reporter = new FleetReporter((json) => presence.write(json), { name: plan.name, version, wave: plan.wave }, targetIds, log);
   const presence = new Presence(() => store.currentClient(), key, REPORT_TTL_SECONDS, () => reporter.rewrite());
   log.info({ key }, 'keeping a fleet report');
   return {
     observer: reporter,
+    rollouts: (of) => reporter.rollouts(of),
     close: async () => {
       await reporter.close();
       await presence.close();

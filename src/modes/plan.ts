@@ -27,7 +27,7 @@ export interface ObserverPlan {
   /** host:port for /metrics and /healthz. */
   listen?: string;
   /** The fleet report: `<prefix>/<name>` on a lease. */
-  report?: { prefix: string; name: string };
+  report?: { prefix: string; name: string; wave: number };
 }
 
 /**
@@ -90,6 +90,8 @@ export interface FleetPlan extends Common {
   waitRevision?: number;
   timeoutMs: number;
   targets?: string[];
+  /** `fleet promote --revision R`, `fleet halt`, `fleet resume` (src/modes/fleet-control.ts); without: the view. */
+  control?: { action: 'promote'; revision: number } | { action: 'halt' | 'resume' };
 }
 
 /** `reconfig validate`: conf.d and templates, with no etcd. */

@@ -9,26 +9,47 @@ import type { RunResult } from '../errors';
 import type { EtcdStore } from '../etcd/client';
 import type { ModeContext } from './context';
 import { runAgent } from './lifecycle';
-import { listen, report } from './observers';
+import { listen, report, type Report } from './observers';
+import type { Rollouts } from '../rollout/start';
+import type { Target } from '../target';
 import type { SidecarPlan, WatchPlan } from './plan';
 import { planTargets } from './targets';
 import { connectStore } from './store';
 
 export async function watch(plan: WatchPlan, cx: ModeContext): Promise<RunResult> {
   const { log } = cx;
-  const load = () => planTargets(plan.config, cx.env);
+  let rollouts: ((targets: readonly Target[]) => void) | undefined;
+  const load = (): Target[] => {
+    const loaded = planTargets(plan.config, cx.env);
+    rollouts?.(loaded);
+    return loaded;
+  };
   const targets = load();
   log.info({ targets: targets.length, cfgdir: plan.config.cfgdir, notreally: plan.notreally }, 'configuration loaded');
-  const { observers, beforeStop, store } = await start(plan, cx, targets.map((t) => t.id));
-  const ctx = { prefix: plan.config.prefix, notreally: plan.notreally, log, print: cx.out, observer: allOf(observers) };
+  const { observers, beforeStop, store, report } = await start(plan, cx, targets.map((t) => t.id));
+  // Waves (--wave, src/rollout/): the later waves' gates, and this agent's campaign to coordinate the rollouts.
+  let rollout: Rollouts | undefined;
+  if (plan.observers.report && report) {
+    const { rolloutsOf, startRollouts } = await import('../rollout/start');
+    rollout = startRollouts(plan.observers.report, store, targets, log);
+    rollouts = (t) => report.rollouts(rolloutsOf(t));
+    rollouts(targets);
+  }
+  const ctx = { prefix: plan.config.prefix, notreally: plan.notreally, log, print: cx.out, observer: allOf(observers), rollout: rollout?.context };
   const agent = new Agent(store, targets, ctx, { resyncMs: plan.resyncMs, stopWhenMisconfigured: true });
-  return runAgent({ agent, log, hups: cx.hups, load, beforeStop });
+  const stopAll = async (): Promise<void> => {
+    await rollout?.stop();
+    await beforeStop?.();
+  };
+  return runAgent({ agent, log, hups: cx.hups, load, beforeStop: stopAll });
 }
 
 export interface Started {
   observers: Observer[];
   beforeStop?: () => Promise<void>;
   store: EtcdStore;
+  /** The fleet report, with --report. */
+  report?: Report;
 }
 
 /** What the watching agent and sidecar mode start alike: --listen first, then etcd, then the fleet report. */
@@ -37,10 +58,11 @@ export async function start(plan: WatchPlan | SidecarPlan, cx: ModeContext, ids:
   if (plan.observers.listen !== undefined) observers.push(await listen(plan.observers.listen, ids, cx.log));
   const store = await connectStore(plan.connection, cx.log);
   let beforeStop: (() => Promise<void>) | undefined;
+  let r: Report | undefined;
   if (plan.observers.report) {
-    const r = await report(plan.observers.report, store, ids, cx.log);
+    r = await report(plan.observers.report, store, ids, cx.log);
     observers.push(r.observer);
     beforeStop = r.close;
   }
-  return { observers, beforeStop, store };
+  return { observers, beforeStop, store, report: r };
 }

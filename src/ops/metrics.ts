@@ -13,6 +13,8 @@ interface TargetHealth {
   rolledBack?: { revision: number; output: string };
   /** Why its files are not what its data renders: held at a version by `reconfig rollback`. */
   note?: string;
+  /** A rollout's later wave keeps its file until the wave before proves a newer revision: why (src/rollout/). */
+  waiting?: string;
 }
 
 export interface HealthReport {
@@ -45,6 +47,7 @@ export class Metrics implements Observer {
   );
   private readonly rollbacks = this.counter('reconfig_rollbacks_total', "Applies whose verify failed and whose previous files were put back (and passed it).", ['target']);
   private readonly held = this.gauge('reconfig_target_held', '1 while a guard (minkeys, a values rule) holds the target.', ['target']);
+  private readonly waitingGauge = this.gauge('reconfig_target_waiting', "1 while a rollout's later wave keeps the target's file until the wave before proves a newer revision.", ['target']);
   private readonly etcdConnected = this.gauge('reconfig_etcd_connected', '1 while watching etcd.');
   private readonly watchRevision = this.gauge('reconfig_watch_revision', 'The newest etcd revision seen.');
   private readonly reconnects = this.counter('reconfig_etcd_reconnects_total', 'Watches re-established after an outage.');
@@ -71,7 +74,7 @@ export class Metrics implements Observer {
     for (const id of [...this.health.keys()]) {
       if (ids.includes(id)) continue;
       this.health.delete(id);
-      for (const m of [this.applies, this.lastSuccess, this.renderSeconds, this.inSync, this.held, this.rollbacks]) m.remove({ target: id });
+      for (const m of [this.applies, this.lastSuccess, this.renderSeconds, this.inSync, this.held, this.rollbacks, this.waitingGauge]) m.remove({ target: id });
     }
     for (const id of ids) {
       if (this.health.has(id)) continue;
@@ -80,7 +83,16 @@ export class Metrics implements Observer {
       this.rollbacks.inc({ target: id }, 0);
       this.inSync.set({ target: id }, 0);
       this.held.set({ target: id }, 0);
+      this.waitingGauge.set({ target: id }, 0);
     }
+  }
+
+  /** A rollout gate holds the target at its file (healthy, unless an apply failed), or lets it go on (undefined). */
+  waiting(id: string, message: string | undefined): void {
+    const h = this.health.get(id);
+    if (!h) return;
+    h.waiting = message;
+    this.waitingGauge.set({ target: id }, message === undefined ? 0 : 1);
   }
 
   pending(id: string): void {
@@ -155,7 +167,7 @@ export class Metrics implements Observer {
     for (const [id, h] of this.health) {
       targets[id] = { ...h };
       if (h.rolledBack) reasons.push(`target ${id} rolled back from revision ${h.rolledBack.revision} (${h.error ?? ''})`);
-      else if (!h.inSync && !h.held) reasons.push(`target ${id} is not in sync${h.error ? ` (${h.error})` : ''}`);
+      else if (!h.inSync && !h.held && !(h.waiting !== undefined && h.error === undefined)) reasons.push(`target ${id} is not in sync${h.error ? ` (${h.error})` : ''}`);
     }
     return { healthy: reasons.length === 0, reasons, etcd: { connected: this.connectedNow, revision: this.revision }, targets };
   }

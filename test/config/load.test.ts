@@ -149,7 +149,7 @@ test('the TypeScript type and the schema list the same fields', () => {
   // A compile-time check: every key of TargetSpec is a schema property and the reverse.
   const fields: Record<keyof TargetSpec, true> = {
     id: true, source: true, target: true, files: true, verify: true, key: true, keys: true, recursive: true, checkcmd: true, reloadcmd: true, reloadsignal: true, plugin: true, interval: true, docker: true, notify: true,
-    mode: true, owner: true, group: true, timeout: true, minkeys: true, wait: true, splay: true, multiline: true, values: true, history: true,
+    mode: true, owner: true, group: true, timeout: true, minkeys: true, wait: true, splay: true, multiline: true, values: true, history: true, rollout: true,
   };
   assert.deepEqual(Object.keys(targetSchema.properties as object).sort(), Object.keys(fields).sort());
 });
