@@ -1,0 +1,154 @@
+/**
+ * The import against the real confd, byte for byte. When CONFD_BIN names a confd binary (scripts/build-confd.sh
+ * builds one from a confd source tree), every fixture under fixtures/templates is rendered twice from the same
+ * keys in a real etcd: by confd itself (`-onetime -backend etcdv3`, one resource whose keys are the fixture's
+ * data under a prefix of the test's own), and by reconfig's translation (as translate.test.ts renders it). The
+ * two outputs must be identical, and confd's must be the fixture's NAME.out, so that the expectations written by
+ * hand are proven by confd. The end-to-end confdir (fixtures/confd) is run the same way: confd -onetime on it,
+ * and `reconfig import confd` then `reconfig --onetime` on the import.
+ *
+ * Environment: the templates' `getenv` reads RECONFIG_IMPORT_TEST_ENV, set to the same value for both; their
+ * `fileExists` asks about paths that are the same for both on one machine. No fixture uses `datetime`,
+ * `lookupIP` or `lookupSRV`, whose output depends on the moment or on DNS.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { cpSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { translate } from '../../src/import/confd/emit';
+import { TargetData } from '../../src/render/data';
+import { compileTemplate } from '../../src/render/template';
+import { runCli } from '../support/cli';
+import { sharedEtcd, uniquePrefix } from '../support/etcd';
+import { tempDir } from '../support/util';
+
+// Fixtures are read from the source tree (dist/test/import -> test/import).
+const FIXTURES = path.resolve(__dirname, '..', '..', '..', 'test', 'import', 'fixtures');
+const TEMPLATES = path.join(FIXTURES, 'templates');
+const CONFD_BIN = process.env.CONFD_BIN;
+const skip = CONFD_BIN ? false : 'CONFD_BIN is not set: it names a confd binary to compare with (see docs/development.md)';
+const ENV_NAME = 'RECONFIG_IMPORT_TEST_ENV';
+const ENV_VALUE = 'envval';
+
+// Only a run that compares starts an etcd.
+const shared = CONFD_BIN ? sharedEtcd() : undefined;
+
+function etcd(): NonNullable<typeof shared> {
+  if (!shared) throw new Error('real-confd: etcd used without CONFD_BIN');
+  return shared;
+}
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs confd -onetime on `confdir` against the test's etcd. Its environment is PATH and the fixture variable
+ * only: no CONFD_* or ETCDCTL_* variable of ours reaches it, and a config file that does not exist keeps
+ * /etc/confd/confd.toml out.
+ */
+function confd(confdir: string, args: string[] = []): Promise<Run> {
+  const bin = CONFD_BIN;
+  if (!bin) throw new Error('real-confd: CONFD_BIN is not set');
+  const argv = ['-onetime', '-backend', 'etcdv3', '-node', etcd().etcd.url, '-confdir', confdir, '-config-file', path.join(confdir, 'absent.toml'), ...args];
+  return new Promise((resolve) => {
+    execFile(bin, argv, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', [ENV_NAME]: ENV_VALUE }, timeout: 60_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+async function putAll(prefix: string, data: Record<string, string>): Promise<void> {
+  for (const [k, v] of Object.entries(data)) await etcd().client.put(`${prefix}${k}`).value(v);
+}
+
+/** reconfig's translation of `src`, rendered on `data`, as translate.test.ts renders it. */
+function reconfigRender(src: string, data: Record<string, string>): string {
+  const t = translate(src, { file: 't.tmpl', force: false });
+  assert.deepEqual(t.problems, []);
+  const prev = process.env[ENV_NAME];
+  process.env[ENV_NAME] = ENV_VALUE;
+  try {
+    return compileTemplate('t.ejs', t.ejs)(new TargetData(Object.entries(data)).toObject());
+  } finally {
+    if (prev === undefined) delete process.env[ENV_NAME];
+    else process.env[ENV_NAME] = prev;
+  }
+}
+
+const names = readdirSync(TEMPLATES).filter((n) => n.endsWith('.tmpl')).map((n) => n.slice(0, -5)).sort();
+
+for (const name of names) {
+  test(`fixture ${name}: confd writes NAME.out, and reconfig writes what confd writes`, { skip }, async () => {
+    const dir = tempDir(`reconfig-real-confd-${name}-`);
+    const prefix = uniquePrefix(name);
+    const data = JSON.parse(readFileSync(path.join(TEMPLATES, `${name}.json`), 'utf8')) as Record<string, string>;
+    await putAll(prefix, data);
+    mkdirSync(path.join(dir, 'conf.d'));
+    mkdirSync(path.join(dir, 'templates'));
+    mkdirSync(path.join(dir, 'out'));
+    cpSync(path.join(TEMPLATES, `${name}.tmpl`), path.join(dir, 'templates', `${name}.tmpl`));
+    // keys = ["/"] under the prefix: confd reads every key of the fixture and strips the prefix again.
+    const dest = path.join(dir, 'out', name);
+    writeFileSync(path.join(dir, 'conf.d', `${name}.toml`), `[template]\nprefix = "${prefix}"\nsrc = "${name}.tmpl"\ndest = "${dest}"\nkeys = ["/"]\n`);
+
+    const run = await confd(dir);
+    assert.equal(run.code, 0, `confd failed on ${name}.tmpl: ${run.stderr}`);
+    const byConfd = readFileSync(dest, 'utf8');
+    const byReconfig = reconfigRender(readFileSync(path.join(TEMPLATES, `${name}.tmpl`), 'utf8'), data);
+    assert.equal(byReconfig, byConfd, `${name}: reconfig (actual) against confd (expected)`);
+    assert.equal(readFileSync(path.join(TEMPLATES, `${name}.out`), 'utf8'), byConfd, `${name}: ${name}.out (actual) against confd (expected)`);
+  });
+}
+
+test('the end-to-end confdir: confd -onetime and the imported reconfig --onetime write the same files', { skip }, async () => {
+  const dir = tempDir('reconfig-real-confd-e2e-');
+  const IDS = ['haproxy', 'nginx', 'pgbouncer'];
+  // Two copies of the fixture, one for each program, each writing its own files; confd.toml (TLS to hosts that do
+  // not exist here) is left out, and the commands are real ones that leave a trace. The test's own key prefix goes
+  // in front of each resource's prefix (nginx's "/prod" becomes "<prefix>/prod"), for both programs: confd's
+  // -prefix would replace the resource's own instead.
+  const prefix = uniquePrefix('e2e');
+  for (const who of ['confd', 'reconfig']) {
+    const confdir = path.join(dir, who, 'confd');
+    mkdirSync(path.join(dir, who, 'files'), { recursive: true });
+    cpSync(path.join(FIXTURES, 'confd', 'conf.d'), path.join(confdir, 'conf.d'), { recursive: true });
+    cpSync(path.join(FIXTURES, 'confd', 'templates'), path.join(confdir, 'templates'), { recursive: true });
+    for (const id of IDS) {
+      const file = path.join(confdir, 'conf.d', `${id}.toml`);
+      const original = readFileSync(file, 'utf8');
+      const own = /^prefix = "(.*)"$/m.exec(original)?.[1] ?? '';
+      const text = original
+        .replace(/^prefix = .*\n/m, '')
+        .replace(/^\[template\]$/m, `[template]\nprefix = "${prefix}${own}"`)
+        .replace(/^dest = .*$/m, `dest = "${path.join(dir, who, 'files', id)}"`)
+        .replace(/^check_cmd = .*$/m, 'check_cmd = "test -s {{.src}}"')
+        .replace(/^reload_cmd = .*$/m, `reload_cmd = "touch ${path.join(dir, who, `${id}.reloaded`)}"`)
+        .replace(/^(uid|gid) = .*$/gm, '');
+      writeFileSync(file, text);
+    }
+  }
+  await putAll(prefix, JSON.parse(readFileSync(path.join(FIXTURES, 'confd-data.json'), 'utf8')) as Record<string, string>);
+
+  const run = await confd(path.join(dir, 'confd', 'confd'));
+  assert.equal(run.code, 0, `confd failed: ${run.stderr}`);
+
+  const out = path.join(dir, 'reconfig', 'out');
+  const imported = await runCli(['import', 'confd', '--confdir', path.join(dir, 'reconfig', 'confd'), '--out', out]);
+  assert.equal(imported.code, 0, imported.stderr);
+  const onetime = await runCli(['-c', out, '--port', String(etcd().etcd.clientPort), '--onetime']);
+  assert.equal(onetime.code, 0, onetime.stderr);
+
+  for (const id of IDS) {
+    const byConfd = readFileSync(path.join(dir, 'confd', 'files', id), 'utf8');
+    assert.equal(readFileSync(path.join(dir, 'reconfig', 'files', id), 'utf8'), byConfd, `${id}: reconfig (actual) against confd (expected)`);
+    assert.equal(readFileSync(path.join(FIXTURES, 'confd-expected', 'rendered', id), 'utf8'), byConfd, `${id}: confd-expected/rendered (actual) against confd (expected)`);
+    const mode = (who: string): string => (statSync(path.join(dir, who, 'files', id)).mode & 0o7777).toString(8);
+    assert.equal(mode('reconfig'), mode('confd'), `${id}: the file's mode`);
+    for (const who of ['confd', 'reconfig']) readFileSync(path.join(dir, who, `${id}.reloaded`));
+  }
+});
