@@ -13,7 +13,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { translate } from '../../src/import/confd/emit';
@@ -82,26 +82,62 @@ function reconfigRender(src: string, data: Record<string, string>): string {
 
 const names = readdirSync(TEMPLATES).filter((n) => n.endsWith('.tmpl')).map((n) => n.slice(0, -5)).sort();
 
+/**
+ * confd -onetime on one template and its keys (under a prefix of the test's own: confd strips it again before
+ * the template sees a key); `out` is what it wrote, if it wrote.
+ */
+async function confdRender(name: string, source: string, data: Record<string, string>): Promise<Run & { out?: string }> {
+  const dir = tempDir(`reconfig-real-confd-${name.replace(/[^A-Za-z0-9]/g, '')}-`);
+  const prefix = uniquePrefix(name);
+  await putAll(prefix, data);
+  for (const d of ['conf.d', 'templates', 'out']) mkdirSync(path.join(dir, d));
+  writeFileSync(path.join(dir, 'templates', 't.tmpl'), source);
+  const dest = path.join(dir, 'out', 't');
+  writeFileSync(path.join(dir, 'conf.d', 't.toml'), `[template]\nprefix = "${prefix}"\nsrc = "t.tmpl"\ndest = "${dest}"\nkeys = ["/"]\n`);
+  const run = await confd(dir);
+  return existsSync(dest) ? { ...run, out: readFileSync(dest, 'utf8') } : run;
+}
+
 for (const name of names) {
   test(`fixture ${name}: confd writes NAME.out, and reconfig writes what confd writes`, { skip }, async () => {
-    const dir = tempDir(`reconfig-real-confd-${name}-`);
-    const prefix = uniquePrefix(name);
+    const source = readFileSync(path.join(TEMPLATES, `${name}.tmpl`), 'utf8');
     const data = JSON.parse(readFileSync(path.join(TEMPLATES, `${name}.json`), 'utf8')) as Record<string, string>;
-    await putAll(prefix, data);
-    mkdirSync(path.join(dir, 'conf.d'));
-    mkdirSync(path.join(dir, 'templates'));
-    mkdirSync(path.join(dir, 'out'));
-    cpSync(path.join(TEMPLATES, `${name}.tmpl`), path.join(dir, 'templates', `${name}.tmpl`));
-    // keys = ["/"] under the prefix: confd reads every key of the fixture and strips the prefix again.
-    const dest = path.join(dir, 'out', name);
-    writeFileSync(path.join(dir, 'conf.d', `${name}.toml`), `[template]\nprefix = "${prefix}"\nsrc = "${name}.tmpl"\ndest = "${dest}"\nkeys = ["/"]\n`);
-
-    const run = await confd(dir);
+    const run = await confdRender(name, source, data);
     assert.equal(run.code, 0, `confd failed on ${name}.tmpl: ${run.stderr}`);
-    const byConfd = readFileSync(dest, 'utf8');
-    const byReconfig = reconfigRender(readFileSync(path.join(TEMPLATES, `${name}.tmpl`), 'utf8'), data);
-    assert.equal(byReconfig, byConfd, `${name}: reconfig (actual) against confd (expected)`);
+    const byConfd = run.out ?? '';
+    assert.equal(reconfigRender(source, data), byConfd, `${name}: reconfig (actual) against confd (expected)`);
     assert.equal(readFileSync(path.join(TEMPLATES, `${name}.out`), 'utf8'), byConfd, `${name}: ${name}.out (actual) against confd (expected)`);
+  });
+}
+
+/** Why reconfig refuses a template: the translation's problems, or the render's error. */
+function reconfigRefusal(source: string, data: Record<string, string>): string {
+  const t = translate(source, { file: 't.tmpl', force: false });
+  if (t.problems.length > 0) return t.problems.map((p) => `${p.line}: ${p.message}`).join('\n');
+  try {
+    compileTemplate('t.ejs', t.ejs)(new TargetData(Object.entries(data)).toObject());
+  } catch (err) {
+    return (err as Error).message;
+  }
+  return 'no refusal: it rendered';
+}
+
+/** Templates that confd refuses (when it parses them) or fails on (when it runs them): reconfig must not write them either. */
+const REFUSED: ReadonlyArray<{ what: string; source: string; data?: Record<string, string>; reconfig: RegExp }> = [
+  { what: 'two non-empty definitions of one name', source: '{{define "T"}}a{{end}}\n{{define "T"}}b{{end}}', reconfig: /^2: template: multiple definition of template "T"/ },
+  { what: 'two non-empty blocks of one name', source: '{{block "B" 1}}x{{end}}{{block "B" 2}}y{{end}}', reconfig: /^1: template: multiple definition of template "B"/ },
+];
+
+for (const r of REFUSED) {
+  test(`refused by both: ${r.what}`, async (t) => {
+    await t.test('reconfig refuses it', () => {
+      assert.match(reconfigRefusal(r.source, r.data ?? {}), r.reconfig);
+    });
+    await t.test('confd refuses it', { skip }, async () => {
+      const run = await confdRender(r.what, r.source, r.data ?? {});
+      assert.notEqual(run.code, 0, `confd wrote ${JSON.stringify(run.out)}`);
+      assert.equal(run.out, undefined);
+    });
   });
 }
 

@@ -9,6 +9,7 @@
  * comment that compileTemplate refuses until someone fixes it.
  */
 import { UNTRANSLATED_MARK } from '../../render/template';
+import { collectDefines, nestedIn, type Define, type Defines } from './defines';
 import { Untranslatable, callee, describe, ejsText, lit, number } from './names';
 import { parse, ParseError, type Arg, type Control, type Node, type Pipe, type Span } from './parse';
 
@@ -49,7 +50,9 @@ export function translate(source: string, opts: { file: string; prefix?: string;
 class Emitter {
   private readonly problems: Problem[] = [];
   private readonly scopes: Array<Set<string>> = [];
-  private readonly defineIds = new Map<string, string>();
+  private defs: Defines = collectDefines([]);
+  /** The nested blocks whose functions are in scope where the emitter is (JS scopes them to their block). */
+  private readonly visible: Array<Set<Define>> = [];
   private seq = 0;
   constructor(
     private readonly file: string,
@@ -57,9 +60,7 @@ class Emitter {
   ) {}
 
   run(nodes: Node[], prefix: string | undefined): Translation {
-    nodes.forEach((n, i) => {
-      if (n.t === 'define') this.defineIds.set(n.name, `_t${i}`);
-    });
+    this.defs = collectDefines(nodes);
     const bind = prefix && prefix !== '/' ? `confd = confd.at(${lit(prefix)}); ` : '';
     this.scopes.push(new Set(['$']));
     const body = this.list(nodes);
@@ -67,7 +68,12 @@ class Emitter {
   }
 
   private list(nodes: Node[]): string {
-    return nodes.map((n, i) => this.node(n, i)).join('');
+    this.visible.push(nestedIn(nodes, this.defs));
+    try {
+      return nodes.map((n) => this.node(n)).join('');
+    } finally {
+      this.visible.pop();
+    }
   }
 
   private scoped<T>(f: () => T): T {
@@ -97,7 +103,7 @@ class Emitter {
     }
   }
 
-  private node(n: Node, index: number): string {
+  private node(n: Node): string {
     switch (n.t) {
       case 'text':
         return ejsText(n.text) + (n.dropped > 0 ? `<% ${'\n'.repeat(n.dropped)}%>` : '');
@@ -111,14 +117,17 @@ class Emitter {
       case 'template':
         return this.guard(n.span.line, () => `<% ${this.call(n.name, n.pipe)}${nl(n.span)} %>`, (m) => `${m}<% ${nl(n.span)}%>`);
       case 'define': {
-        const id = `_t${index}`;
+        const id = this.defs.ids.get(n)!;
+        const clash = this.defs.clashes.has(n)
+          ? this.guard(n.span.line, () => { throw new Untranslatable(n.span.line, `template: multiple definition of template ${JSON.stringify(n.name)} (Go's parser refuses it too)`); }, (m) => m)
+          : '';
         const saved = this.scopes.splice(0);
         this.scopes.push(new Set(['$']));
         const body = this.list(n.list);
         this.scopes.splice(0, this.scopes.length, ...saved);
         const head = `<% function ${id}(dot) { const $ = dot;${nl(n.span)} %>`;
         const block = n.pipe ? this.guard(n.span.line, () => ` ${this.call(n.name, n.pipe)}`, (m) => m) : '';
-        return `${head}${body}<% }${block}${nl(n.endSpan)} %>`;
+        return `${clash}${head}${body}<% }${block}${nl(n.endSpan)} %>`;
       }
       default:
         return this.control(n, '', '');
@@ -127,8 +136,12 @@ class Emitter {
 
   private call(name: string, pipe: Pipe | undefined): string {
     const arg = pipe ? this.expr(pipe) : 'undefined';
-    const id = this.defineIds.get(name);
-    return id ? `${id}(${arg});` : `gotpl.noTemplate(${lit(name)});`;
+    const def = this.defs.winner.get(name);
+    if (!def) return `gotpl.noTemplate(${lit(name)});`;
+    if (!this.defs.top.has(def) && !this.visible.some((s) => s.has(def))) {
+      throw new Untranslatable(0, `template ${JSON.stringify(name)} is a block inside {{if}}, {{with}}, {{range}} or another block, called from outside it: not translated (make it a define at the top level)`);
+    }
+    return `${this.defs.ids.get(def)!}(${arg});`;
   }
 
   private action(pipe: Pipe, span: Span): string {
