@@ -54,12 +54,105 @@ function fromJson(fn: string, s: string): unknown {
   return box(v);
 }
 
-/** Go's strconv.Atoi: an optional sign and decimal digits, within int64. */
+/** The word encoding/json's UnmarshalTypeError uses for a JSON value's kind. */
+function jsonKind(v: unknown): string {
+  if (v === null) return 'null';
+  if (v instanceof GoFloat) return 'number';
+  if (Array.isArray(v)) return 'array';
+  if (typeof v === 'boolean') return 'bool';
+  return typeof v === 'string' ? 'string' : 'object';
+}
+
+// Ints are JS numbers here: exact up to 2^53, where Go's int64 goes on (and wraps at 2^63). Past it a render
+// fails rather than write a number that confd would not (as the import refuses such a constant).
+const INEXACT = 'is beyond what reconfig computes exactly (2^53)';
+
+/** Go's strconv.Atoi: an optional sign and decimal digits, within int64 (and within 2^53 here). */
 function atoi(s: string): number {
   if (!/^[+-]?\d+$/.test(s)) fail('atoi', `strconv.Atoi: parsing ${JSON.stringify(s)}: invalid syntax`);
   const n = BigInt(s);
   if (n > 2n ** 63n - 1n || n < -(2n ** 63n)) fail('atoi', `strconv.Atoi: parsing ${JSON.stringify(s)}: value out of range`);
+  if (!Number.isSafeInteger(Number(n))) fail('atoi', `${s} ${INEXACT}`);
   return Number(n);
+}
+
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Go's base64.StdEncoding.DecodeString: padding required, CR and LF skipped wherever they are, and an error
+ * naming the byte offset that Go names. The result must be UTF-8: reconfig renders text, and would otherwise
+ * write U+FFFD where confd writes the decoded bytes.
+ */
+function base64Decode(s: string): string {
+  const src = Buffer.from(s);
+  const out: number[] = [];
+  const bad = (at: number): never => fail('base64Decode', `illegal base64 data at input byte ${at}`);
+  const skipNewlines = (i: number): number => {
+    while (i < src.length && (src[i] === 10 || src[i] === 13)) i++;
+    return i;
+  };
+  let i = 0;
+  let end = false;
+  while (!end) {
+    // One quantum: four characters of the alphabet, or fewer before padding.
+    const q: number[] = [];
+    while (q.length < 4) {
+      if (i === src.length) {
+        if (q.length === 0) return text(out);
+        bad(i - q.length);
+      }
+      const c = src[i++];
+      const v = B64.indexOf(String.fromCharCode(c));
+      if (v >= 0) q.push(v);
+      else if (c === 10 || c === 13) continue;
+      else if (c !== 0x3d || q.length < 2) bad(i - 1);
+      else {
+        if (q.length === 2) {
+          i = skipNewlines(i);
+          if (i === src.length) bad(src.length);
+          if (src[i] !== 0x3d) bad(i - 1);
+          i++;
+        }
+        i = skipNewlines(i);
+        if (i < src.length) bad(i);
+        end = true;
+        break;
+      }
+    }
+    const val = ((q[0] ?? 0) << 18) | ((q[1] ?? 0) << 12) | ((q[2] ?? 0) << 6) | (q[3] ?? 0);
+    out.push(...[(val >> 16) & 0xff, (val >> 8) & 0xff, val & 0xff].slice(0, q.length - 1));
+  }
+  return text(out);
+
+  function text(bytes: number[]): string {
+    try {
+      return utf8.decode(Uint8Array.from(bytes));
+    } catch (err) {
+      throw new Error(`error calling base64Decode: the decoded data is not UTF-8 text, which reconfig cannot write byte for byte`, { cause: err });
+    }
+  }
+}
+
+// Unicode's simple mappings where JS's toUpperCase/toLowerCase give more than one character: Greek with
+// ypogegrammeni upper-cases to its titlecase form, and U+0130 lower-cases to a plain i; everything else that
+// JS expands (ß, ŉ, ligatures, ...) has no simple mapping and stays as it is.
+const SIMPLE_UPPER = new Map<string, string>([
+  ...[0x1f80, 0x1f90, 0x1fa0].flatMap((base) => Array.from({ length: 8 }, (_, k): [string, string] => [String.fromCodePoint(base + k), String.fromCodePoint(base + 8 + k)])),
+  ['\u1fb3', '\u1fbc'],
+  ['\u1fc3', '\u1fcc'],
+  ['\u1ff3', '\u1ffc'],
+]);
+const SIMPLE_LOWER = new Map([['\u0130', 'i']]);
+
+/** strings.ToUpper and ToLower: rune by rune, by Unicode's simple mappings (no ß -> SS, no final sigma). */
+function mapRunes(s: string, upper: boolean): string {
+  let out = '';
+  for (const c of s) {
+    const m = upper ? c.toUpperCase() : c.toLowerCase();
+    out += m.length === c.length || [...m].length === 1 ? m : ((upper ? SIMPLE_UPPER : SIMPLE_LOWER).get(c) ?? c);
+  }
+  return out;
 }
 
 function parseBool(s: string): boolean {
@@ -79,7 +172,13 @@ function replace(s: string, old: string, repl: string, n: number): string {
 }
 
 function arith(fn: string, f: (a: number, b: number) => number) {
-  return (a: unknown, b: unknown): number => f(int(fn, a), int(fn, b));
+  return (a: unknown, b: unknown): number => {
+    const x = int(fn, a);
+    const y = int(fn, b);
+    const r = f(x, y);
+    if (!Number.isSafeInteger(r)) fail(fn, `${fn} ${x} ${y} ${INEXACT}`);
+    return r;
+  };
 }
 
 /** confd's functions that do not read the data. */
@@ -92,8 +191,8 @@ export const pure = {
     return b === '' ? [...a] : a.split(b);
   },
   join: (a: unknown, sep: unknown): string => strings('join', a).join(str('join', sep)),
-  toUpper: (s: unknown): string => str('toUpper', s).toUpperCase(),
-  toLower: (s: unknown): string => str('toLower', s).toLowerCase(),
+  toUpper: (s: unknown): string => mapRunes(str('toUpper', s), true),
+  toLower: (s: unknown): string => mapRunes(str('toLower', s), false),
   contains: (s: unknown, sub: unknown): boolean => str('contains', s).includes(str('contains', sub)),
   replace: (s: unknown, old: unknown, repl: unknown, n: unknown): string =>
     replace(str('replace', s), str('replace', old), str('replace', repl), int('replace', n)),
@@ -102,14 +201,18 @@ export const pure = {
     const b = str('trimSuffix', suffix);
     return b !== '' && a.endsWith(b) ? a.slice(0, a.length - b.length) : a;
   },
+  /** A JSON null is Go's nil map, which prints as map[] and ranges over nothing, as an empty one does. */
   json(s: unknown): unknown {
     const v = fromJson('json', str('json', s));
-    if (v !== null && !isMap(v)) fail('json', `json: cannot unmarshal ${Array.isArray(v) ? 'array' : typeof v} into Go value of type map[string]interface {}`);
+    if (v === null) return {};
+    if (!isMap(v)) fail('json', `json: cannot unmarshal ${jsonKind(v)} into Go value of type map[string]interface {}`);
     return v;
   },
+  /** A JSON null is Go's nil slice: `[]`, like an empty one. */
   jsonArray(s: unknown): unknown {
     const v = fromJson('jsonArray', str('jsonArray', s));
-    if (v !== null && !Array.isArray(v)) fail('jsonArray', `json: cannot unmarshal ${isMap(v) ? 'object' : typeof v} into Go value of type []interface {}`);
+    if (v === null) return markAnySlice([]);
+    if (!Array.isArray(v)) fail('jsonArray', `json: cannot unmarshal ${jsonKind(v)} into Go value of type []interface {}`);
     return v;
   },
   map(...kv: unknown[]): Record<string, unknown> {
@@ -138,11 +241,7 @@ export const pure = {
     return out;
   },
   base64Encode: (s: unknown): string => Buffer.from(str('base64Encode', s)).toString('base64'),
-  base64Decode(s: unknown): string {
-    const a = str('base64Decode', s);
-    if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(a)) fail('base64Decode', 'illegal base64 data');
-    return Buffer.from(a, 'base64').toString();
-  },
+  base64Decode: (s: unknown): string => base64Decode(str('base64Decode', s)),
   parseBool: (s: unknown): boolean => parseBool(str('parseBool', s)),
   /**
    * In place, as confd does, for []string and []memkv.KVPair; any other slice (jsonArray's, seq's, and gets'

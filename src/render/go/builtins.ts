@@ -57,6 +57,9 @@ function lt(a: unknown, b: unknown, fn = 'lt'): boolean {
 }
 
 /** The operands of html, js and urlquery: one string as it is, anything else as fmt.Sprint prints it. */
+/** Go's unicode.IsPrint past ASCII: letters, marks, numbers, punctuation and symbols (no other space). */
+const PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S}]$/u;
+
 function joined(args: unknown[]): string {
   return args.length === 1 && typeof args[0] === 'string' ? args[0] : sprint(args);
 }
@@ -192,9 +195,14 @@ export const gotpl = {
   },
   html: (...args: unknown[]): string =>
     joined(args).replace(/[&'<>"\0]/g, (c) => ({ '&': '&amp;', "'": '&#39;', '<': '&lt;', '>': '&gt;', '"': '&#34;', '\0': '\uFFFD' })[c]!),
+  /** Go's JSEscapeString: quotes and backslash escaped, <>&= and controls as \\uXXXX, and so is any other rune that Go's unicode.IsPrint refuses. */
   js: (...args: unknown[]): string =>
-    joined(args).replace(/[\\'"<>&=\u0000-\u001f]/g, (c) =>
-      c === '\\' || c === "'" || c === '"' ? `\\${c}` : `\\u${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`,
+    joined(args).replace(/[\\'"<>&=\u0000-\u001f]|[^\u0000-\u007f]/gu, (c) =>
+      c === '\\' || c === "'" || c === '"'
+        ? `\\${c}`
+        : (c.length === 1 && c.charCodeAt(0) < 0x80) || !PRINTABLE.test(c)
+          ? `\\u${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`
+          : c,
     ),
   urlquery: (...args: unknown[]): string =>
     encodeURIComponent(joined(args))
