@@ -28,6 +28,8 @@ const FIXTURES = path.resolve(__dirname, '..', '..', '..', 'test', 'import', 'fi
 const TEMPLATES = path.join(FIXTURES, 'templates');
 const CONFD_BIN = process.env.CONFD_BIN;
 const skip = CONFD_BIN ? false : 'CONFD_BIN is not set: it names a confd binary to compare with (see docs/development.md)';
+/** A directory to which confd's output for each fixture is written, as NAME.out (for writing a new fixture). */
+const OUT_DIR = process.env.REAL_CONFD_OUT_DIR;
 const ENV_NAME = 'RECONFIG_IMPORT_TEST_ENV';
 const ENV_VALUE = 'envval';
 
@@ -107,6 +109,8 @@ for (const name of names) {
     const run = await confdRender(name, source, data);
     assert.equal(run.code, 0, `confd failed on ${name}.tmpl: ${run.stderr}`);
     const byConfd = run.out ?? '';
+    // For a new fixture: confd's output, to be kept as NAME.out once read.
+    if (OUT_DIR) writeFileSync(path.join(OUT_DIR, `${name}.out`), byConfd);
     assert.equal(reconfigRender(source, data), byConfd, `${name}: reconfig (actual) against confd (expected)`);
     assert.equal(readFileSync(path.join(TEMPLATES, `${name}.out`), 'utf8'), byConfd, `${name}: ${name}.out (actual) against confd (expected)`);
   });
