@@ -4,34 +4,31 @@
  * keys in a real etcd: by confd itself (`-onetime -backend etcdv3`, one resource whose keys are the fixture's
  * data under a prefix of the test's own), and by reconfig's translation (as translate.test.ts renders it). The
  * two outputs must be identical, and confd's must be the fixture's NAME.out, so that the expectations written by
- * hand are proven by confd. The end-to-end confdir (fixtures/confd) is run the same way: confd -onetime on it,
- * and `reconfig import confd` then `reconfig --onetime` on the import.
+ * hand are proven by confd (real-confd-confdir.test.ts does the same for the end-to-end confdir). Two tables
+ * list templates that confd refuses, which reconfig must refuse too, and templates that reconfig refuses on
+ * purpose where confd writes; their reconfig half runs without confd.
  *
  * Environment: the templates' `getenv` reads RECONFIG_IMPORT_TEST_ENV, set to the same value for both; their
- * `fileExists` asks about paths that are the same for both on one machine. No fixture uses `datetime`,
- * `lookupIP` or `lookupSRV`, whose output depends on the moment or on DNS.
+ * `fileExists` asks about paths that are the same for both on one machine. The fixtures keep out `datetime`,
+ * `lookupIP` and `lookupSRV`, whose output depends on the moment or on DNS.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { translate } from '../../src/import/confd/emit';
 import { TargetData } from '../../src/render/data';
 import { compileTemplate } from '../../src/render/template';
-import { runCli } from '../support/cli';
+import { CONFD_BIN, FIXTURE_ENV, needsConfd as skip, runConfd, type ConfdRun as Run } from '../support/confd';
 import { sharedEtcd, uniquePrefix } from '../support/etcd';
 import { tempDir } from '../support/util';
 
 // Fixtures are read from the source tree (dist/test/import -> test/import).
 const FIXTURES = path.resolve(__dirname, '..', '..', '..', 'test', 'import', 'fixtures');
 const TEMPLATES = path.join(FIXTURES, 'templates');
-const CONFD_BIN = process.env.CONFD_BIN;
-const skip = CONFD_BIN ? false : 'CONFD_BIN is not set: it names a confd binary to compare with (see docs/development.md)';
 /** A directory to which confd's output for each fixture is written, as NAME.out (for writing a new fixture). */
 const OUT_DIR = process.env.REAL_CONFD_OUT_DIR;
-const ENV_NAME = 'RECONFIG_IMPORT_TEST_ENV';
-const ENV_VALUE = 'envval';
+const { name: ENV_NAME, value: ENV_VALUE } = FIXTURE_ENV;
 
 // Only a run that compares starts an etcd.
 const shared = CONFD_BIN ? sharedEtcd() : undefined;
@@ -39,29 +36,6 @@ const shared = CONFD_BIN ? sharedEtcd() : undefined;
 function etcd(): NonNullable<typeof shared> {
   if (!shared) throw new Error('real-confd: etcd used without CONFD_BIN');
   return shared;
-}
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * Runs confd -onetime on `confdir` against the test's etcd. Its environment is PATH and the fixture variable
- * only: no CONFD_* or ETCDCTL_* variable of ours reaches it, and a config file that does not exist keeps
- * /etc/confd/confd.toml out.
- */
-function confd(confdir: string, args: string[] = []): Promise<Run> {
-  const bin = CONFD_BIN;
-  if (!bin) throw new Error('real-confd: CONFD_BIN is not set');
-  const argv = ['-onetime', '-backend', 'etcdv3', '-node', etcd().etcd.url, '-confdir', confdir, '-config-file', path.join(confdir, 'absent.toml'), ...args];
-  return new Promise((resolve) => {
-    execFile(bin, argv, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', [ENV_NAME]: ENV_VALUE }, timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
 }
 
 async function putAll(prefix: string, data: Record<string, string>): Promise<void> {
@@ -96,7 +70,7 @@ async function confdRender(name: string, source: string, data: Record<string, st
   writeFileSync(path.join(dir, 'templates', 't.tmpl'), source);
   const dest = path.join(dir, 'out', 't');
   writeFileSync(path.join(dir, 'conf.d', 't.toml'), `[template]\nprefix = "${prefix}"\nsrc = "t.tmpl"\ndest = "${dest}"\nkeys = ["/"]\n`);
-  const run = await confd(dir);
+  const run = await runConfd(etcd().etcd.url, dir);
   if (!existsSync(dest)) return run;
   const bytes = readFileSync(dest);
   return { ...run, out: bytes.toString('utf8'), bytes };
@@ -177,51 +151,3 @@ for (const d of DELIBERATE) {
     });
   });
 }
-
-test('the end-to-end confdir: confd -onetime and the imported reconfig --onetime write the same files', { skip }, async () => {
-  const dir = tempDir('reconfig-real-confd-e2e-');
-  const IDS = ['haproxy', 'nginx', 'pgbouncer'];
-  // Two copies of the fixture, one for each program, each writing its own files; confd.toml (TLS to hosts that do
-  // not exist here) is left out, and the commands are real ones that leave a trace. The test's own key prefix goes
-  // in front of each resource's prefix (nginx's "/prod" becomes "<prefix>/prod"), for both programs: confd's
-  // -prefix would replace the resource's own instead.
-  const prefix = uniquePrefix('e2e');
-  for (const who of ['confd', 'reconfig']) {
-    const confdir = path.join(dir, who, 'confd');
-    mkdirSync(path.join(dir, who, 'files'), { recursive: true });
-    cpSync(path.join(FIXTURES, 'confd', 'conf.d'), path.join(confdir, 'conf.d'), { recursive: true });
-    cpSync(path.join(FIXTURES, 'confd', 'templates'), path.join(confdir, 'templates'), { recursive: true });
-    for (const id of IDS) {
-      const file = path.join(confdir, 'conf.d', `${id}.toml`);
-      const original = readFileSync(file, 'utf8');
-      const own = /^prefix = "(.*)"$/m.exec(original)?.[1] ?? '';
-      const text = original
-        .replace(/^prefix = .*\n/m, '')
-        .replace(/^\[template\]$/m, `[template]\nprefix = "${prefix}${own}"`)
-        .replace(/^dest = .*$/m, `dest = "${path.join(dir, who, 'files', id)}"`)
-        .replace(/^check_cmd = .*$/m, 'check_cmd = "test -s {{.src}}"')
-        .replace(/^reload_cmd = .*$/m, `reload_cmd = "touch ${path.join(dir, who, `${id}.reloaded`)}"`)
-        .replace(/^(uid|gid) = .*$/gm, '');
-      writeFileSync(file, text);
-    }
-  }
-  await putAll(prefix, JSON.parse(readFileSync(path.join(FIXTURES, 'confd-data.json'), 'utf8')) as Record<string, string>);
-
-  const run = await confd(path.join(dir, 'confd', 'confd'));
-  assert.equal(run.code, 0, `confd failed: ${run.stderr}`);
-
-  const out = path.join(dir, 'reconfig', 'out');
-  const imported = await runCli(['import', 'confd', '--confdir', path.join(dir, 'reconfig', 'confd'), '--out', out]);
-  assert.equal(imported.code, 0, imported.stderr);
-  const onetime = await runCli(['-c', out, '--port', String(etcd().etcd.clientPort), '--onetime']);
-  assert.equal(onetime.code, 0, onetime.stderr);
-
-  for (const id of IDS) {
-    const byConfd = readFileSync(path.join(dir, 'confd', 'files', id), 'utf8');
-    assert.equal(readFileSync(path.join(dir, 'reconfig', 'files', id), 'utf8'), byConfd, `${id}: reconfig (actual) against confd (expected)`);
-    assert.equal(readFileSync(path.join(FIXTURES, 'confd-expected', 'rendered', id), 'utf8'), byConfd, `${id}: confd-expected/rendered (actual) against confd (expected)`);
-    const mode = (who: string): string => (statSync(path.join(dir, who, 'files', id)).mode & 0o7777).toString(8);
-    assert.equal(mode('reconfig'), mode('confd'), `${id}: the file's mode`);
-    for (const who of ['confd', 'reconfig']) readFileSync(path.join(dir, who, `${id}.reloaded`));
-  }
-});
