@@ -106,6 +106,12 @@ function reconfigRefusal(source: string, data: Record<string, string>): string {
 const REFUSED: ReadonlyArray<{ what: string; source: string; data?: Record<string, string>; reconfig: RegExp }> = [
   { what: 'two non-empty definitions of one name', source: '{{define "T"}}a{{end}}\n{{define "T"}}b{{end}}', reconfig: /^2: template: multiple definition of template "T"/ },
   { what: 'two non-empty blocks of one name', source: '{{block "B" 1}}x{{end}}{{block "B" 2}}y{{end}}', reconfig: /^1: template: multiple definition of template "B"/ },
+  { what: 'not with two arguments', source: '{{not 1 2}}', reconfig: /^t\.ejs:1: wrong number of args for not: want 1 got 2$/ },
+  { what: 'base with two arguments', source: '{{base "a" "b"}}', reconfig: /^t\.ejs:1: wrong number of args for base: want 1 got 2$/ },
+  { what: 'a piped value that makes one argument too many', source: '{{"x" | base64Encode "y"}}', reconfig: /^t\.ejs:1: wrong number of args for base64Encode: want 1 got 2$/ },
+  { what: 'getv without a key', source: '{{getv}}', reconfig: /^t\.ejs:1: wrong number of args for getv: want at least 1 got 0$/ },
+  { what: 'fileExists without a path', source: '{{fileExists}}', reconfig: /^t\.ejs:1: wrong number of args for fileExists: want 1 got 0$/ },
+  { what: 'a failing pipeline before a wrong count', source: '{{getv "/nope" | toUpper "x"}}', reconfig: /^t\.ejs:1: error calling getv: key does not exist: \/nope$/ },
   { what: 'json of a number', source: '{{json "1"}}', reconfig: /^t\.ejs:1: error calling json: json: cannot unmarshal number into Go value of type map\[string\]interface \{\}$/ },
   { what: 'jsonArray of a bool', source: '{{jsonArray (getv "/b")}}', data: { '/b': 'true' }, reconfig: /^t\.ejs:1: error calling jsonArray: json: cannot unmarshal bool into Go value of type \[\]interface \{\}$/ },
   { what: 'base64Decode without its padding', source: '{{base64Decode "YWJjZA"}}', reconfig: /^t\.ejs:1: error calling base64Decode: illegal base64 data at input byte 4$/ },

@@ -9,6 +9,7 @@
  * comment that compileTemplate refuses until someone fixes it.
  */
 import { UNTRANSLATED_MARK } from '../../render/template';
+import { arityError } from './arity';
 import { collectDefines, nestedIn, type Define, type Defines } from './defines';
 import { Untranslatable, callee, describe, ejsText, lit, number } from './names';
 import { parse, ParseError, type Arg, type Control, type Node, type Pipe, type Span } from './parse';
@@ -216,7 +217,7 @@ class Emitter {
   private command(args: Arg[], final: string | undefined, line: number): string {
     const [first, ...rest] = args;
     const more = (): string[] => [...rest.map((a) => this.arg(a, line)), ...(final === undefined ? [] : [final])];
-    if (first.t === 'ident') return this.func(first.name, more(), first.line);
+    if (first.t === 'ident') return this.func(first.name, more(), first.line, final);
     if (first.t === 'field' && (rest.length > 0 || final !== undefined)) {
       return `gotpl.field(${first.recv ? this.arg(first.recv, line) : 'dot'}, [${first.names.map(lit).join(', ')}], [${more().join(', ')}])`;
     }
@@ -225,7 +226,11 @@ class Emitter {
     return this.arg(first, line);
   }
 
-  private func(name: string, args: string[], line: number): string {
+  /** A call; `final` is the value piped into it, which is also the last of `args`. */
+  private func(name: string, args: string[], line: number, final?: string): string {
+    const wrong = arityError(name, args.length);
+    // Go checks the count when the call runs, after the pipeline before it and before its own arguments.
+    if (wrong !== undefined) return `gotpl.fail(${lit(wrong)}${final === undefined ? '' : `, ${final}`})`;
     return callee(name, args, line);
   }
 

@@ -212,6 +212,10 @@ export const gotpl = {
     if (typeof fn !== 'function') fail('call', `non-function of type ${goType(fn)}`);
     return (fn as (...a: unknown[]) => unknown)(...args);
   },
+  /** A call that Go refuses when it runs (a wrong number of arguments), with Go's message; `_piped` was evaluated first. */
+  fail(message: string, _piped?: unknown): never {
+    throw new Error(message);
+  },
   /** `{{template "x"}}` naming a template that the file does not define fails when it runs, as in Go. */
   noTemplate(name: string): never {
     throw new Error(`no such template ${JSON.stringify(name)}`);
