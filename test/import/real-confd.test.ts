@@ -157,3 +157,17 @@ for (const d of DELIBERATE) {
     });
   });
 }
+
+// datetime is the moment of the render: only what does not change from one moment to the next is compared.
+const DATETIME = '{{datetime.Location}} {{datetime.UTC.Location}} {{datetime.IsZero}} {{printf "%T %T" datetime datetime.Location}} {{sub (datetime.AddDate 1 0 0).Year datetime.Year}} {{gt datetime.YearDay 0}}';
+
+test('datetime: its location, type and date arithmetic', async (t) => {
+  await t.test('reconfig', () => {
+    assert.equal(reconfigRender(DATETIME, {}), 'Local UTC false time.Time *time.Location 1 true');
+  });
+  await t.test('confd writes the same', { skip }, async () => {
+    const run = await confdRender('datetime', DATETIME, {});
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.out, reconfigRender(DATETIME, {}));
+  });
+});
