@@ -4,6 +4,7 @@
  */
 import { statSync } from 'node:fs';
 import * as gopath from './go/path';
+import { base64Decode } from './go/base64';
 import { GoTime } from './go/time';
 import { GoFloat, KVPair, goType, isMap, markAnySlice } from './go/value';
 
@@ -54,12 +55,47 @@ function fromJson(fn: string, s: string): unknown {
   return box(v);
 }
 
-/** Go's strconv.Atoi: an optional sign and decimal digits, within int64. */
+/** The word encoding/json's UnmarshalTypeError uses for a JSON value's kind. */
+function jsonKind(v: unknown): string {
+  if (v === null) return 'null';
+  if (v instanceof GoFloat) return 'number';
+  if (Array.isArray(v)) return 'array';
+  if (typeof v === 'boolean') return 'bool';
+  return typeof v === 'string' ? 'string' : 'object';
+}
+
+// Ints are JS numbers here: exact up to 2^53, where Go's int64 goes on (and wraps at 2^63). Past it a render
+// fails rather than write a number that confd would not (as the import refuses such a constant).
+const INEXACT = 'is beyond what reconfig computes exactly (2^53)';
+
+/** Go's strconv.Atoi: an optional sign and decimal digits, within int64 (and within 2^53 here). */
 function atoi(s: string): number {
   if (!/^[+-]?\d+$/.test(s)) fail('atoi', `strconv.Atoi: parsing ${JSON.stringify(s)}: invalid syntax`);
   const n = BigInt(s);
   if (n > 2n ** 63n - 1n || n < -(2n ** 63n)) fail('atoi', `strconv.Atoi: parsing ${JSON.stringify(s)}: value out of range`);
+  if (!Number.isSafeInteger(Number(n))) fail('atoi', `${s} ${INEXACT}`);
   return Number(n);
+}
+
+// Unicode's simple mappings where JS's toUpperCase/toLowerCase give more than one character: Greek with
+// ypogegrammeni upper-cases to its titlecase form, and U+0130 lower-cases to a plain i; everything else that
+// JS expands (ß, ŉ, ligatures, ...) has no simple mapping and stays as it is.
+const SIMPLE_UPPER = new Map<string, string>([
+  ...[0x1f80, 0x1f90, 0x1fa0].flatMap((base) => Array.from({ length: 8 }, (_, k): [string, string] => [String.fromCodePoint(base + k), String.fromCodePoint(base + 8 + k)])),
+  ['\u1fb3', '\u1fbc'],
+  ['\u1fc3', '\u1fcc'],
+  ['\u1ff3', '\u1ffc'],
+]);
+const SIMPLE_LOWER = new Map([['\u0130', 'i']]);
+
+/** strings.ToUpper and ToLower: rune by rune, by Unicode's simple mappings (no ß -> SS, no final sigma). */
+function mapRunes(s: string, upper: boolean): string {
+  let out = '';
+  for (const c of s) {
+    const m = upper ? c.toUpperCase() : c.toLowerCase();
+    out += m.length === c.length || [...m].length === 1 ? m : ((upper ? SIMPLE_UPPER : SIMPLE_LOWER).get(c) ?? c);
+  }
+  return out;
 }
 
 function parseBool(s: string): boolean {
@@ -79,7 +115,13 @@ function replace(s: string, old: string, repl: string, n: number): string {
 }
 
 function arith(fn: string, f: (a: number, b: number) => number) {
-  return (a: unknown, b: unknown): number => f(int(fn, a), int(fn, b));
+  return (a: unknown, b: unknown): number => {
+    const x = int(fn, a);
+    const y = int(fn, b);
+    const r = f(x, y);
+    if (!Number.isSafeInteger(r)) fail(fn, `${fn} ${x} ${y} ${INEXACT}`);
+    return r;
+  };
 }
 
 /** confd's functions that do not read the data. */
@@ -92,8 +134,8 @@ export const pure = {
     return b === '' ? [...a] : a.split(b);
   },
   join: (a: unknown, sep: unknown): string => strings('join', a).join(str('join', sep)),
-  toUpper: (s: unknown): string => str('toUpper', s).toUpperCase(),
-  toLower: (s: unknown): string => str('toLower', s).toLowerCase(),
+  toUpper: (s: unknown): string => mapRunes(str('toUpper', s), true),
+  toLower: (s: unknown): string => mapRunes(str('toLower', s), false),
   contains: (s: unknown, sub: unknown): boolean => str('contains', s).includes(str('contains', sub)),
   replace: (s: unknown, old: unknown, repl: unknown, n: unknown): string =>
     replace(str('replace', s), str('replace', old), str('replace', repl), int('replace', n)),
@@ -102,14 +144,18 @@ export const pure = {
     const b = str('trimSuffix', suffix);
     return b !== '' && a.endsWith(b) ? a.slice(0, a.length - b.length) : a;
   },
+  /** A JSON null is Go's nil map, which prints as map[] and ranges over nothing, as an empty one does. */
   json(s: unknown): unknown {
     const v = fromJson('json', str('json', s));
-    if (v !== null && !isMap(v)) fail('json', `json: cannot unmarshal ${Array.isArray(v) ? 'array' : typeof v} into Go value of type map[string]interface {}`);
+    if (v === null) return {};
+    if (!isMap(v)) fail('json', `json: cannot unmarshal ${jsonKind(v)} into Go value of type map[string]interface {}`);
     return v;
   },
+  /** A JSON null is Go's nil slice: `[]`, like an empty one. */
   jsonArray(s: unknown): unknown {
     const v = fromJson('jsonArray', str('jsonArray', s));
-    if (v !== null && !Array.isArray(v)) fail('jsonArray', `json: cannot unmarshal ${isMap(v) ? 'object' : typeof v} into Go value of type []interface {}`);
+    if (v === null) return markAnySlice([]);
+    if (!Array.isArray(v)) fail('jsonArray', `json: cannot unmarshal ${jsonKind(v)} into Go value of type []interface {}`);
     return v;
   },
   map(...kv: unknown[]): Record<string, unknown> {
@@ -138,11 +184,7 @@ export const pure = {
     return out;
   },
   base64Encode: (s: unknown): string => Buffer.from(str('base64Encode', s)).toString('base64'),
-  base64Decode(s: unknown): string {
-    const a = str('base64Decode', s);
-    if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(a)) fail('base64Decode', 'illegal base64 data');
-    return Buffer.from(a, 'base64').toString();
-  },
+  base64Decode: (s: unknown): string => base64Decode(str('base64Decode', s)),
   parseBool: (s: unknown): boolean => parseBool(str('parseBool', s)),
   /**
    * In place, as confd does, for []string and []memkv.KVPair; any other slice (jsonArray's, seq's, and gets'

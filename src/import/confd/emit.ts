@@ -9,6 +9,8 @@
  * comment that compileTemplate refuses until someone fixes it.
  */
 import { UNTRANSLATED_MARK } from '../../render/template';
+import { arityError } from './arity';
+import { collectDefines, nestedIn, type Define, type Defines } from './defines';
 import { Untranslatable, callee, describe, ejsText, lit, number } from './names';
 import { parse, ParseError, type Arg, type Control, type Node, type Pipe, type Span } from './parse';
 
@@ -49,7 +51,9 @@ export function translate(source: string, opts: { file: string; prefix?: string;
 class Emitter {
   private readonly problems: Problem[] = [];
   private readonly scopes: Array<Set<string>> = [];
-  private readonly defineIds = new Map<string, string>();
+  private defs: Defines = collectDefines([]);
+  /** The nested blocks whose functions are in scope where the emitter is (JS scopes them to their block). */
+  private readonly visible: Array<Set<Define>> = [];
   private seq = 0;
   constructor(
     private readonly file: string,
@@ -57,9 +61,7 @@ class Emitter {
   ) {}
 
   run(nodes: Node[], prefix: string | undefined): Translation {
-    nodes.forEach((n, i) => {
-      if (n.t === 'define') this.defineIds.set(n.name, `_t${i}`);
-    });
+    this.defs = collectDefines(nodes);
     const bind = prefix && prefix !== '/' ? `confd = confd.at(${lit(prefix)}); ` : '';
     this.scopes.push(new Set(['$']));
     const body = this.list(nodes);
@@ -67,7 +69,12 @@ class Emitter {
   }
 
   private list(nodes: Node[]): string {
-    return nodes.map((n, i) => this.node(n, i)).join('');
+    this.visible.push(nestedIn(nodes, this.defs));
+    try {
+      return nodes.map((n) => this.node(n)).join('');
+    } finally {
+      this.visible.pop();
+    }
   }
 
   private scoped<T>(f: () => T): T {
@@ -97,7 +104,7 @@ class Emitter {
     }
   }
 
-  private node(n: Node, index: number): string {
+  private node(n: Node): string {
     switch (n.t) {
       case 'text':
         return ejsText(n.text) + (n.dropped > 0 ? `<% ${'\n'.repeat(n.dropped)}%>` : '');
@@ -111,14 +118,17 @@ class Emitter {
       case 'template':
         return this.guard(n.span.line, () => `<% ${this.call(n.name, n.pipe)}${nl(n.span)} %>`, (m) => `${m}<% ${nl(n.span)}%>`);
       case 'define': {
-        const id = `_t${index}`;
+        const id = this.defs.ids.get(n)!;
+        const clash = this.defs.clashes.has(n)
+          ? this.guard(n.span.line, () => { throw new Untranslatable(n.span.line, `template: multiple definition of template ${JSON.stringify(n.name)} (Go's parser refuses it too)`); }, (m) => m)
+          : '';
         const saved = this.scopes.splice(0);
         this.scopes.push(new Set(['$']));
         const body = this.list(n.list);
         this.scopes.splice(0, this.scopes.length, ...saved);
         const head = `<% function ${id}(dot) { const $ = dot;${nl(n.span)} %>`;
         const block = n.pipe ? this.guard(n.span.line, () => ` ${this.call(n.name, n.pipe)}`, (m) => m) : '';
-        return `${head}${body}<% }${block}${nl(n.endSpan)} %>`;
+        return `${clash}${head}${body}<% }${block}${nl(n.endSpan)} %>`;
       }
       default:
         return this.control(n, '', '');
@@ -127,8 +137,12 @@ class Emitter {
 
   private call(name: string, pipe: Pipe | undefined): string {
     const arg = pipe ? this.expr(pipe) : 'undefined';
-    const id = this.defineIds.get(name);
-    return id ? `${id}(${arg});` : `gotpl.noTemplate(${lit(name)});`;
+    const def = this.defs.winner.get(name);
+    if (!def) return `gotpl.noTemplate(${lit(name)});`;
+    if (!this.defs.top.has(def) && !this.visible.some((s) => s.has(def))) {
+      throw new Untranslatable(0, `template ${JSON.stringify(name)} is a block inside {{if}}, {{with}}, {{range}} or another block, called from outside it: not translated (make it a define at the top level)`);
+    }
+    return `${this.defs.ids.get(def)!}(${arg});`;
   }
 
   private action(pipe: Pipe, span: Span): string {
@@ -203,7 +217,7 @@ class Emitter {
   private command(args: Arg[], final: string | undefined, line: number): string {
     const [first, ...rest] = args;
     const more = (): string[] => [...rest.map((a) => this.arg(a, line)), ...(final === undefined ? [] : [final])];
-    if (first.t === 'ident') return this.func(first.name, more(), first.line);
+    if (first.t === 'ident') return this.func(first.name, more(), first.line, final);
     if (first.t === 'field' && (rest.length > 0 || final !== undefined)) {
       return `gotpl.field(${first.recv ? this.arg(first.recv, line) : 'dot'}, [${first.names.map(lit).join(', ')}], [${more().join(', ')}])`;
     }
@@ -212,7 +226,11 @@ class Emitter {
     return this.arg(first, line);
   }
 
-  private func(name: string, args: string[], line: number): string {
+  /** A call; `final` is the value piped into it, which is also the last of `args`. */
+  private func(name: string, args: string[], line: number, final?: string): string {
+    const wrong = arityError(name, args.length);
+    // Go checks the count when the call runs, after the pipeline before it and before its own arguments.
+    if (wrong !== undefined) return `gotpl.fail(${lit(wrong)}${final === undefined ? '' : `, ${final}`})`;
     return callee(name, args, line);
   }
 

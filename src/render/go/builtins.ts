@@ -57,6 +57,9 @@ function lt(a: unknown, b: unknown, fn = 'lt'): boolean {
 }
 
 /** The operands of html, js and urlquery: one string as it is, anything else as fmt.Sprint prints it. */
+/** Go's unicode.IsPrint past ASCII: letters, marks, numbers, punctuation and symbols (no other space). */
+const PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S}]$/u;
+
 function joined(args: unknown[]): string {
   return args.length === 1 && typeof args[0] === 'string' ? args[0] : sprint(args);
 }
@@ -192,9 +195,14 @@ export const gotpl = {
   },
   html: (...args: unknown[]): string =>
     joined(args).replace(/[&'<>"\0]/g, (c) => ({ '&': '&amp;', "'": '&#39;', '<': '&lt;', '>': '&gt;', '"': '&#34;', '\0': '\uFFFD' })[c]!),
+  /** Go's JSEscapeString: quotes and backslash escaped, <>&= and controls as \\uXXXX, and so is any other rune that Go's unicode.IsPrint refuses. */
   js: (...args: unknown[]): string =>
-    joined(args).replace(/[\\'"<>&=\u0000-\u001f]/g, (c) =>
-      c === '\\' || c === "'" || c === '"' ? `\\${c}` : `\\u${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`,
+    joined(args).replace(/[\\'"<>&=\u0000-\u001f]|[^\u0000-\u007f]/gu, (c) =>
+      c === '\\' || c === "'" || c === '"'
+        ? `\\${c}`
+        : (c.length === 1 && c.charCodeAt(0) < 0x80) || !PRINTABLE.test(c)
+          ? `\\u${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`
+          : c,
     ),
   urlquery: (...args: unknown[]): string =>
     encodeURIComponent(joined(args))
@@ -203,6 +211,10 @@ export const gotpl = {
   call(fn: unknown, ...args: unknown[]): unknown {
     if (typeof fn !== 'function') fail('call', `non-function of type ${goType(fn)}`);
     return (fn as (...a: unknown[]) => unknown)(...args);
+  },
+  /** A call that Go refuses when it runs (a wrong number of arguments), with Go's message; `_piped` was evaluated first. */
+  fail(message: string, _piped?: unknown): never {
+    throw new Error(message);
   },
   /** `{{template "x"}}` naming a template that the file does not define fails when it runs, as in Go. */
   noTemplate(name: string): never {

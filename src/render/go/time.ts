@@ -12,6 +12,17 @@ const LAYOUT =
 
 const two = (n: number): string => String(n).padStart(2, '0');
 
+/** A *time.Location: printed as its name. */
+export class GoLocation {
+  constructor(private readonly name: string) {}
+  String(): string {
+    return this.name;
+  }
+  goType(): string {
+    return '*time.Location';
+  }
+}
+
 export class GoTime {
   /** `ms` since the epoch; `utc`: shown in UTC rather than the local zone (TZ). */
   constructor(
@@ -144,5 +155,34 @@ export class GoTime {
   }
   Weekday(): string {
     return DAYS[this.wall().getUTCDay()];
+  }
+  /** Go's YearDay: 1 to 366. */
+  YearDay(): number {
+    const d = this.wall();
+    return Math.floor((Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()) - Date.UTC(d.getUTCFullYear(), 0, 1)) / 86_400_000) + 1;
+  }
+  Nanosecond(): number {
+    return (this.ms % 1000) * 1_000_000;
+  }
+  /** time.Now is never Go's zero time (year 1). */
+  IsZero(): boolean {
+    return false;
+  }
+  /** The time's *time.Location, which prints as its name: Local or UTC. */
+  Location(): GoLocation {
+    return new GoLocation(this.utc ? 'UTC' : 'Local');
+  }
+  /** Go's AddDate: years, months and days added to the wall clock in the time's zone, normalised (Oct 31 + 1 month is Dec 1). */
+  AddDate(years: unknown, months: unknown, days: unknown): GoTime {
+    for (const v of [years, months, days]) if (typeof v !== 'number' || !Number.isInteger(v)) throw new Error(`AddDate: wrong type for value; expected int`);
+    const [y, m, d] = [years, months, days] as number[];
+    const t = new Date(this.ms);
+    if (this.utc) t.setUTCFullYear(t.getUTCFullYear() + y, t.getUTCMonth() + m, t.getUTCDate() + d);
+    else t.setFullYear(t.getFullYear() + y, t.getMonth() + m, t.getDate() + d);
+    return new GoTime(t.getTime(), this.utc);
+  }
+  /** The type fmt's %T and Go's errors name. */
+  goType(): string {
+    return 'time.Time';
   }
 }

@@ -66,6 +66,8 @@ export function goType(v: unknown): string {
   }
   if (isMap(v)) return 'map[string]interface {}';
   if (typeof v === 'function') return 'func';
+  // A value that names its Go type (GoTime: time.Time).
+  if (typeof v === 'object' && typeof (v as { goType?: unknown }).goType === 'function') return String((v as { goType(): unknown }).goType());
   return 'struct';
 }
 
