@@ -1,6 +1,6 @@
 /**
- * One runner per target. It holds the target's inputs (its keys as of the newest revision seen, and whatever
- * its other sources gave) and turns changes into applies: events are triggers, and every apply renders the
+ * One runner per target. It holds the target's inputs (inputs.ts: its keys as of the newest revision seen, and
+ * whatever its other sources gave) and turns changes into applies: events are triggers, and every apply renders the
  * whole data at one revision. While an apply runs, further changes only mark it stale, so a burst collapses
  * into a few applies that end in the exact final state. When to apply is the Pacer's decision (pace.ts).
  *
@@ -17,11 +17,10 @@
 import type { Target } from '../target';
 import { PluginError, TargetError } from '../errors';
 import type { KeySpec, KV, WatchEvent } from '../etcd/store';
-import { specWants } from '../etcd/store';
 import type { Logger } from '../log';
-import { TargetData } from '../render/data';
 import { renderTarget } from '../render/target';
 import type { Clock } from '../apply/verify';
+import { TargetInputs } from './inputs';
 import { applyAndReport, type Carried, type Outcome } from './outcome';
 import { Pacer } from './pace';
 import type { InputSink, Observer } from './ports';
@@ -73,16 +72,8 @@ export class TargetRunner implements InputSink {
   private readonly observer: Observer;
   private readonly pace: Pacer;
   private phase: Phase = 'waiting';
-  /** Keys with the global prefix removed, as templates see them. */
-  private data: TargetData;
-  /** The revision of the data; undefined until the first snapshot (for a target with a key). */
-  private revision: number | undefined;
-  /** What the target's sources gave, by template name (`containers`). */
-  private readonly given = new Map<string, unknown>();
-  /** Inputs a source could not get and never gave: the target fails at stage `read` while there is one. */
-  private readonly missing = new Map<string, Error>();
-  /** The inputs it waits for before its first render (the names its sources provide). */
-  private readonly needs: readonly string[];
+  /** Its keys and what its other sources gave (inputs.ts). */
+  private readonly inputs: TargetInputs;
   /** How it stands after its last apply, and a render the verify refused (outcome.ts). */
   private carried: Carried = { standing: 'new' };
   private loop: Promise<void> | null = null;
@@ -99,21 +90,14 @@ export class TargetRunner implements InputSink {
     private readonly ctx: RunnerContext,
     opts: RunnerOptions = {},
   ) {
-    this.needs = opts.needs ?? [];
+    this.inputs = new TargetInputs(target, ctx.prefix, opts.needs ?? []);
     this.gated = opts.gated === true;
     this.specs = target.keys;
     this.log = ctx.log.child({ target: target.id, key: target.key, dest: target.dest });
     this.pace = new Pacer(target.wait, { splayMs: target.splayMs, now: ctx.now });
     this.observer = ctx.observer;
-    this.data = new TargetData([], target.checkValue);
-    this.revision = this.specs.length > 0 ? undefined : 0;
     opts.signal?.addEventListener('abort', () => this.halt.abort(), { once: true });
     if (opts.manual) this.to('manual');
-  }
-
-  /** Every input this target renders from is present, or known to be unavailable (then the apply fails). */
-  private get ready(): boolean {
-    return this.revision !== undefined && this.needs.every((n) => this.given.has(n) || this.missing.has(n));
   }
 
   /** It has applied or failed at least once since it started. */
@@ -147,34 +131,16 @@ export class TargetRunner implements InputSink {
   }
 
   private take(kvs: readonly KV[], revision: number): void {
-    const strip = this.ctx.prefix.length;
     // The first snapshot renders at once; a resync after an outage waits like any change.
-    const first = this.revision === undefined;
-    this.data = new TargetData(kvs.map((kv) => [kv.key.slice(strip), kv.value] as const), this.target.checkValue);
-    this.revision = revision;
-    this.pace.changed(this.data.size, !first);
+    const first = this.inputs.take(kvs, revision);
+    this.pace.changed(this.inputs.data.size, !first);
     this.trigger();
   }
 
-  /**
-   * Folds in watch events. `revision` is the watch's resume point (every change up to it delivered). Events at
-   * or below the revision already held are ignored: a resumed watch may replay a few this runner has seen, and
-   * what it holds is never more than it was provably given, so nothing new is ever taken for a replay.
-   */
+  /** Folds in watch events (see TargetInputs.update); `revision` is the watch's resume point. */
   update(events: readonly WatchEvent[], revision: number): void {
-    if (this.revision === undefined || this.gated) return;
-    const held = this.revision;
-    let newest = Math.max(held, revision);
-    let touched = 0;
-    for (const e of events) {
-      if (e.revision <= held || !this.specs.some((s) => specWants(s, e.key))) continue;
-      const key = e.key.slice(this.ctx.prefix.length);
-      if (e.type === 'put') this.data.set(key, e.value);
-      else this.data.delete(key);
-      touched += 1;
-      newest = Math.max(newest, e.revision);
-    }
-    this.revision = newest;
+    if (this.gated) return;
+    const touched = this.inputs.update(events, revision);
     if (touched) {
       this.pace.changed(touched);
       this.trigger();
@@ -183,8 +149,7 @@ export class TargetRunner implements InputSink {
 
   /** A source's input arrived or changed (a Docker target's containers). */
   provide(name: string, value: unknown): void {
-    this.given.set(name, value);
-    this.missing.delete(name);
+    this.inputs.provide(name, value);
     this.pace.changed(1);
     this.trigger();
   }
@@ -194,9 +159,7 @@ export class TargetRunner implements InputSink {
    * target keeps rendering from the last input, as it keeps the last data through an etcd outage.
    */
   unavailable(name: string, error: Error): void {
-    if (this.given.has(name)) return;
-    this.missing.set(name, error);
-    this.trigger();
+    if (this.inputs.unavailable(name, error)) this.trigger();
   }
 
   /** Render again with the same data: a plugin's interval came round, or a failed plugin is retried. */
@@ -214,7 +177,7 @@ export class TargetRunner implements InputSink {
       case 'stopped':
         return;
       case 'waiting':
-        if (!this.ready) return;
+        if (!this.inputs.ready) return;
         this.start();
         break;
       case 'idle':
@@ -262,18 +225,18 @@ export class TargetRunner implements InputSink {
   /** Renders the inputs held now. Throws TargetError: stage `read` for an input no source could get, else as renderTarget. */
   render(): Promise<string[]> {
     const t = this.target;
-    const missing = [...this.missing.values()][0];
+    const missing = this.inputs.unavailableInput;
     if (missing) return Promise.reject(new TargetError(t.id, 'read', missing));
     return renderTarget(
       t,
-      { data: this.data, given: this.given },
+      { data: this.inputs.data, given: this.inputs.given },
       { signal: this.halt.signal, onRendered: (s) => this.observer.rendered(t.id, s) },
     );
   }
 
   /** Renders the inputs held now and applies them. Never throws: the outcome says what happened. */
   async applyNow(): Promise<Outcome> {
-    const revision = this.revision ?? 0;
+    const revision = this.inputs.revision ?? 0;
     const outcome = await applyAndReport(this.target, revision, () => this.render(), this.carried, {
       ...this.ctx,
       log: this.log.child({ revision }),
