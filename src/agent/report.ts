@@ -84,6 +84,8 @@ export class FleetReporter implements Observer {
     private readonly info: { name: string; version: string; wave?: number },
     ids: readonly string[],
     private readonly log: Logger,
+    /** Told whether the key in etcd is current: after each write, a failed one, and a lost lease. */
+    private readonly inSync: (current: boolean) => void = () => undefined,
   ) {
     this.targets(ids);
   }
@@ -184,6 +186,7 @@ export class FleetReporter implements Observer {
 
   /** Writes the report again soon (its lease was lost, so the key is gone). */
   rewrite(): void {
+    this.inSync(false);
     this.dirty();
   }
 
@@ -214,10 +217,12 @@ export class FleetReporter implements Observer {
       await this.write(JSON.stringify(this.snapshot()));
       if (this.lastError !== undefined) this.log.info('fleet report written again');
       this.lastError = undefined;
+      this.inSync(true);
     } catch (err) {
       const msg = errorMessage(err);
       if (msg !== this.lastError) this.log.warn(`fleet report not written (applies go on): ${msg}`);
       this.lastError = msg;
+      this.inSync(false);
       // Tried again, at most once a second, until it is written.
       this.dirty();
     }

@@ -6,6 +6,7 @@
 import type { Observer } from '../agent/ports';
 import type { EtcdStore } from '../etcd/client';
 import type { Logger } from '../log';
+import type { Metrics } from '../ops/metrics';
 import { version } from '../version';
 import type { ObserverPlan } from './plan';
 
@@ -21,7 +22,7 @@ export interface Report {
 }
 
 /** /metrics and /healthz, served before etcd is contacted (so that an outage at start-up shows there). */
-export async function listen(address: string, targetIds: readonly string[], log: Logger): Promise<Observer> {
+export async function listen(address: string, targetIds: readonly string[], log: Logger): Promise<Metrics> {
   const { Metrics } = await import('../ops/metrics');
   const { serve } = await import('../ops/server');
   const metrics = new Metrics(targetIds);
@@ -30,12 +31,20 @@ export async function listen(address: string, targetIds: readonly string[], log:
 }
 
 /** The fleet report: `<prefix>/<name>`, written as the agent works. */
-export async function report(plan: NonNullable<ObserverPlan['report']>, store: EtcdStore, targetIds: readonly string[], log: Logger): Promise<Report> {
+export async function report(
+  plan: NonNullable<ObserverPlan['report']>,
+  store: EtcdStore,
+  targetIds: readonly string[],
+  log: Logger,
+  metrics?: Pick<Metrics, 'fleetReport'>,
+): Promise<Report> {
   const { FleetReporter } = await import('../agent/report');
   const { Presence } = await import('../etcd/presence');
   const key = `${plan.prefix}/${plan.name}`;
   // Each refers to the other: the first write comes a turn later, once both exist.
-  const reporter = new FleetReporter((json) => presence.write(json), { name: plan.name, version, wave: plan.wave }, targetIds, log);
+  const reporter = new FleetReporter((json) => presence.write(json), { name: plan.name, version, wave: plan.wave }, targetIds, log, (current) =>
+    metrics?.fleetReport(current),
+  );
   const presence = new Presence(() => store.currentClient(), key, REPORT_TTL_SECONDS, () => reporter.rewrite());
   log.info({ key }, 'keeping a fleet report');
   return {

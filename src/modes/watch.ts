@@ -55,12 +55,13 @@ export interface Started {
 /** What the watching agent and sidecar mode start alike: --listen first, then etcd, then the fleet report. */
 export async function start(plan: WatchPlan | SidecarPlan, cx: ModeContext, ids: readonly string[]): Promise<Started> {
   const observers: Observer[] = [];
-  if (plan.observers.listen !== undefined) observers.push(await listen(plan.observers.listen, ids, cx.log));
+  const metrics = plan.observers.listen === undefined ? undefined : await listen(plan.observers.listen, ids, cx.log);
+  if (metrics) observers.push(metrics);
   const store = await connectStore(plan.connection, cx.log);
   let beforeStop: (() => Promise<void>) | undefined;
   let r: Report | undefined;
   if (plan.observers.report) {
-    r = await report(plan.observers.report, store, ids, cx.log);
+    r = await report(plan.observers.report, store, ids, cx.log, metrics);
     observers.push(r.observer);
     beforeStop = r.close;
   }

@@ -49,6 +49,8 @@ export class Metrics implements Observer {
   private readonly held = this.gauge('reconfig_target_held', '1 while a guard (minkeys, a values rule) holds the target.', ['target']);
   private readonly waitingGauge = this.gauge('reconfig_target_waiting', "1 while a rollout's later wave keeps the target's file until the wave before proves a newer revision.", ['target']);
   private readonly etcdConnected = this.gauge('reconfig_etcd_connected', '1 while watching etcd.');
+  /** Made by the first fleetReport(): only an agent with --report has a report to be current. */
+  private reportInSync: Gauge | undefined;
   private readonly watchRevision = this.gauge('reconfig_watch_revision', 'The newest etcd revision seen.');
   private readonly reconnects = this.counter('reconfig_etcd_reconnects_total', 'Watches re-established after an outage.');
   private readonly resyncs = this.counter('reconfig_resyncs_total', 'Fresh snapshots taken after the first (a compacted revision, periodic resync, SIGHUP, a changed cluster).');
@@ -93,6 +95,12 @@ export class Metrics implements Observer {
     if (!h) return;
     h.waiting = message;
     this.waitingGauge.set({ target: id }, message === undefined ? 0 : 1);
+  }
+
+  /** With --report: whether the agent's report in etcd is current (written, its lease alive). */
+  fleetReport(current: boolean): void {
+    this.reportInSync ??= this.gauge('reconfig_fleet_report_in_sync', "1 while the agent's fleet report (--report) in etcd is current: 0 after a refused or failed write, or a lost lease, until the next write.");
+    this.reportInSync.set(current ? 1 : 0);
   }
 
   pending(id: string): void {

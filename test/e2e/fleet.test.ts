@@ -214,3 +214,29 @@ test('--wait-revision retries a read that fails on the way (etcd not listening y
     forwarder?.close();
   }
 });
+
+test('reconfig_fleet_report_in_sync: 1 once the report is written, 0 while etcd refuses it, 1 again after', async () => {
+  const { EtcdServer } = await import('../support/etcd');
+  const { get, metric } = await import('../support/http');
+  const own = await EtcdServer.start();
+  const listen = await freePort();
+  const cfg = makeCfgdir({ web: { id: 'web', source: 'list.ejs', target: 'out/web', key: '/web', recursive: true } }, { 'list.ejs': LIST });
+  const agent = AgentProcess.start(['-c', cfg, '--endpoints', own.url, '--listen', `127.0.0.1:${listen}`, '--report', '/fleet-sync', '--report-name', 'h1']);
+  const inSync = async (): Promise<number | undefined> => metric((await get(`http://127.0.0.1:${listen}/metrics`)).body, 'reconfig_fleet_report_in_sync');
+  try {
+    await waitFor(async () => (await inSync()) === 1, 'the report written');
+    await own.kill9();
+    await waitFor(async () => (await inSync()) === 0, 'the report no longer current while etcd is down', 60_000);
+    await own.restart();
+    await waitFor(async () => (await inSync()) === 1, 'the report current again', 60_000);
+    const c = own.client();
+    try {
+      assert.equal((await c.get('/fleet-sync/h1').json()) !== null, true, 'the report key is back');
+    } finally {
+      c.close();
+    }
+  } finally {
+    await agent.stop();
+    await own.stop();
+  }
+});
