@@ -34,6 +34,9 @@ export function nodeBinary(arch: Arch): string {
   return bin;
 }
 
+/** GNU's name for each arch, as in Debian's qemu-<name>-static and <name>-linux-gnu-strip. */
+const GNU_NAME: Record<Arch, string> = { x64: 'x86_64', arm64: 'aarch64' };
+
 /** The dynamic loader a linux-arm64 Node asks for; Debian's libc6:arm64 puts it there (multiarch). */
 const ARM64_LOADER = '/lib/ld-linux-aarch64.so.1';
 
@@ -54,7 +57,7 @@ function installed(program: string): boolean {
  */
 export function runner(arch: Arch): string[] {
   if (arch === os.arch()) return [];
-  const qemu = arch === 'arm64' ? 'qemu-aarch64-static' : `qemu-${arch}-static`;
+  const qemu = `qemu-${GNU_NAME[arch]}-static`;
   if (!installed(qemu)) throw new Error(`${qemu} is not installed: an ${arch} build runs its Node here under qemu-user (apt-get install qemu-user-static)`);
   if (arch === 'arm64') {
     const loader = path.join(process.env.QEMU_LD_PREFIX ?? '/', ARM64_LOADER);
@@ -71,7 +74,7 @@ export function runner(arch: Arch): string[] {
 /** The `strip` that understands `arch`'s ELF files: binutils' own for this machine, the cross one otherwise. */
 export function stripFor(arch: Arch): string {
   if (arch === os.arch()) return 'strip';
-  const strip = arch === 'arm64' ? 'aarch64-linux-gnu-strip' : `${arch}-linux-gnu-strip`;
-  if (!installed(strip)) throw new Error(`${strip} is not installed: the ${arch} Node is stripped with it (apt-get install binutils-aarch64-linux-gnu)`);
+  const strip = `${GNU_NAME[arch]}-linux-gnu-strip`;
+  if (!installed(strip)) throw new Error(`${strip} is not installed: the ${arch} Node is stripped with it (apt-get install binutils-${GNU_NAME[arch].replace('_', '-')}-linux-gnu)`);
   return strip;
 }
