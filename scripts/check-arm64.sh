@@ -6,7 +6,7 @@
 #   3. end-to-end CLI tests run against it through RECONFIG_E2E_RUNNER=qemu-aarch64-static (test/support/cli.ts):
 #      a real etcd on loopback (x64), real check and reload commands, files written.
 # Needs a build (npm run build), and the Debian packages named below; it installs nothing itself.
-#   RECONFIG_ARM64_TESTS="commands cli"   the e2e test files to run (default: commands cli sidecar)
+#   RECONFIG_ARM64_TESTS="commands cli"   the e2e test files to run (default: commands cli sidecar plugins)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,7 +43,7 @@ said=$(qemu-aarch64-static "$exe" --version)
 echo "check-arm64: --version under qemu: $said"
 qemu-aarch64-static "$exe" validate -c .
 
-tests=${RECONFIG_ARM64_TESTS:-commands cli sidecar}
+tests=${RECONFIG_ARM64_TESTS:-commands cli sidecar plugins}
 files=()
 for t in $tests; do files+=("dist/test/e2e/$t.test.js"); done
 echo "check-arm64: the end-to-end tests ${tests} against $exe under qemu-aarch64-static"
