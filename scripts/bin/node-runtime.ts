@@ -34,14 +34,47 @@ export function nodeBinary(arch: Arch): string {
   return bin;
 }
 
-/** How to run a program built for `arch` here: directly, or through qemu-user. */
+/** GNU's name for each arch, as in Debian's qemu-<name>-static and <name>-linux-gnu-strip. */
+const GNU_NAME: Record<Arch, string> = { x64: 'x86_64', arm64: 'aarch64' };
+
+/** The dynamic loader a linux-arm64 Node asks for; Debian's libc6:arm64 puts it there (multiarch). */
+const ARM64_LOADER = '/lib/ld-linux-aarch64.so.1';
+
+function installed(program: string): boolean {
+  try {
+    execFileSync('sh', ['-c', 'command -v "$1"', 'sh', program], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false; // command -v exits 1: not on PATH
+  }
+}
+
+/**
+ * How to run a program built for `arch` here: directly, or through qemu-user. No binfmt_misc registration is
+ * assumed (CI machines have none): qemu is named on the command line. The arm64 Node links glibc and libstdc++
+ * dynamically; qemu looks for its loader and libraries under QEMU_LD_PREFIX if set, else under /, where
+ * Debian's multiarch packages put them.
+ */
 export function runner(arch: Arch): string[] {
   if (arch === os.arch()) return [];
-  const qemu = arch === 'arm64' ? 'qemu-aarch64-static' : `qemu-${arch}-static`;
-  try {
-    execFileSync('sh', ['-c', `command -v ${qemu}`], { stdio: 'ignore' });
-  } catch (err) {
-    throw new Error(`${qemu} is not installed: an ${arch} build runs its Node here under qemu-user (apt-get install qemu-user-static)`, { cause: err });
+  const qemu = `qemu-${GNU_NAME[arch]}-static`;
+  if (!installed(qemu)) throw new Error(`${qemu} is not installed: an ${arch} build runs its Node here under qemu-user (apt-get install qemu-user-static)`);
+  if (arch === 'arm64') {
+    const loader = path.join(process.env.QEMU_LD_PREFIX ?? '/', ARM64_LOADER);
+    if (!existsSync(loader)) {
+      throw new Error(
+        `${loader} is missing: the arm64 Node needs Debian's arm64 libraries under qemu ` +
+          `(dpkg --add-architecture arm64 && apt-get update && apt-get install libc6:arm64 libstdc++6:arm64 libgcc-s1:arm64)`,
+      );
+    }
   }
   return [qemu];
+}
+
+/** The `strip` that understands `arch`'s ELF files: binutils' own for this machine, the cross one otherwise. */
+export function stripFor(arch: Arch): string {
+  if (arch === os.arch()) return 'strip';
+  const strip = `${GNU_NAME[arch]}-linux-gnu-strip`;
+  if (!installed(strip)) throw new Error(`${strip} is not installed: the ${arch} Node is stripped with it (apt-get install binutils-${GNU_NAME[arch].replace('_', '-')}-linux-gnu)`);
+  return strip;
 }

@@ -2,7 +2,10 @@
  * `npm run package:bin`: reconfig as one executable, dist/bin/reconfig-<version>-linux-<arch>, that needs no
  * Node installed: Node 24's own binary with our bundle injected (Node's "single executable applications").
  *
- *   node dist/scripts/bin/package-bin.js [--arch x64|arm64] [--snapshot]
+ *   node dist/scripts/bin/package-bin.js [--arch x64|arm64] [--snapshot] [--output file]
+ *
+ * The default arch is this machine's. `--arch arm64` on x64 runs the arm64 Node under qemu-user
+ * (node-runtime.ts), for the blob and its code cache, which only the V8 that reads it may make.
  *
  * 1. dist/src/cli.js and everything it loads become one script (bundle.ts), etcd3's protos inside.
  * 2. That Node makes the blob (`--experimental-sea-config`), with V8's code cache of the script, so that the
@@ -10,7 +13,8 @@
  *    (snapshot-main.ts).
  * 3. A copy of that Node, stripped, gets the blob (postject), and is run once: its
  *    --version must be package.json's.
- * It writes dist/bin/THIRD-PARTY too: the npm packages inside, with their licenses.
+ * It writes THIRD-PARTY beside the executable too: Node's version and the npm packages inside, with their
+ * licenses (the packages take it from there).
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -18,7 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { version } from '../../src/version';
 import { bundle } from './bundle';
-import { type Arch, NODE_MAJOR, nodeBinary, runner } from './node-runtime';
+import { type Arch, NODE_MAJOR, nodeBinary, runner, stripFor } from './node-runtime';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 export const OUT = path.join(ROOT, 'dist', 'bin');
@@ -70,7 +74,7 @@ export async function buildExecutable(opts: BuildOptions): Promise<string> {
     copyFileSync(node, exe);
     // Node's binary carries 18 MB of symbols and debugging information that nothing at run time reads (the
     // dynamic symbols native add-ons link against stay); Debian's policy wants installed binaries stripped.
-    run(opts.arch === 'x64' ? 'strip' : 'aarch64-linux-gnu-strip', ['--strip-all', exe]);
+    run(stripFor(opts.arch), ['--strip-all', exe]);
     chmodSync(exe, 0o755);
     run(process.execPath, [require.resolve('postject/dist/cli.js'), exe, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE]);
     const said = runOn(via, exe, ['--version']).trim();
@@ -78,7 +82,7 @@ export async function buildExecutable(opts: BuildOptions): Promise<string> {
     copyFileSync(exe, output);
     chmodSync(output, 0o755);
     writeFileSync(
-      path.join(OUT, 'THIRD-PARTY'),
+      path.join(path.dirname(output), 'THIRD-PARTY'),
       `reconfig ${version}'s executable contains Node.js ${runOn(via, node, ['--version']).trim()} (MIT and others: https://github.com/nodejs/node/blob/main/LICENSE)\n` +
         `and these npm packages, each under the license its package.json names:\n\n` +
         built.packages.map((p) => `${p.name} ${p.version}: ${p.license}\n`).join(''),

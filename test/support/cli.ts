@@ -1,6 +1,8 @@
 /**
  * Runs the built CLI as users do: a separate node process on dist/src/cli.js, or, when RECONFIG_E2E_BIN names
- * one, the single executable (`npm run package:bin`), so that the same end-to-end tests check both.
+ * one, the single executable (`npm run package:bin`), so that the same end-to-end tests check both. An
+ * executable for another architecture runs through the program RECONFIG_E2E_RUNNER names, e.g.
+ * `RECONFIG_E2E_RUNNER=qemu-aarch64-static` for the linux-arm64 one on an x64 machine.
  */
 import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
 import path from 'node:path';
@@ -11,17 +13,28 @@ export const CLI = path.resolve(__dirname, '..', '..', 'src', 'cli.js');
 
 /** The variable naming an executable to test instead of dist/src/cli.js. */
 export const E2E_BIN_ENV = 'RECONFIG_E2E_BIN';
+/**
+ * The variable naming what runs that executable, when it cannot run alone (an emulator): a program and its
+ * arguments, split at white space (no quoting), put before the executable's path.
+ */
+export const E2E_RUNNER_ENV = 'RECONFIG_E2E_RUNNER';
 
-/** The program and leading arguments that start reconfig: `node dist/src/cli.js`, or the executable alone. */
+/** The program and leading arguments that start reconfig: `node dist/src/cli.js`, or the executable, after its runner if any. */
 export function cliCommand(): [string, ...string[]] {
   const bin = process.env[E2E_BIN_ENV];
-  return bin ? [path.resolve(bin)] : [process.execPath, CLI];
+  if (!bin) {
+    if (process.env[E2E_RUNNER_ENV]) throw new Error(`${E2E_RUNNER_ENV} is set but ${E2E_BIN_ENV} is not: a runner runs an executable`);
+    return [process.execPath, CLI];
+  }
+  const runner = (process.env[E2E_RUNNER_ENV] ?? '').split(/\s+/).filter((w) => w !== '');
+  return runner.length > 0 ? [runner[0], ...runner.slice(1), path.resolve(bin)] : [path.resolve(bin)];
 }
 
 /** The environment reconfig runs with: ours, less the test switch, plus the test's own. */
 function cliEnv(extra: Record<string, string> | undefined): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
   delete env[E2E_BIN_ENV];
+  delete env[E2E_RUNNER_ENV];
   return env;
 }
 
