@@ -6,6 +6,7 @@
  * (and how many re-read their keys rather than resume their watch), the spread of
  * apply times for one change with `splay` 2 s, the agents' total memory, and how long
  * `reconfig fleet --wait-revision` takes to confirm a change. Writes test/bench/results/fleet.json.
+ * With `--rollout`, the rollout scenario instead (rollout.ts): agents in three waves, a good and a bad change.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -197,7 +198,13 @@ async function main(): Promise<void> {
   console.log(['| figure | direct | through grpc-proxy |', '|---|---|---|', ...keys.map((k) => `| ${k} | ${results.direct[k]} | ${results.proxy[k]} |`)].join('\n'));
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+// `npm run fleet -- --rollout [--agents N]`: the rollout scenario instead (rollout.ts: waves, bake, a bad change).
+if (process.argv.includes('--rollout')) {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the scenario runs when its module loads
+  require('./rollout');
+} else {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}
