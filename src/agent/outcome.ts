@@ -71,12 +71,13 @@ export async function applyAndReport(
     if (refused && refused.digest === digest && !ctx.notreally) {
       // The verify refused exactly these bytes: wait for data that renders differently.
       log.debug('the same render the verify refused; not applied again');
-      return { ...refused.outcome, revision, standing, refused };
+      // A refusal remembered from before a restart is this runner's first outcome: it has tried (ready waits for that).
+      return { ...refused.outcome, revision, standing: standing === 'new' ? 'failing' : standing, refused };
     }
     const held = history && digest !== undefined ? holding(history, digest, ctx) : undefined;
     if (held) {
       observer.applied(t.id, false, revision, held.content, held.note);
-      return { id: t.id, ok: true, changed: false, reloaded: false, revision, standing: 'ok' };
+      return { id: t.id, ok: true, changed: false, reloaded: false, revision, standing: standing === 'reload-owed' ? standing : 'ok' };
     }
     const res = await applyVerified(t, contents, {
       notreally: ctx.notreally,
@@ -144,22 +145,24 @@ export async function applyAndReport(
  * rendered then (`against`); data that renders differently releases it. Undefined: not held (any more).
  */
 function holding(history: History, digest: string, ctx: ReportContext): { content: string; note: string } | undefined {
-  let hold;
+  // A state directory that cannot be read or written is the operator's to mend, never a reason to fail the apply.
   try {
-    hold = history.holds.get();
-  } catch {
+    const hold = history.holds.get();
+    if (!hold) return undefined;
+    const of = hold.of ?? hold.version;
+    if (hold.against !== digest) {
+      history.holds.clear();
+      ctx.log.info({ version: of }, `the data changed: the rollback by hand to version ${of} is released`);
+      return undefined;
+    }
+    const note = `held at version ${of} by reconfig rollback (since ${hold.since}) until its data changes`;
+    ctx.log.info({ version: of }, note);
+    const v = history.list().find((x) => x.n === hold.version);
+    return { content: v ? history.contents(v).join('') : '', note };
+  } catch (err) {
+    ctx.log.warn({ err: errorMessage(err) }, `the hold of a rollback by hand could not be read or released: ${errorMessage(err)}`);
     return undefined;
   }
-  if (!hold) return undefined;
-  if (hold.against !== digest) {
-    history.holds.clear();
-    ctx.log.info({ version: hold.version }, `the data changed: the rollback by hand to version ${hold.version} is released`);
-    return undefined;
-  }
-  const note = `held at version ${hold.version} by reconfig rollback (since ${hold.since}) until its data changes`;
-  ctx.log.info({ version: hold.version }, note);
-  const v = history.list().find((x) => x.n === hold.version);
-  return { content: v ? history.contents(v).join('') : '', note };
 }
 
 /** Keeps the files now live as a version; a failure to keep it is told, and never fails the apply. */

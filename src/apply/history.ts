@@ -14,7 +14,7 @@
  * 0700 directories; nothing here logs their content.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fdatasyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { mkdir, open, readFile, rename, stat as fsStat } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplyError, errorMessage } from '../errors';
@@ -57,7 +57,10 @@ export interface Refusal {
 
 /** Left by `reconfig rollback`: the target stays at `version` while its data renders to `against`. */
 export interface Hold {
+  /** The version live while held: the copy `reconfig rollback` kept (its content, for the fleet report's digest). */
   version: number;
+  /** The version that was put back (what the messages name); the same as `version` when absent. */
+  of?: number;
   against: string;
   since: string;
 }
@@ -124,7 +127,18 @@ export class History {
     const digest = digestOf(live.map((f) => f.bytes));
     const versions = this.list();
     if (versions[0]?.digest === digest && note === undefined) return undefined;
-    const n = Math.max(0, ...versions.map((v) => v.n), ...this.partials()) + 1;
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    // The next free number, taken by mkdir (which fails if another writer took it first: then the next one).
+    let n = Math.max(0, ...versions.map((v) => v.n), ...this.partials()) + 1;
+    for (;;) {
+      try {
+        await mkdir(path.join(this.dir, String(n)), { mode: 0o700 });
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new ApplyError(`cannot keep a version in ${this.dir}: ${errorMessage(err)}`, { cause: err });
+        n += 1;
+      }
+    }
     const version: Version = {
       n,
       revision,
@@ -135,8 +149,6 @@ export class History {
     };
     const at = path.join(this.dir, String(n));
     try {
-      await mkdir(this.dir, { recursive: true, mode: 0o700 });
-      await mkdir(at, { mode: 0o700 });
       // Off the event loop: the fsyncs cost milliseconds each, and other targets' applies go on meanwhile.
       await Promise.all(live.map((f, i) => writeDurable(path.join(at, String(i)), f.bytes, version.files[i])));
       await writeJsonDurable(path.join(at, META), version);
@@ -144,7 +156,7 @@ export class History {
       rmSync(at, { recursive: true, force: true });
       throw new ApplyError(`cannot keep version ${n} in ${this.dir}: ${errorMessage(err)}`, { cause: err });
     }
-    this.prune([version, ...versions]);
+    this.prune();
     return version;
   }
 
@@ -164,12 +176,21 @@ export class History {
     }
   }
 
-  private prune(versions: readonly Version[]): void {
-    const kept = new Set(versions.slice(0, this.keep).map((v) => v.n));
+  /**
+   * Removes the versions beyond the newest `keep`, and interrupted writes over a minute old (a younger one may be
+   * another writer's, in progress: a rollback by hand beside the agent).
+   */
+  private prune(): void {
+    const all = this.list();
+    const kept = new Set(all.slice(0, this.keep).map((v) => v.n));
+    const complete = new Set(all.map((v) => v.n));
     for (const n of this.partials()) {
-      if (!kept.has(n)) rmSync(path.join(this.dir, String(n)), { recursive: true, force: true });
+      const at = path.join(this.dir, String(n));
+      if (complete.has(n) ? kept.has(n) : !olderThan(at, 60_000)) continue;
+      rmSync(at, { recursive: true, force: true });
     }
   }
+
 }
 
 /** A small JSON file beside the versions (0600, renamed into place): read, written, removed. */
@@ -190,6 +211,14 @@ export class Note<V> {
 
   clear(): void {
     rmSync(path.join(this.history.dir, this.name), { force: true });
+  }
+}
+
+function olderThan(file: string, ms: number): boolean {
+  try {
+    return statSync(file).mtimeMs < Date.now() - ms;
+  } catch {
+    return false;
   }
 }
 

@@ -164,7 +164,7 @@ export class GatewayReader implements Reader {
 }
 
 const ELECTION_PAUSE_MS = 100;
-const ELECTION = /leader changed|no leader|election/i;
+const ELECTION = /etcdserver: (leader changed|no leader)/;
 
 /** Whether a failed round met a cluster between leaders (any member said so). */
 export function duringElection(err: unknown): boolean {

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { unifiedDiff } from '../apply/diff';
 import { History, type Version } from '../apply/history';
+import { hasReload } from '../apply/pipeline';
 import { applyVerified } from '../apply/verify';
 import { TargetError, UsageError, VerifyError, errorMessage, type RunResult } from '../errors';
 import type { Target } from '../target';
@@ -15,7 +16,8 @@ import type { HistoryPlan, RollbackPlan } from './plan';
 import { planTargets } from './targets';
 
 function historyOf(plan: HistoryPlan | RollbackPlan, cx: ModeContext): { target: Target; history: History; versions: Version[] } {
-  const targets = planTargets(plan.config, cx.env);
+  // The state directory is looked at here, as the history's: a missing one means no version kept yet.
+  const targets = planTargets(plan.config, cx.env, { checkStateDir: false });
   const target = targets.find((t) => t.id === plan.id);
   if (!target) throw new UsageError(`no target with id ${JSON.stringify(plan.id)} (there are: ${targets.map((t) => t.id).join(', ') || 'none'})`);
   if (!target.history) throw new UsageError(`target ${target.id} keeps no history: give it "history": 5 in ${target.origin}`);
@@ -66,7 +68,7 @@ export async function history(plan: HistoryPlan, cx: ModeContext): Promise<RunRe
     [v === live ? 'live' : '', v === live && hold ? 'held' : '', v.note ?? ''].filter(Boolean).join(', '),
   ]);
   cx.out(table([['VERSION', 'REVISION', 'APPLIED', 'DIGEST', ''], ...rows]));
-  if (hold) cx.out(`held at version ${hold.version} by reconfig rollback since ${hold.since}, until the data changes\n`);
+  if (hold) cx.out(`held at version ${hold.of ?? hold.version} by reconfig rollback since ${hold.since}, until the data changes\n`);
   return { kind: 'ok' };
 }
 
@@ -81,21 +83,24 @@ export async function rollback(plan: RollbackPlan, cx: ModeContext): Promise<Run
   }
   if (to.digest === live.digest) throw new UsageError(`version ${to.n} of ${t.id} holds what is live already (version ${live.n})`);
   // What the agent renders now: what was live, or what an earlier rollback by hand held against.
-  const against = h.holds.get()?.against ?? live.digest;
+  const before = h.holds.get();
+  const against = before?.against ?? live.digest;
   const contents = h.contents(to).map((b) => b.toString('utf8'));
   const log = cx.log.child({ target: t.id, version: to.n });
+  if (!hasReload(t)) log.warn(`target ${t.id} has no reload of its own (in sidecar mode the agent signals its program): nothing will load version ${to.n} until something reloads it`);
+  // Held before the files change, so that a running agent that applies meanwhile (a resync, a SIGHUP) leaves them.
+  const since = new Date().toISOString();
+  h.holds.set({ version: to.n, of: to.n, against, since });
+  let res;
   try {
-    const res = await applyVerified(t, contents, {
+    res = await applyVerified(t, contents, {
       onOutput: (stage, output) => {
         if (output.trim()) log.debug({ stage, output }, `${stage}${stage === 'verify' ? '' : 'cmd'} output`);
       },
     });
-    await h.record(t.files.map((f) => f.dest), to.revision, `rollback to ${to.n}`);
-    // While the agent renders what it rendered before the rollback, the target stays at this version.
-    h.holds.set({ version: to.n, against, since: new Date().toISOString() });
-    log.info({ changed: res.changed, reloaded: res.reloaded, verified: res.verified || undefined }, `rolled back to version ${to.n} (revision ${to.revision}); held there until the data changes`);
-    return { kind: 'ok' };
   } catch (err) {
+    if (before) h.holds.set(before);
+    else h.holds.clear();
     const error = err instanceof TargetError ? err : new TargetError(t.id, 'internal', err);
     const cause = error.cause as { output?: string; code?: number | null } | undefined;
     const back = error.cause instanceof VerifyError && error.cause.rolledBack;
@@ -105,6 +110,15 @@ export async function rollback(plan: RollbackPlan, cx: ModeContext): Promise<Run
     );
     return { kind: 'targets-failed' };
   }
+  try {
+    const kept = await h.record(t.files.map((f) => f.dest), to.revision, `rollback to ${to.n}`);
+    if (kept) h.holds.set({ version: kept.n, of: to.n, against, since });
+  } catch (err) {
+    // The files are version n's and held as such; only the history's own copy is missing.
+    log.warn({ err: errorMessage(err) }, `the files are version ${to.n}'s and held there, but the history could not keep them as a new version: ${errorMessage(err)}`);
+  }
+  log.info({ changed: res.changed, reloaded: res.reloaded, verified: res.verified || undefined }, `rolled back to version ${to.n} (revision ${to.revision}); held there until the data changes`);
+  return { kind: 'ok' };
 }
 
 function table(rows: string[][]): string {

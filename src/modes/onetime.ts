@@ -13,7 +13,7 @@ import { planTargets } from './targets';
 
 export async function onetime(plan: OnetimePlan, cx: ModeContext): Promise<RunResult> {
   const { log } = cx;
-  const targets = planTargets(plan.config, cx.env);
+  const targets = planTargets(plan.config, cx.env, { checkStateDir: !plan.notreally });
   log.info({ targets: targets.length, cfgdir: plan.config.cfgdir, notreally: plan.notreally }, 'configuration loaded');
   const { GatewayReader } = await import('../etcd/gateway');
   const reader = new GatewayReader(plan.connection, { warn: (msg) => log.warn(msg) });

@@ -40,7 +40,7 @@ export function readDataFile(file: string): Array<[string, string]> {
 }
 
 export async function render(plan: RenderPlan, cx: ModeContext): Promise<RunResult> {
-  const targets = planTargets(plan.config, cx.env);
+  const targets = planTargets(plan.config, cx.env, { checkStateDir: false });
   const target = targets.find((t) => t.id === plan.id);
   if (!target) throw new UsageError(`no target with id ${JSON.stringify(plan.id)} (there are: ${targets.map((t) => t.id).join(', ') || 'none'})`);
   const entries = readDataFile(plan.data);

@@ -32,7 +32,9 @@ export async function sidecar(plan: SidecarPlan, cx: ModeContext): Promise<RunRe
     store.close();
     throw err;
   }
-  const failed = first.outcomes.filter((o) => !o.ok);
+  // A render the verify refused before a restart (remembered with history) leaves the old files, which passed it:
+  // the program starts on those. No verify runs in this first pass, so only a remembered refusal fails at verify.
+  const failed = first.outcomes.filter((o) => !o.ok && o.error?.stage !== 'verify');
   if (failed.length > 0) {
     await beforeStop?.();
     store.close();

@@ -20,7 +20,7 @@ export async function watch(plan: WatchPlan, cx: ModeContext): Promise<RunResult
   const { log } = cx;
   let rollouts: ((targets: readonly Target[]) => void) | undefined;
   const load = (): Target[] => {
-    const loaded = planTargets(plan.config, cx.env);
+    const loaded = planTargets(plan.config, cx.env, { checkStateDir: !plan.notreally });
     rollouts?.(loaded);
     return loaded;
   };

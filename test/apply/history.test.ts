@@ -3,7 +3,7 @@
  * `keep`, an interrupted write never listed and never reused, and holds.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { digestOf, History } from '../../src/apply/history';
@@ -37,6 +37,9 @@ test('an interrupted write (no meta.json) is not listed, its number not reused, 
   await h.record([a], 1);
   mkdirSync(path.join(h.dir, '2'));
   writeFileSync(path.join(h.dir, '2', '0'), 'half');
+  // An hour old: a crash's leftover, not another writer's version in progress.
+  const old = new Date(Date.now() - 3_600_000);
+  utimesSync(path.join(h.dir, '2'), old, old);
   assert.deepEqual(h.list().map((v) => v.n), [1]);
   writeFileSync(a, 'two\n');
   assert.equal((await h.record([a], 2))?.n, 3);
@@ -55,4 +58,16 @@ test('a note always makes a version; holds are kept and cleared', async () => {
   assert.deepEqual(h.holds.get(), { version: 1, against: 'abc', since: 'now' });
   h.holds.clear();
   assert.equal(h.holds.get(), undefined);
+});
+
+test('two writers at once: each keeps its own version, and neither removes the other', async () => {
+  const root = tempDir();
+  const a = path.join(root, 'a.conf');
+  const b = path.join(root, 'b.conf');
+  const h = new History(path.join(root, 'state', 'web'), 5);
+  writeFileSync(a, 'from the agent\n');
+  writeFileSync(b, 'from a rollback\n');
+  const [x, y] = await Promise.all([h.record([a], 1), h.record([b], 2, 'rollback to 1')]);
+  assert.notEqual(x?.n, y?.n);
+  assert.deepEqual(h.list().map((v) => v.n).sort(), [x?.n, y?.n].sort());
 });

@@ -186,6 +186,8 @@ test('with a history, a render the verify refused is not applied again after a S
     await agent.stop();
     agent = start();
     await agent.waitForLog((l) => /^the verify refused this render before; not applied again/.test(l.msg), 'remembered after a restart');
+    // The remembered refusal is the target's first outcome: the agent is ready (READY=1 for systemd).
+    await agent.waitForLog((l) => /^first full apply done/.test(l.msg), 'ready after a restart with a remembered refusal');
     assert.equal(readOr(reloads), reloadsAfterRollback, 'no reload of the refused render after the SIGHUP or the restart');
     assert.equal(readOr(out), 'value=1\n');
 
