@@ -53,7 +53,11 @@ export class Coordinator {
     campaign.on('elected', () => {
       if (this.state.kind !== 'campaigning' || this.state.campaign !== campaign) return;
       this.log.info({ election: `${this.prefix}/${ELECTION_DIR}` }, 'elected to coordinate the rollouts');
-      const session = new Session(client, this.prefix, this.log);
+      // Every record written is fenced on this leader's own election key: a leader that lost its lease (and so
+      // its key) before it heard so writes nothing more.
+      const fence = campaign.getCampaignKey();
+      fence.catch(() => undefined);
+      const session = new Session(client, this.prefix, this.log, () => fence);
       this.state = { kind: 'leading', campaign, session };
       session.start();
     });
@@ -103,6 +107,8 @@ class Session {
     private readonly client: Etcd3,
     private readonly prefix: string,
     private readonly log: Logger,
+    /** The leader's own election key, which must still exist for a record to be written. */
+    private readonly fence: () => Promise<string>,
   ) {}
 
   start(): void {
@@ -198,10 +204,19 @@ class Session {
       const json = JSON.stringify(proof.record);
       if (this.written.get(id) === json) continue;
       const key = `${this.prefix}/rollout/${encodeURIComponent(id)}`;
+      let written: boolean;
       try {
-        await this.client.put(key).value(json);
+        const own = await this.fence();
+        const res = await this.client.if(own, 'Create', '>', 0).then(this.client.put(key).value(json)).commit();
+        written = res.succeeded;
       } catch (err) {
         throw classify(err, key, 'write');
+      }
+      if (!written) {
+        // Not the leader any more: the campaign's error follows, and a new session reads afresh.
+        this.log.warn({ target: id }, 'rollout record not written: this agent no longer leads the election');
+        await this.stop();
+        return;
       }
       this.written.set(id, json);
       this.records.set(id, proof.record);
