@@ -121,18 +121,13 @@ export function fleetPlan(f: FleetFlags, env: NodeJS.ProcessEnv = process.env): 
     throw new UsageError(f.waitRevision === undefined ? 'fleet needs --report <prefix>' : '--wait-revision needs --report <prefix>');
   }
   const timeoutMs = duration('--timeout', f.timeout);
+  return { ...fleetCommon(f, f.report, env), json: f.json ?? false, waitRevision: f.waitRevision, timeoutMs };
+}
+
+/** What every `reconfig fleet` plan has: where etcd and the reports are, and the targets asked for. */
+function fleetCommon(f: FleetFlags, report: string, env: NodeJS.ProcessEnv): Omit<FleetPlan, 'json' | 'timeoutMs'> {
   const warnings = new Warnings();
-  return {
-    mode: 'fleet',
-    log: { debug: false },
-    warnings,
-    connection: connectionSettings(f, env, warnings.warn),
-    report: f.report,
-    json: f.json ?? false,
-    waitRevision: f.waitRevision,
-    timeoutMs,
-    targets: f.target,
-  };
+  return { mode: 'fleet', log: { debug: false }, warnings, connection: connectionSettings(f, env, warnings.warn), report, targets: f.target };
 }
 
 /** `fleet promote --revision R`, `fleet halt`, `fleet resume` [--target T...]: an operator's say in the rollouts. */
@@ -144,16 +139,10 @@ export function fleetControlPlan(action: string, f: FleetFlags, env: NodeJS.Proc
   if (action === 'promote' && f.revision === undefined) throw new UsageError('fleet promote needs --revision <revision>: the revision every wave may apply now');
   if (action !== 'promote' && f.revision !== undefined) throw new UsageError(`fleet ${action} takes no --revision (it goes with promote)`);
   if (f.waitRevision !== undefined || f.json) throw new UsageError(`fleet ${action} goes with neither --wait-revision nor --json`);
-  const warnings = new Warnings();
   return {
-    mode: 'fleet',
-    log: { debug: false },
-    warnings,
-    connection: connectionSettings(f, env, warnings.warn),
-    report: f.report,
+    ...fleetCommon(f, f.report, env),
     json: false,
     timeoutMs: 0,
-    targets: f.target,
     control: action === 'promote' ? { action, revision: f.revision! } : { action },
   };
 }
