@@ -114,7 +114,8 @@ export class RolloutGate implements Source {
     }
     try {
       const data = await this.rc.readAt(this.target.keys, decision.revision);
-      if (signal.aborted) return snap.revision;
+      // A check left over from a broken watch may end after a newer one: never hand the runner older data.
+      if (signal.aborted || (this.loaded !== undefined && decision.revision <= this.loaded)) return snap.revision;
       this.loaded = decision.revision;
       this.compacted = undefined;
       this.log.info({ revision: decision.revision, wave: this.rc.wave }, `wave ${this.rc.wave - 1} proved revision ${decision.revision}; applying its data`);
