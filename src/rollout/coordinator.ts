@@ -162,7 +162,12 @@ class Session {
         this.log.warn({ key, err: errorMessage(err) }, 'not a fleet report; left out of the rollouts');
         return;
       }
-      if (typeof report.targets !== 'object' || report.targets === null) return;
+      const problem = reportProblem(report);
+      if (problem) {
+        this.log.warn({ key, problem }, `not a fleet report (${problem}); left out of the rollouts`);
+        this.hosts.delete(name);
+        return;
+      }
       this.hosts.set(name, { report: { ...report, name }, modRevision: Number(kv.mod_revision) });
       for (const [id, t] of Object.entries(report.targets)) this.clock.observe(name, id, t, now);
       return;
@@ -247,4 +252,22 @@ class Session {
     await this.writing.catch(() => undefined);
     await this.watcher?.cancel().catch(() => undefined);
   }
+}
+
+/**
+ * What makes a value under the report prefix unusable by the coordinator (it was written by something other than
+ * a reconfig agent, or damaged), or undefined. Checked before use: a bad one must not stop the rollouts.
+ */
+function reportProblem(report: unknown): string | undefined {
+  const r = report as { targets?: unknown } | null;
+  if (typeof r !== 'object' || r === null || typeof r.targets !== 'object' || r.targets === null) return 'no targets object';
+  for (const [id, t] of Object.entries(r.targets as Record<string, unknown>)) {
+    const s = t as { state?: unknown; revision?: unknown; rollout?: { bakeMs?: unknown; minhosts?: unknown } } | null;
+    if (typeof s !== 'object' || s === null) return `target ${id} is not an object`;
+    if (typeof s.state !== 'string' || typeof s.revision !== 'number' || !Number.isFinite(s.revision)) return `target ${id} lacks a state or a revision`;
+    if (s.rollout !== undefined && (typeof s.rollout?.bakeMs !== 'number' || !Number.isFinite(s.rollout.bakeMs) || typeof s.rollout.minhosts !== 'number')) {
+      return `target ${id} has a rollout without bakeMs and minhosts`;
+    }
+  }
+  return undefined;
 }
