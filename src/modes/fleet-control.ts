@@ -21,9 +21,17 @@ export async function fleetControl(plan: FleetPlan, control: Control, cx: ModeCo
   try {
     const client = await store.currentClient();
     const prefix = plan.report.replace(/\/+$/, '');
-    const targets = plan.targets ?? (await rolloutTargets(client, prefix, control.action === 'resume'));
+    const known = await rolloutTargets(client, prefix, control.action === 'resume');
+    const targets = plan.targets ?? known.ids;
     if (targets.length === 0) {
       throw new UsageError(`no target with a rollout is reported under ${prefix}${control.action === 'resume' ? ' or halted' : ''}; name one with --target`);
+    }
+    const unknown = targets.filter((t) => !known.ids.includes(t));
+    if (unknown.length > 0 && control.action !== 'resume') {
+      throw new UsageError(`--target ${unknown.join(', ')}: no host under ${prefix} reports a target of that id with a rollout (they report: ${known.ids.join(', ') || 'none'})`);
+    }
+    if (control.action === 'promote' && control.revision > known.revision) {
+      throw new UsageError(`--revision ${control.revision} is beyond etcd's current revision (${known.revision}): nothing can have been written at it yet`);
     }
     for (const t of targets) {
       const key = control.action === 'promote' ? promoteKey(prefix, t) : haltKey(prefix, t);
@@ -49,8 +57,8 @@ export async function fleetControl(plan: FleetPlan, control: Control, cx: ModeCo
   }
 }
 
-/** Targets with a rollout in some host's report (and, for a resume, those halted now). */
-async function rolloutTargets(client: Etcd3, prefix: string, halted: boolean): Promise<string[]> {
+/** Targets with a rollout in some host's report (and, for a resume, those halted now), and etcd's revision. */
+async function rolloutTargets(client: Etcd3, prefix: string, halted: boolean): Promise<{ ids: string[]; revision: number }> {
   let res;
   try {
     res = await client.getAll().prefix(`${prefix}/`).exec();
@@ -71,5 +79,5 @@ async function rolloutTargets(client: Etcd3, prefix: string, halted: boolean): P
       ids.add(rolloutKeyKind(prefix, key)!.target);
     }
   }
-  return [...ids].sort();
+  return { ids: [...ids].sort(), revision: Number(res.header.revision) };
 }

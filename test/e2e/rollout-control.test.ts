@@ -59,6 +59,13 @@ test('halt holds the later waves even against a promote; resume lets them go; a 
     await waitFor(async () => /which has 0 live host\(s\)/.test((await report(p, 'c1'))?.targets.app?.message ?? ''), 'c1 to say that wave 0 has no live host', 30_000);
     assert.equal((await report(p, 'c1'))?.targets.app?.state, 'waiting');
     const rev3 = await put(`${p}/app/k`, '3');
+    // A revision etcd has not reached, and a target no host reports, are refused before anything is written.
+    const future = await control('promote', '--revision', String(rev3 + 1000), '--target', 'app');
+    assert.equal(future.code, 2, future.stderr);
+    assert.match(future.stderr, /--revision \d+ is beyond etcd's current revision/);
+    const nope = await control('promote', '--revision', String(rev3), '--target', 'nope');
+    assert.equal(nope.code, 2, nope.stderr);
+    assert.match(nope.stderr, /--target nope: no host under .* reports a target of that id with a rollout \(they report: app\)/);
     const urgent = await control('promote', '--revision', String(rev3), '--target', 'app');
     assert.equal(urgent.code, 0, urgent.stderr);
     await waitFor(() => firstWith(w1, '/app/k=3'), 'wave 1 to apply the promoted revision', 30_000);
