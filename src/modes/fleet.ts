@@ -9,6 +9,7 @@ import type { AgentReport } from '../agent/report';
 import { isReportKey, rolloutKeyKind, type Halt, type Promotion, type RolloutRecord } from '../rollout/record';
 import { EtcdError, errorMessage, type RunResult } from '../errors';
 import type { Reader } from '../etcd/store';
+import { table } from './table';
 import type { ModeContext } from './context';
 import type { FleetPlan } from './plan';
 
@@ -77,13 +78,6 @@ async function readFleetKeys(reader: Reader, prefix: string, err: Out): Promise<
 function age(since: string, now: number): string {
   const s = Math.max(0, Math.round((now - Date.parse(since)) / 1000));
   return s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : `${Math.round(s / 3600)}h`;
-}
-
-/** Columns padded to the widest cell, the last one not padded. */
-function table(head: string[], rows: string[][]): string {
-  const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(width[i]))).join('  ').trimEnd();
-  return [line(head), ...rows.map(line)].join('\n') + '\n';
 }
 
 function stateText(t: AgentReport['targets'][string]): string {

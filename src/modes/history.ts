@@ -12,6 +12,7 @@ import { applyVerified } from '../apply/verify';
 import { TargetError, UsageError, VerifyError, errorMessage, type RunResult } from '../errors';
 import type { Target } from '../target';
 import type { ModeContext } from './context';
+import { table } from './table';
 import type { HistoryPlan, RollbackPlan } from './plan';
 import { planTargets } from './targets';
 
@@ -67,7 +68,7 @@ export async function history(plan: HistoryPlan, cx: ModeContext): Promise<RunRe
     v.digest.slice(0, 12),
     [v === live ? 'live' : '', v === live && hold ? 'held' : '', v.note ?? ''].filter(Boolean).join(', '),
   ]);
-  cx.out(table([['VERSION', 'REVISION', 'APPLIED', 'DIGEST', ''], ...rows]));
+  cx.out(table(['VERSION', 'REVISION', 'APPLIED', 'DIGEST', ''], rows));
   if (hold) cx.out(`held at version ${hold.of ?? hold.version} by reconfig rollback since ${hold.since}, until the data changes\n`);
   return { kind: 'ok' };
 }
@@ -119,9 +120,4 @@ export async function rollback(plan: RollbackPlan, cx: ModeContext): Promise<Run
   }
   log.info({ changed: res.changed, reloaded: res.reloaded, verified: res.verified || undefined }, `rolled back to version ${to.n} (revision ${to.revision}); held there until the data changes`);
   return { kind: 'ok' };
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n') + '\n';
 }
