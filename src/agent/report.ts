@@ -4,11 +4,17 @@
  * fleet applied a change (`reconfig fleet`). It never holds data values: revisions, states, stages, messages
  * (which name keys, never values) and the sha256 of each file.
  */
-import { createHash } from 'node:crypto';
 import type { TargetError } from '../errors';
 import { errorMessage } from '../errors';
 import type { Logger } from '../log';
 import type { Observer, Sync } from './ports';
+
+/** A file's sha256 for the report; node:crypto loads only when a report is made (OpenSSL's start-up is not free). */
+function digestText(text: string): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createHash } = require('node:crypto') as typeof import('node:crypto');
+  return createHash('sha256').update(text).digest('hex');
+}
 
 /** What one host says of one target. */
 export interface TargetReport {
@@ -164,7 +170,7 @@ export class FleetReporter implements Observer {
     const targets: Record<string, TargetReport> = {};
     for (const [id, h] of this.held) {
       if (h.content !== undefined) {
-        h.sha256 = createHash('sha256').update(h.content).digest('hex');
+        h.sha256 = digestText(h.content);
         h.content = undefined;
       }
       const upToDate = h.state === 'ok' && !h.pending && !h.gated;

@@ -7,7 +7,6 @@
  * the disk, go through the thread pool, so that many targets applying at once (start-up, SIGHUP) overlap
  * their flushes.
  */
-import { randomBytes } from 'node:crypto';
 import {
   closeSync,
   constants,
@@ -62,6 +61,17 @@ export interface Ownership {
   gid?: number;
 }
 
+/**
+ * A staged file's name: 12 hex digits, from Math.random, not node:crypto (whose OpenSSL start-up would cost a
+ * --onetime more than all its renders). The name need not be secret: it is created with O_EXCL, so a name that
+ * exists already, a symlink planted there included, is never opened; stage() draws another.
+ */
+function stagedName(dest: string): string {
+  let hex = '';
+  while (hex.length < 12) hex += Math.floor(Math.random() * 0x1000000).toString(16).padStart(6, '0');
+  return path.join(path.dirname(dest), `.${path.basename(dest)}${STAGE_MARK}${hex}`);
+}
+
 function createExclusive(file: string): number {
   const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
   try {
@@ -80,11 +90,18 @@ function createExclusive(file: string): number {
  * mode and owner: the current file's, else 0644 and ours.
  */
 export async function stage(dest: string, bytes: Buffer, want: Ownership, current: Current | null): Promise<string> {
-  const staged = path.join(path.dirname(dest), `.${path.basename(dest)}${STAGE_MARK}${randomBytes(6).toString('hex')}`);
+  let staged = stagedName(dest);
   const mode = want.mode ?? (current ? current.stat.mode & 0o7777 : 0o644);
   let fd: number | undefined;
   try {
-    fd = createExclusive(staged);
+    for (let tries = 1; fd === undefined; tries++) {
+      try {
+        fd = createExclusive(staged);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || tries >= 5) throw err;
+        staged = stagedName(dest);
+      }
+    }
     for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off);
     const uid = want.uid ?? current?.stat.uid;
     const gid = want.gid ?? current?.stat.gid;
@@ -96,7 +113,8 @@ export async function stage(dest: string, bytes: Buffer, want: Ownership, curren
     await fdatasyncAsync(fd);
     return staged;
   } catch (err) {
-    rmSync(staged, { force: true });
+    // Only a file this call created: a name that was taken is someone else's.
+    if (fd !== undefined) rmSync(staged, { force: true });
     throw new ApplyError(`cannot stage ${dest}: ${errorMessage(err)}`, { cause: err });
   } finally {
     if (fd !== undefined) closeSync(fd);

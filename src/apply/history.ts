@@ -13,14 +13,22 @@
  * never listed, and removed by the next pruning. Kept files are rendered configs and may hold secrets, hence the
  * 0700 directories; nothing here logs their content.
  */
-import { createHash } from 'node:crypto';
 import { closeSync, fdatasyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { mkdir, open, readFile, rename, stat as fsStat } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplyError, errorMessage } from '../errors';
 
+/*
+ * node:crypto and node:fs/promises load at their first use, not with this module: every apply imports it, and a
+ * --onetime of targets without a history or a verify would pay OpenSSL's start-up for nothing.
+ */
+/* eslint-disable @typescript-eslint/no-require-imports */
+const crypto = (): typeof import('node:crypto') => require('node:crypto') as typeof import('node:crypto');
+const fsp = (): typeof import('node:fs/promises') => require('node:fs/promises') as typeof import('node:fs/promises');
+/* eslint-enable @typescript-eslint/no-require-imports */
+
 /** One digest for a set of files (in order): what a verify's refusal, a hold and a version are compared by. */
 export function digestOf(contents: ReadonlyArray<string | Buffer>): string {
+  const { createHash } = crypto();
   const h = createHash('sha256');
   for (const c of contents) h.update(createHash('sha256').update(c).digest());
   return h.digest('hex');
@@ -117,7 +125,7 @@ export class History {
     const live = await Promise.all(
       dests.map(async (dest) => {
         try {
-          const [bytes, stat] = await Promise.all([readFile(dest), fsStat(dest)]);
+          const [bytes, stat] = await Promise.all([fsp().readFile(dest), fsp().stat(dest)]);
           return { dest, bytes, stat };
         } catch (err) {
           throw new ApplyError(`cannot keep ${dest} in the history: ${errorMessage(err)}`, { cause: err });
@@ -127,12 +135,12 @@ export class History {
     const digest = digestOf(live.map((f) => f.bytes));
     const versions = this.list();
     if (versions[0]?.digest === digest && note === undefined) return undefined;
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await fsp().mkdir(this.dir, { recursive: true, mode: 0o700 });
     // The next free number, taken by mkdir (which fails if another writer took it first: then the next one).
     let n = Math.max(0, ...versions.map((v) => v.n), ...this.partials()) + 1;
     for (;;) {
       try {
-        await mkdir(path.join(this.dir, String(n)), { mode: 0o700 });
+        await fsp().mkdir(path.join(this.dir, String(n)), { mode: 0o700 });
         break;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new ApplyError(`cannot keep a version in ${this.dir}: ${errorMessage(err)}`, { cause: err });
@@ -224,7 +232,7 @@ function olderThan(file: string, ms: number): boolean {
 
 /** A version's copy of a file: its bytes on disk, with the live file's mode and owner. */
 async function writeDurable(file: string, bytes: Buffer, like: VersionFile): Promise<void> {
-  const fh = await open(file, 'wx', like.mode & 0o777);
+  const fh = await fsp().open(file, 'wx', like.mode & 0o777);
   try {
     await fh.writeFile(bytes);
     if (process.geteuid?.() === 0 && (like.uid !== 0 || like.gid !== 0)) await fh.chown(like.uid, like.gid);
@@ -237,14 +245,14 @@ async function writeDurable(file: string, bytes: Buffer, like: VersionFile): Pro
 /** writeJson, off the event loop. */
 async function writeJsonDurable(file: string, value: unknown): Promise<void> {
   const tmp = `${file}.tmp`;
-  const fh = await open(tmp, 'w', 0o600);
+  const fh = await fsp().open(tmp, 'w', 0o600);
   try {
     await fh.writeFile(`${JSON.stringify(value, null, 2)}\n`);
     await fh.datasync();
   } finally {
     await fh.close();
   }
-  await rename(tmp, file);
+  await fsp().rename(tmp, file);
 }
 
 /** JSON put in place by a rename, 0600. */
