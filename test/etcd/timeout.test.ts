@@ -42,6 +42,14 @@ test('--etcd-timeout: 2.5 s by default, any duration, and a bad value is a usage
   }
 });
 
+test('--host: an IPv6 literal is bracketed in the endpoint URL, a name or an IPv4 address is not', async () => {
+  const url = async (host: string): Promise<string> => (await connectionSettings({ host, port: 2379 }).source.resolve())[0].url;
+  assert.equal(await url('::1'), 'http://[::1]:2379');
+  assert.equal(await url('[::1]'), 'http://[::1]:2379');
+  assert.equal(await url('127.0.0.1'), 'http://127.0.0.1:2379');
+  assert.equal(await url('etcd.example'), 'http://etcd.example:2379');
+});
+
 test('a black hole: the gateway reader gives up naming the member and the range read it waited for', async () => {
   await withHoles(1, async ([hole]) => {
     const reader = new GatewayReader(at(hole.url));
