@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { stage } from '../../src/apply/files';
+import { stage, syncDirectory } from '../../src/apply/files';
 import { ApplyError } from '../../src/errors';
 import { tempDir } from '../support/util';
 
@@ -41,4 +41,41 @@ test('when every draw is taken, stage fails naming the target, and removes nothi
   );
   assert.equal(readFileSync(taken, 'utf8'), 'not ours');
   assert.deepEqual(readdirSync(dir), [path.basename(taken)]);
+});
+
+test('renames in one directory share its syncs: callers before a sync starts join it, callers during it queue one more', async () => {
+  const started: Array<() => void> = [];
+  const sync = (): Promise<void> => new Promise<void>((resolve) => started.push(resolve));
+  const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+  const settled = new Set<number>();
+  const call = (i: number): Promise<void> => syncDirectory('/fake/dir', sync).then(() => void settled.add(i));
+  const first = [call(0), call(1), call(2)];
+  await tick();
+  assert.equal(started.length, 1, 'three renames before the first sync started share it');
+  const second = [call(3), call(4)];
+  await tick();
+  assert.equal(started.length, 1, 'a rename during a sync waits for the next one, which has not started yet');
+  started[0]();
+  await Promise.all(first);
+  assert.deepEqual([...settled].sort(), [0, 1, 2]);
+  await tick();
+  assert.equal(started.length, 2, 'the next sync starts once the running one is done');
+  assert.ok(!settled.has(3) && !settled.has(4), 'a rename made during the first sync is not covered by it');
+  started[1]();
+  await Promise.all(second);
+  // Another directory has syncs of its own.
+  const other = syncDirectory('/fake/other', sync);
+  await tick();
+  assert.equal(started.length, 3);
+  started[2]();
+  await other;
+});
+
+test('a directory sync that fails rejects every rename that shared it; the next one starts afresh', async () => {
+  let fail = true;
+  const sync = (): Promise<void> => (fail ? Promise.reject(new Error('EIO')) : Promise.resolve());
+  const results = await Promise.allSettled([syncDirectory('/fake/eio', sync), syncDirectory('/fake/eio', sync)]);
+  assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected']);
+  fail = false;
+  await syncDirectory('/fake/eio', sync);
 });
