@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { parseDuration } from './config/duration';
 import { UsageError, errorMessage } from './errors';
 import { connectionSettings, type ConnectionFlags } from './etcd/settings';
-import type { LogFormat } from './log';
+import type { LogFormat, LogLevel } from './log';
 import { DEFAULT_STATE_DIR } from './config/read';
 import {
   Warnings,
@@ -35,6 +35,7 @@ export interface RunFlags extends ConnectionFlags, ConfigFlags {
   reloadSignal: NodeJS.Signals;
   listen?: string;
   logFormat?: LogFormat;
+  logLevel?: LogLevel;
   report?: string;
   reportName?: string;
   /** The agent's rollout wave (`--wave`, needs --report). */
@@ -80,7 +81,7 @@ function config(f: ConfigFlags): ConfigPlan {
 /** The default run: the watching agent, sidecar mode (a program after `--`) or --onetime. */
 export function runPlan(f: RunFlags, env: NodeJS.ProcessEnv = process.env): WatchPlan | SidecarPlan | OnetimePlan {
   const warnings = new Warnings();
-  const log = { debug: f.debug, format: f.logFormat };
+  const log = { debug: f.debug, format: f.logFormat, level: f.logLevel };
   const sidecar = f.program.length > 0;
   if (sidecar && (f.onetime || f.notreally)) throw new UsageError('sidecar mode (-- program) does not go with --onetime or --notreally');
   if (f.onetime && f.listen !== undefined) throw new UsageError('--listen serves a running agent; it does nothing with --onetime');

@@ -8,9 +8,13 @@ import type { ConfigProblem } from './errors';
 
 export type Logger = pino.Logger;
 export type LogFormat = 'json' | 'pretty';
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface LoggerOptions {
+  /** Debug wins over `level` (--debug is --log-level debug). */
   debug?: boolean;
+  /** Default: info. */
+  level?: LogLevel;
   /** Default: pretty when stderr is a terminal, JSON otherwise. */
   format?: LogFormat;
   destination?: pino.DestinationStream;
@@ -19,7 +23,7 @@ export interface LoggerOptions {
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const options: pino.LoggerOptions = {
     name: 'reconfig',
-    level: opts.debug ? 'debug' : 'info',
+    level: opts.debug ? 'debug' : (opts.level ?? 'info'),
     base: { pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },

@@ -3,7 +3,7 @@
  * main.ts runs the plan's mode; each mode (one file here) turns its plan into a RunResult.
  */
 import type { ConnectionSettings } from '../etcd/settings';
-import type { LogFormat } from '../log';
+import type { LogFormat, LogLevel } from '../log';
 
 /** Where the targets come from. */
 export interface ConfigPlan {
@@ -20,6 +20,8 @@ export interface LogPlan {
   debug: boolean;
   /** Default: pretty on a terminal, JSON otherwise. */
   format?: LogFormat;
+  /** --log-level; --debug wins. Default: info. */
+  level?: LogLevel;
 }
 
 /** What hears the running agent besides its log. */

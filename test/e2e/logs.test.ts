@@ -28,6 +28,28 @@ test('JSON lines by default when stderr is not a terminal; readable lines with -
   assert.match(bad.stderr, /Allowed choices are json, pretty/);
 });
 
+test('--log-level: warn and error only with warn, an error still logged at error; --debug wins; a bad level is a usage error', async () => {
+  const p = uniquePrefix('loglevel');
+  await shared.client.put(`${p}/a/x`).value('1');
+  const levels = (stderr: string): Set<string> => new Set(stderr.trim().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { level: string }).level));
+  const info = await runCli(['-c', cfg(), '--port', String(shared.etcd.clientPort), '-p', p, '--onetime']);
+  assert.equal(info.code, 0, info.stderr);
+  assert.ok(levels(info.stderr).has('info'), info.stderr);
+  // A failing check logs an error: still there at --log-level error, with the info lines gone.
+  const failing = await runCli(['-c', cfg('echo refused >&2; exit 4'), '--port', String(shared.etcd.clientPort), '-p', p, '--onetime', '--log-level', 'error']);
+  assert.equal(failing.code, 1);
+  assert.deepEqual([...levels(failing.stderr)], ['error'], failing.stderr);
+  assert.match(failing.stdout, /FAILED at check/);
+  const env = await runCli(['-c', cfg(), '--port', String(shared.etcd.clientPort), '-p', p, '--onetime'], { env: { RECONFIG_LOG_LEVEL: 'warn' } });
+  assert.equal(env.code, 0, env.stderr);
+  assert.equal(env.stderr.trim(), '', 'nothing at warn or above');
+  const debug = await runCli(['-c', cfg(), '--port', String(shared.etcd.clientPort), '-p', p, '--onetime', '--log-level', 'error', '--debug']);
+  assert.ok(levels(debug.stderr).has('info'), `--debug logs below error again: ${debug.stderr}`);
+  const bad = await runCli(['-c', cfg(), '--log-level', 'loud']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /Allowed choices are debug, info, warn, error/);
+});
+
 test('a failed command\'s output is in the log once, in full', async () => {
   const p = uniquePrefix('logout');
   await shared.client.put(`${p}/a/x`).value('1');
