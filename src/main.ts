@@ -12,6 +12,10 @@ import { HupRelay } from './signals';
 export async function main(plan: Plan): Promise<never> {
   // First thing: a SIGHUP while reconfig is still starting must not kill it (see signals.ts).
   const hups = new HupRelay();
+  // libuv sizes its thread pool at the first use, which is after this (the log writes synchronously): --onetime's
+  // file syncs run 32 targets at once (agent/once.ts), and 4 threads would take them four at a time. Not for the
+  // watching agent, which syncs one apply at a time. A value set by the operator stands.
+  if (plan.mode === 'onetime') process.env.UV_THREADPOOL_SIZE ??= '16';
   const log = createLogger(plan.log);
   plan.warnings.attach((msg) => log.warn(msg));
   const cx: ModeContext = {

@@ -9,8 +9,18 @@ import { cleanStaged } from './cleanup';
 import type { Outcome, RunnerContext } from './runner';
 import { primeAll, wire } from './wire';
 
-/** How many targets apply at once (each may run a check and a reload). */
-const CONCURRENCY = 8;
+/**
+ * How many targets apply at once: those that run a command (check, reload, verify) eight at a time, so that a
+ * bootstrap does not start a hundred `haproxy -c` at once; the others, which only write files, 32 at a time, so
+ * that their syncs overlap (the file system commits them together) and the thread pool (16 threads for
+ * --onetime, main.ts) has work to overlap.
+ */
+const WITH_COMMANDS = 8;
+const FILES_ONLY = 32;
+
+function runsCommands(t: Target): boolean {
+  return t.checkcmd !== undefined || t.reloadcmd !== undefined || t.verify !== undefined;
+}
 
 export interface OnceReport {
   revision: number;
@@ -33,13 +43,20 @@ export async function applyOnce(store: Reader, targets: readonly Target[], ctx: 
   // The other sources give their input once (Docker lists the containers running now).
   await primeAll(wired);
   const outcomes = new Array<Outcome>(runners.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < runners.length) {
-      const i = next++;
-      outcomes[i] = await runners[i].applyNow();
-    }
+  const pool = async (indexes: number[], width: number): Promise<void> => {
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < indexes.length) {
+        const i = indexes[next++];
+        outcomes[i] = await runners[i].applyNow();
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(width, indexes.length) }, worker));
   };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, runners.length) }, worker));
+  const all = runners.map((_, i) => i);
+  await Promise.all([
+    pool(all.filter((i) => runsCommands(runners[i].target)), WITH_COMMANDS),
+    pool(all.filter((i) => !runsCommands(runners[i].target)), FILES_ONLY),
+  ]);
   return { revision: snap.revision, outcomes };
 }
