@@ -29,12 +29,16 @@ export interface OnceReport {
 }
 
 export async function applyOnce(store: Reader, targets: readonly Target[], ctx: RunnerContext): Promise<OnceReport> {
+  // etcd: one snapshot for every keyed target, at one revision (plugin targets with no key read nothing). It is
+  // asked for first, and the housekeeping below runs while etcd answers (nothing is awaited in between).
+  const reading = store.snapshot(targets.flatMap((t) => t.keys));
+  // Handled at the await below; this only keeps a throw in the housekeeping from leaving it unhandled.
+  reading.catch(() => undefined);
   const owed = cleanStaged(targets, ctx);
   const wired = targets.map((t) => wire(t, ctx, { manual: true }));
   const runners = wired.map((w) => w.runner);
   for (const r of runners) if (owed.has(r.target.id)) r.oweReload();
-  // etcd: one snapshot for every keyed target, at one revision (plugin targets with no key read nothing).
-  const snap = await store.snapshot(runners.flatMap((r) => r.specs));
+  const snap = await reading;
   let i = 0;
   for (const r of runners) {
     if (r.specs.length === 0) continue;
