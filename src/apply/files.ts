@@ -14,7 +14,6 @@ import {
   fchownSync,
   fdatasync,
   fstatSync,
-  fsync,
   mkdirSync,
   openSync,
   readFileSync,
@@ -27,6 +26,7 @@ import {
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ApplyError, errorMessage } from '../errors';
+import { syncDirectory } from './sync';
 
 export interface Current {
   bytes: Buffer;
@@ -35,7 +35,6 @@ export interface Current {
 
 const STAGE_MARK = '.reconfig-';
 const fdatasyncAsync = promisify(fdatasync);
-const fsyncAsync = promisify(fsync);
 
 /** The current file, or null when it does not exist. */
 export function readCurrent(dest: string): Current | null {
@@ -144,46 +143,6 @@ export async function keepRefused(dest: string, bytes: Buffer): Promise<string> 
     discard(staged);
   }
   return file;
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const fd = openSync(dir, constants.O_RDONLY);
-  try {
-    await fsyncAsync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** By directory: the sync that has not started yet (every rename before it starts is covered by it), and the one running. */
-const dirSyncs = new Map<string, { next?: Promise<void>; running?: Promise<void> }>();
-
-/**
- * Makes every rename done in `dir` so far durable. Renames in one directory share their syncs, as a journal's
- * group commit does: a caller joins the sync that has not started yet, or, when one is running (it may have
- * started before the caller's rename), queues the one after it. A hundred targets in /etc/haproxy swapped at
- * start-up cost two or three directory syncs, not a hundred, and each still waits for one that began after
- * its own rename.
- */
-export function syncDirectory(dir: string, sync: (dir: string) => Promise<void> = fsyncDir): Promise<void> {
-  let s = dirSyncs.get(dir);
-  if (!s) dirSyncs.set(dir, (s = {}));
-  if (s.next) return s.next;
-  const state = s;
-  const next = (state.running ?? Promise.resolve()).then(
-    () => undefined,
-    () => undefined,
-  ).then(() => {
-    state.next = undefined;
-    const running = sync(dir);
-    state.running = running;
-    return running.finally(() => {
-      if (state.running === running) state.running = undefined;
-      if (!state.running && !state.next) dirSyncs.delete(dir);
-    });
-  });
-  state.next = next;
-  return next;
 }
 
 /** Renames `staged` over `dest` and makes the rename durable by syncing the directory. */

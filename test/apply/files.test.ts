@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { stage, syncDirectory } from '../../src/apply/files';
+import { stage } from '../../src/apply/files';
+import { syncDirectory } from '../../src/apply/sync';
 import { ApplyError } from '../../src/errors';
 import { tempDir } from '../support/util';
 
