@@ -19,6 +19,7 @@ import { PluginError, TargetError } from '../errors';
 import type { KeySpec, KV, WatchEvent } from '../etcd/store';
 import type { Logger } from '../log';
 import { renderTarget } from '../render/target';
+import { asApply } from '../apply/sync';
 import type { Clock } from '../apply/verify';
 import { TargetInputs } from './inputs';
 import { applyAndReport, type Carried, type Outcome } from './outcome';
@@ -237,11 +238,9 @@ export class TargetRunner implements InputSink {
   /** Renders the inputs held now and applies them. Never throws: the outcome says what happened. */
   async applyNow(): Promise<Outcome> {
     const revision = this.inputs.revision ?? 0;
-    const outcome = await applyAndReport(this.target, revision, () => this.render(), this.carried, {
-      ...this.ctx,
-      log: this.log.child({ revision }),
-      signal: this.halt.signal,
-    });
+    const outcome = await asApply(() =>
+      applyAndReport(this.target, revision, () => this.render(), this.carried, { ...this.ctx, log: this.log.child({ revision }), signal: this.halt.signal }),
+    );
     this.carried = { standing: outcome.standing, refused: outcome.refused };
     if (outcome.error?.cause instanceof PluginError) this.retryPlugin();
     else if (outcome.ok) this.clearRetry();

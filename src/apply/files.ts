@@ -3,16 +3,14 @@
  * a file that a check refused, and clean up what a crash left behind.
  *
  * The small syscalls are synchronous on purpose: an apply is a dozen of them, and a hop through libuv's thread
- * pool for each costs more than the syscall itself (about 1 ms per apply here). The two syncs, which wait for
- * the disk, go through the thread pool, so that many targets applying at once (start-up, SIGHUP) overlap
- * their flushes.
+ * pool for each costs more than the syscall itself (about 1 ms per apply here). The syncs, which wait for the
+ * disk, are in sync.ts.
  */
 import {
   closeSync,
   constants,
   fchmodSync,
   fchownSync,
-  fdatasync,
   fstatSync,
   mkdirSync,
   openSync,
@@ -24,9 +22,8 @@ import {
   type Stats,
 } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { ApplyError, errorMessage } from '../errors';
-import { syncDirectory } from './sync';
+import { syncData, syncDirectory } from './sync';
 
 export interface Current {
   bytes: Buffer;
@@ -34,7 +31,6 @@ export interface Current {
 }
 
 const STAGE_MARK = '.reconfig-';
-const fdatasyncAsync = promisify(fdatasync);
 
 /** The current file, or null when it does not exist. */
 export function readCurrent(dest: string): Current | null {
@@ -109,7 +105,7 @@ export async function stage(dest: string, bytes: Buffer, want: Ownership, curren
     }
     // After chown, which may clear set-id bits.
     fchmodSync(fd, mode);
-    await fdatasyncAsync(fd);
+    await syncData(fd);
     return staged;
   } catch (err) {
     // Only a file this call created: a name that was taken is someone else's.
