@@ -31,16 +31,12 @@ const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 
 /**
  * The V8 flags the executable always starts with (the sea-config's `execArgv`; they reach no child process,
- * unlike NODE_OPTIONS, which checkcmd, reloadcmd and a sidecar's program would inherit).
- *
- * --max-semi-space-size=1: Node 24 sizes the young generation from the heap limit, and an agent's start-up
- * grows it to 16 MB of committed pages that V8 gives back only after a memory-reducing GC, which an idle agent
- * with a small heap never triggers (an idle agent's young generation holds well under 1 MB). Measured
- * (docs/performance.md): idle RSS 85.5 -> 75.9 MB, RssAnon 31.6 -> 26.6 MB, --onetime and the 100,000-key
- * render no slower. The flag has to be given at start: v8.setFlagsFromString once the heap exists changes
- * nothing.
+ * unlike NODE_OPTIONS, which checkcmd, reloadcmd and a sidecar's program would inherit). None today:
+ * --max-semi-space-size=1 cut an idle agent's RSS by 5 MB but made the re-render of 100,000 keys 1.7x slower
+ * (the young generation can no longer grow under load); the GC after the first full apply
+ * (src/ops/heap.ts) gives back more, 9 MB, with nothing capped (docs/performance.md).
  */
-export const V8_FLAGS: readonly string[] = ['--max-semi-space-size=1'];
+export const V8_FLAGS: readonly string[] = [];
 
 /** What Node prints when the code cache in the blob was made with flags other than the executable's. */
 const CODE_CACHE_REJECTED = /code cache data rejected/i;
