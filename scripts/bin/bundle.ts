@@ -10,12 +10,37 @@
 import { build, type Message, type Metafile, type Plugin } from 'esbuild';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { etcd3Descriptor, etcd3Dir } from './etcd-descriptor';
+import { etcd3Descriptor, etcd3Dir, etcd3FileDescriptorProtos, resolveFromEtcd3 } from './etcd-descriptor';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 
 /** What etcd3 1.x calls at load; if an upgrade changes it, the build says so rather than ship a bundle that reads a file. */
 const ETCD3_PROTO_CALL = '(0, proto_loader_1.loadSync)(`${__dirname}/../proto/rpc.proto`, {';
+
+/** What etcd3's @grpc/proto-loader (0.7) does at every load to make the FileDescriptorProtos; patchProtoLoader replaces it. */
+const PROTO_LOADER_DESCRIPTORS =
+  "const descriptorList = root.toDescriptor('proto3').file;\n" +
+  '    const bufferList = descriptorList.map(value => Buffer.from(descriptor.FileDescriptorProto.encode(value).finish()));';
+
+/** The option through which etcd3's call hands proto-loader its FileDescriptorProtos, made at build time. */
+export const PRECOMPUTED_OPTION = 'reconfigFileDescriptorProtos';
+
+/**
+ * etcd3's proto-loader, taking the FileDescriptorProtos from `options[PRECOMPUTED_OPTION]` (base64) when they
+ * are given, instead of encoding every file's descriptor again at each start; any other caller gets them made
+ * as before. `file` names the source in the error if proto-loader changed.
+ */
+export function patchProtoLoader(source: string, file: string): string {
+  const parts = source.split(PROTO_LOADER_DESCRIPTORS);
+  if (parts.length !== 2) {
+    throw new Error(`${file}: expected one place where proto-loader encodes its FileDescriptorProtos, found ${parts.length - 1}; @grpc/proto-loader changed`);
+  }
+  const given = `options?.[${JSON.stringify(PRECOMPUTED_OPTION)}]`;
+  return parts.join(
+    `const bufferList = ${given} !== undefined ? ${given}.map((b) => Buffer.from(b, 'base64')) : ` +
+      "root.toDescriptor('proto3').file.map(value => Buffer.from(descriptor.FileDescriptorProto.encode(value).finish()));",
+  );
+}
 
 /** Warnings we know and accept, each with why: anything else fails the build. */
 const ACCEPTED_WARNINGS: { text: RegExp; file: RegExp; why: string }[] = [];
@@ -27,12 +52,20 @@ export interface Bundle {
   packages: { name: string; version: string; license: string }[];
 }
 
-/** etcd3's connection-pool.js with `loadSync(<file>)` turned into `fromJSON(<descriptor made now>)`. */
+/**
+ * etcd3's connection-pool.js with `loadSync(<file>)` turned into `fromJSON(<descriptor made now>)`, its
+ * FileDescriptorProtos made now too (patchProtoLoader).
+ */
 function protosInside(): Plugin {
   const pool = path.join(etcd3Dir(), 'lib', 'connection-pool.js');
+  const loader = resolveFromEtcd3('@grpc/proto-loader');
   return {
     name: 'etcd3-protos-inside',
     setup(b) {
+      // Only etcd3's copy: dockerode's grpc-js brings a proto-loader of its own, left as it is.
+      b.onLoad({ filter: /[\\/]@grpc[\\/]proto-loader[\\/]build[\\/]src[\\/]index\.js$/ }, (args) =>
+        args.path === loader ? { contents: patchProtoLoader(readFileSync(loader, 'utf8'), loader), loader: 'js' } : undefined,
+      );
       b.onLoad({ filter: /[\\/]etcd3[\\/]lib[\\/]connection-pool\.js$/ }, (args) => {
         if (args.path !== pool) throw new Error(`a second etcd3 in the bundle: ${args.path} (expected only ${pool})`);
         const source = readFileSync(pool, 'utf8');
@@ -42,7 +75,7 @@ function protosInside(): Plugin {
         }
         // etcd3's options object follows the call unchanged (longs: String, enums: String, ...); keepCase, a
         // parse-time option, was applied when the descriptor was made.
-        const call = `(0, proto_loader_1.fromJSON)(${JSON.stringify(etcd3Descriptor())}, {`;
+        const call = `(0, proto_loader_1.fromJSON)(${JSON.stringify(etcd3Descriptor())}, { ${PRECOMPUTED_OPTION}: ${JSON.stringify(etcd3FileDescriptorProtos())},`;
         return { contents: parts.join(call), loader: 'js' };
       });
     },

@@ -10,13 +10,13 @@
  * 1. dist/src/cli.js and everything it loads become one script (bundle.ts), etcd3's protos inside.
  * 2. That Node makes the blob (`--experimental-sea-config`), with V8's code cache of the script, so that the
  *    executable does not compile it at every start. --snapshot makes a V8 startup snapshot instead
- *    (snapshot-main.ts).
+ *    (snapshot-main.ts). The blob carries V8_FLAGS as the executable's own `execArgv`.
  * 3. A copy of that Node, stripped, gets the blob (postject), and is run once: its
  *    --version must be package.json's.
  * It writes THIRD-PARTY beside the executable too: Node's version and the npm packages inside, with their
  * licenses (the packages take it from there).
  */
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,6 +29,18 @@ export const OUT = path.join(ROOT, 'dist', 'bin');
 /** The fuse Node looks for to know that a blob was injected (Node's documentation of single executables). */
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 
+/**
+ * The V8 flags the executable always starts with (the sea-config's `execArgv`; they reach no child process,
+ * unlike NODE_OPTIONS, which checkcmd, reloadcmd and a sidecar's program would inherit). None today:
+ * --max-semi-space-size=1 cut an idle agent's RSS by 5 MB but made the re-render of 100,000 keys 1.7x slower
+ * (the young generation can no longer grow under load); the GC after the first full apply
+ * (src/ops/heap.ts) gives back more, 9 MB, with nothing capped (docs/performance.md).
+ */
+export const V8_FLAGS: readonly string[] = [];
+
+/** What Node prints when the code cache in the blob was made with flags other than the executable's. */
+const CODE_CACHE_REJECTED = /code cache data rejected/i;
+
 export interface BuildOptions {
   arch: Arch;
   snapshot: boolean;
@@ -36,18 +48,23 @@ export interface BuildOptions {
   output?: string;
 }
 
-function run(cmd: string, args: string[], cwd?: string): string {
-  try {
-    return execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (err) {
-    const e = err as { status?: number | null; stdout?: string; stderr?: string };
-    throw new Error(`${cmd} ${args.join(' ')} exited ${e.status ?? '?'}: ${(e.stderr ?? '') + (e.stdout ?? '')}`.trim(), { cause: err });
+/** Runs `cmd` to its end; its stdout, and its stderr when `both` asks for it. */
+function run(cmd: string, args: string[], cwd?: string): string;
+function run(cmd: string, args: string[], cwd: string | undefined, both: true): { stdout: string; stderr: string };
+function run(cmd: string, args: string[], cwd?: string, both?: true): string | { stdout: string; stderr: string } {
+  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  if (r.error || r.status !== 0) {
+    throw new Error(`${cmd} ${args.join(' ')} exited ${r.status ?? r.signal ?? '?'}: ${r.stderr + r.stdout}`.trim(), { cause: r.error ?? r });
   }
+  return both ? { stdout: r.stdout, stderr: r.stderr } : r.stdout;
 }
 
 /** Runs a program built for this build's arch, through qemu-user if `via` names it. */
-function runOn(via: string[], file: string, args: string[], cwd?: string): string {
-  return via.length > 0 ? run(via[0], [...via.slice(1), file, ...args], cwd) : run(file, args, cwd);
+function runOn(via: string[], file: string, args: string[], cwd?: string): string;
+function runOn(via: string[], file: string, args: string[], cwd: string | undefined, both: true): { stdout: string; stderr: string };
+function runOn(via: string[], file: string, args: string[], cwd?: string, both?: true): string | { stdout: string; stderr: string } {
+  const [cmd, argv] = via.length > 0 ? [via[0], [...via.slice(1), file, ...args]] : [file, args];
+  return both ? run(cmd, argv, cwd, true) : run(cmd, argv, cwd);
 }
 
 export async function buildExecutable(opts: BuildOptions): Promise<string> {
@@ -65,9 +82,12 @@ export async function buildExecutable(opts: BuildOptions): Promise<string> {
       disableExperimentalSEAWarning: true,
       useSnapshot: opts.snapshot,
       useCodeCache: !opts.snapshot,
+      execArgv: V8_FLAGS,
     };
     writeFileSync(path.join(work, 'sea.json'), JSON.stringify(config, null, 2));
-    runOn(via, node, ['--experimental-sea-config', 'sea.json'], work);
+    // The code cache (or snapshot) is made under the flags the executable runs with: V8 refuses a cache made
+    // with flags that change code generation, and the executable would then compile everything at each start.
+    runOn(via, node, [...V8_FLAGS, '--experimental-sea-config', 'sea.json'], work);
 
     mkdirSync(path.dirname(output), { recursive: true });
     const exe = path.join(work, 'reconfig');
@@ -77,8 +97,10 @@ export async function buildExecutable(opts: BuildOptions): Promise<string> {
     run(stripFor(opts.arch), ['--strip-all', exe]);
     chmodSync(exe, 0o755);
     run(process.execPath, [require.resolve('postject/dist/cli.js'), exe, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE]);
-    const said = runOn(via, exe, ['--version']).trim();
+    const { stdout, stderr } = runOn(via, exe, ['--version'], undefined, true);
+    const said = stdout.trim();
     if (said !== version) throw new Error(`${exe} --version said ${JSON.stringify(said)}, not ${version}`);
+    if (CODE_CACHE_REJECTED.test(stderr)) throw new Error(`${exe} --version: V8 rejected the code cache in the blob: ${stderr.trim()}`);
     copyFileSync(exe, output);
     chmodSync(output, 0o755);
     writeFileSync(

@@ -7,6 +7,7 @@ import type { Agent } from '../agent/agent';
 import type { Program } from '../agent/sidecar';
 import { ConfigError, errorMessage, type RunResult } from '../errors';
 import { logProblems, type Logger } from '../log';
+import { releaseStartupMemory } from '../ops/heap';
 import { notifyReady } from '../ops/notify';
 import type { HupRelay } from '../signals';
 import type { Target } from '../target';
@@ -31,6 +32,7 @@ export function runAgent(l: Lifecycle): Promise<RunResult> {
     () => {
       log.info(`first full apply done; watching ${agent.targets.length} target(s)`);
       notifyReady(`watching ${agent.targets.length} target(s)`, log);
+      releaseStartupMemory(log);
     },
     (err: unknown) => log.error(`waiting for the first full apply: ${errorMessage(err)}`),
   );

@@ -18,7 +18,8 @@ import path from 'node:path';
 import type { Etcd3 } from 'etcd3';
 import type { EtcdServer } from '../../scripts/etcd-server';
 import { version } from '../../src/version';
-import { Agent, CLI, agentEnv, median, now, putMany, round, rssMb, sleep, whenFile, workDir, writeCfg } from './harness';
+import { IDLE_RUNS, type IdleMemory, idleAgent, medianRun } from './footprint';
+import { CLI, agentEnv, median, now, putMany, round, workDir, writeCfg } from './harness';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const TARGETS = 100;
@@ -83,21 +84,6 @@ function rounds(programs: Program[], runs: number, args: (p: Program) => string[
 /** Median of per-round ratios a/b. */
 function ratio(a: number[], b: number[]): number {
   return round(median(a.map((x, i) => x / b[i])), 2);
-}
-
-async function idleRss(argv: string[], etcd: EtcdServer, client: Etcd3): Promise<number> {
-  const dir = workDir('startup-idle');
-  const dest = path.join(dir, 'out', 'idle.conf');
-  writeCfg(dir, [{ id: 'idle', source: 'i.ejs', target: dest, key: '/startup-idle', recursive: true }], { 'i.ejs': '<%= Object.keys(reconfigdata).length %>\n' });
-  await client.put('/startup-idle/web1').value('10.0.0.1:80');
-  const agent = new Agent(['-c', dir, '--port', String(etcd.clientPort)], argv);
-  await agent.waitLog('first full apply done');
-  await whenFile(dest, (c) => c === '1\n');
-  await sleep(10_000);
-  const rss = rssMb(agent.pid);
-  await agent.stop();
-  rmSync(dir, { recursive: true, force: true });
-  return rss;
 }
 
 /** The figures, flat: `<program>_<figure>` for each program measured. */
@@ -176,6 +162,14 @@ export async function sideBySide(etcd: EtcdServer, client: Etcd3, runs: number):
       result[`${p.name}_part_fsync_ms`] = round(r('part_writes_ms') - (r('onetime_tmpfs_ms') - r('onetime_unchanged_tmpfs_ms')), 1);
     }
   }
-  for (const p of reconfigs) result[`${p.name}_idle_rss_mb`] = await idleRss(p.argv, etcd, client);
+  // Idle memory: IDLE_RUNS agents of each, interleaved; the run with the median VmRSS, with its two parts.
+  const idle = new Map<string, IdleMemory[]>(reconfigs.map((p) => [p.name, []]));
+  for (let i = 0; i < IDLE_RUNS; i++) for (const p of reconfigs) idle.get(p.name)!.push(await idleAgent(etcd, client, 'startup-idle', p.argv));
+  for (const p of reconfigs) {
+    const m = medianRun(idle.get(p.name)!);
+    result[`${p.name}_idle_rss_mb`] = m.rss;
+    result[`${p.name}_idle_rss_anon_mb`] = m.anon;
+    result[`${p.name}_idle_rss_file_mb`] = m.file;
+  }
   return result;
 }
