@@ -31,6 +31,9 @@ command -v aarch64-linux-gnu-strip >/dev/null 2>&1 || missing+=(binutils-aarch64
 command -v file >/dev/null 2>&1 || missing+=(file)
 command -v lintian >/dev/null 2>&1 || missing+=(lintian)
 command -v dpkg-shlibdeps >/dev/null 2>&1 || missing+=(dpkg-dev)
+command -v mmdebstrap >/dev/null 2>&1 || missing+=(mmdebstrap)   # the stock arm64 Debian 12
+command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
+command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
 for lib in libc6 libstdc++6 libgcc-s1; do
   dpkg -s "$lib:arm64" >/dev/null 2>&1 || missing+=("$lib:arm64")
 done

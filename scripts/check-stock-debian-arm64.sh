@@ -38,7 +38,9 @@ in_arm64_ns() {
   pid=$!
   # The maps are written once unshare has made the namespace (before, they would be this one's).
   while [ "$(readlink "/proc/$pid/ns/user")" = "$(readlink /proc/self/ns/user)" ]; do sleep 0.05; done
-  echo '0 0 65536' > "/proc/$pid/uid_map" && echo '0 0 65536' > "/proc/$pid/gid_map"
+  if ! { echo '0 0 65536' > "/proc/$pid/uid_map" && echo '0 0 65536' > "/proc/$pid/gid_map"; }; then
+    kill "$pid"; fail "cannot write the uid and gid maps of a user namespace (as root)"
+  fi
   echo go > "$go"
   wait "$pid"
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `npm run package:tarball`: reconfig-<version>-linux-<arch>.tar.gz, for distributions other than Debian's:
 #   reconfig-<version>-linux-<arch>/
-#     reconfig               the single executable (npm run package:bin): needs glibc 2.34+, libstdc++ and libgcc
+#     reconfig               the single executable (npm run package:bin): needs glibc 2.34+ (arm64: 2.28+), libstdc++, libgcc
 #     reconfig.service       the systemd unit (it runs /usr/bin/reconfig)
 #     reconfig.1             the man page
 #     examples/              conf.d/*.json, templates/*.ejs, plugins/*.js
