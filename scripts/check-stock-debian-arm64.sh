@@ -30,8 +30,9 @@ fail() { echo "check-stock-debian-arm64: $*" >&2; exit 1; }
 # host's binfmt_misc is not touched, and the registration goes with the namespace. util-linux's --map-users
 # needs newuidmap; as root, writing the maps from outside needs nothing.
 in_arm64_ns() {
-  local go=$work/ns-go pid
-  mkfifo "$go"
+  local go pid rc=0
+  # Explicit checks: this runs as `in_arm64_ns ... || fail`, where set -e does not apply.
+  go=$(mktemp -u "$work/ns-go-XXXXXX") && mkfifo "$go" || fail "cannot make a fifo in $work"
   # shellcheck disable=SC2016 # expanded by the inner shell
   unshare --user -- bash -c 'read -r _ < "$0"; exec unshare --mount --pid --fork --mount-proc --kill-child bash "$@"' \
     "$go" "$@" &
@@ -41,8 +42,10 @@ in_arm64_ns() {
   if ! { echo '0 0 65536' > "/proc/$pid/uid_map" && echo '0 0 65536' > "/proc/$pid/gid_map"; }; then
     kill "$pid"; fail "cannot write the uid and gid maps of a user namespace (as root)"
   fi
-  echo go > "$go"
-  wait "$pid"
+  echo go > "$go" || { kill "$pid"; fail "cannot start the namespace's script"; }
+  wait "$pid" || rc=$?
+  rm -f "$go"
+  return "$rc"
 }
 
 cat > "$work/binfmt.sh" <<'BINFMT'
