@@ -79,7 +79,8 @@ systemd-analyze verify /lib/systemd/system/reconfig.service
 
 say "apt-get remove: the configuration stays; purge: it goes"
 apt-get remove -y -qq reconfig >/dev/null
-! command -v reconfig >/dev/null
+hash -r   # bash remembers where it found reconfig; without this, command -v would say it still is there
+if command -v reconfig >/dev/null; then say "reconfig is still on PATH after remove"; exit 1; fi
 test -f /etc/reconfig/conf.d/haproxy.json.example
 test -f /etc/default/reconfig
 apt-get purge -y -qq reconfig >/dev/null

@@ -10,11 +10,21 @@
 #   /usr/share/doc/reconfig/    README, docs, examples, copyright, THIRD-PARTY (what the executable contains), changelog
 #   /usr/share/man/man1/reconfig.1.gz
 #
-# The .deb lands in the current directory (or $1). ARCH and RECONFIG_EXECUTABLE: see package-common.sh.
+#   package-deb.sh [--arch x64|arm64] [outdir]     (npm run package:deb -- --arch arm64)
+# The .deb lands in outdir (default: the current directory). --arch and RECONFIG_EXECUTABLE: see
+# package-common.sh. For arm64, dpkg-shlibdeps reads the arm64 libraries' symbols files: libc6:arm64,
+# libstdc++6:arm64 and libgcc-s1:arm64 must be installed (Debian's multiarch, as for building the executable).
 set -euo pipefail
-outdir=$(cd "${1:-.}" && pwd)
 # shellcheck source=package-common.sh
 . "$(dirname "$0")/package-common.sh"
+package_args "$@"
+if [ "$debarch" != "$(dpkg --print-architecture)" ]; then
+  missing=()
+  for lib in libc6 libstdc++6 libgcc-s1; do dpkg -s "$lib:$debarch" >/dev/null 2>&1 || missing+=("$lib:$debarch"); done
+  [ ${#missing[@]} -eq 0 ] || {
+    echo "package-deb: dpkg-shlibdeps needs ${missing[*]} for the $debarch Depends; as root: dpkg --add-architecture $debarch && apt-get update && apt-get install --no-install-recommends ${missing[*]}" >&2
+    exit 1; }
+fi
 cd "$root"
 work=$(mktemp -d /tmp/reconfig-deb-XXXXXX)
 trap 'rm -rf "$work"' EXIT

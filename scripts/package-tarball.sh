@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # `npm run package:tarball`: reconfig-<version>-linux-<arch>.tar.gz, for distributions other than Debian's:
 #   reconfig-<version>-linux-<arch>/
-#     reconfig               the single executable (npm run package:bin): needs glibc 2.34+, libstdc++ and libgcc
+#     reconfig               the single executable (npm run package:bin): needs glibc 2.34+ (arm64: 2.28+), libstdc++, libgcc
 #     reconfig.service       the systemd unit (it runs /usr/bin/reconfig)
 #     reconfig.1             the man page
 #     examples/              conf.d/*.json, templates/*.ejs, plugins/*.js
 #     README.md LICENSE THIRD-PARTY
-# It lands in the current directory (or $1). ARCH and RECONFIG_EXECUTABLE: see package-common.sh.
+#   package-tarball.sh [--arch x64|arm64] [outdir]     (npm run package:tarball -- --arch arm64)
+# It lands in outdir (default: the current directory). --arch and RECONFIG_EXECUTABLE: see package-common.sh.
 set -euo pipefail
-outdir=$(cd "${1:-.}" && pwd)
 # shellcheck source=package-common.sh
 . "$(dirname "$0")/package-common.sh"
+package_args "$@"
 cd "$root"
 work=$(mktemp -d /tmp/reconfig-tarball-XXXXXX)
 trap 'rm -rf "$work"' EXIT
