@@ -3,7 +3,7 @@
  * and a `rollout`, whose reloadcmd appends a time stamp and the file's contents to a history file, so that a test
  * can tell what each wave applied, in which order and when.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Etcd3 } from 'etcd3';
 import { AgentProcess } from './cli';
@@ -16,6 +16,7 @@ export interface Host {
   agent: AgentProcess;
   /** The host's cfgdir. */
   dir: string;
+  /** With `history`: its --state-dir is `<dir>/state`. */
   dest: string;
   history: string;
   args: string[];
@@ -41,8 +42,10 @@ export interface HostOptions {
   wait?: string;
   /** More flags for the agent (e.g. -d). */
   extra?: string[];
-  /** false: the target has no `rollout` field (a SIGHUP may add it later: setRollout). */
+  /** false: the target has no `rollout` field (a SIGHUP may add it later: rewrite). */
   rollout?: boolean;
+  /** Keep this many versions (`history`): the host's agent then needs --state-dir (see `state`). */
+  history?: number;
 }
 
 /** The helpers, bound to the test file's etcd. */
@@ -55,7 +58,9 @@ export function rolloutHosts(shared: { readonly etcd: EtcdServer; readonly clien
     const dest = path.join(dir, 'out', 'app');
     const history = path.join(dir, 'history');
     makeCfgdir({ app: appTarget(dir, opts) }, { 'list.ejs': LIST }, dir);
-    const args = ['-c', dir, '--port', port(), '-p', p, '--report', `${p}-fleet`, '--report-name', name, '--wave', String(wave), ...(opts.extra ?? [])];
+    const state = opts.history ? ['--state-dir', path.join(dir, 'state')] : [];
+    if (opts.history) mkdirSync(path.join(dir, 'state'), { mode: 0o700 });
+    const args = ['-c', dir, '--port', port(), '-p', p, '--report', `${p}-fleet`, '--report-name', name, '--wave', String(wave), ...state, ...(opts.extra ?? [])];
     return { name, wave, agent: AgentProcess.start(args), dir, dest, history, args };
   }
 
@@ -72,6 +77,7 @@ export function rolloutHosts(shared: { readonly etcd: EtcdServer; readonly clien
       reloadcmd: `date +%s%3N >> '${history}'; cat '${dest}' >> '${history}'`,
       ...(opts.rollout === false ? {} : { rollout: { bake: opts.bake ?? '2s', minhosts: opts.minhosts ?? 1 } }),
       ...(opts.wait ? { wait: { min: opts.wait, max: opts.wait } } : {}),
+      ...(opts.history ? { history: opts.history } : {}),
       ...(opts.picky ? { verify: { cmd: `! grep -q bad '${dest}'`, within: '1s', every: '200ms' } } : {}),
     };
   }
