@@ -26,8 +26,9 @@ export interface RolloutContext {
 const BACKOFF_MIN_MS = 200;
 /**
  * The range is read again this often (jittered) even when no event came: a safety net. With 100 agents started
- * at once on 2 cores, 5 of 25 gates never heard of a record written after they watched (the watch shares the
- * store's client, which a failed call elsewhere may rebuild under it; not proven); a read fixes any such miss.
+ * at once on 2 cores, 5 of 25 gates once never heard of a record written after they watched. The cause is not
+ * found: the watch survives a cut link and the store rebuilding its client under it (test/rollout/gate.test.ts).
+ * A read fixes any such miss, and says so (the rollout bench counts those).
  */
 const RECHECK_MS = 10_000;
 const BACKOFF_MAX_MS = 5000;
