@@ -32,6 +32,8 @@ const BACKOFF_MIN_MS = 200;
  */
 const RECHECK_MS = 10_000;
 const BACKOFF_MAX_MS = 5000;
+/** How long after a re-read found a change an event for it may still come before it counts as missed. */
+const MISS_GRACE_MS = 3000;
 
 export class RolloutGate implements Source {
   /** The revision whose data the runner was given last. */
@@ -41,6 +43,8 @@ export class RolloutGate implements Source {
   /** The range as the last read saw it, and whether the watch has told of a change since. */
   private lastRead: string | undefined;
   private told = false;
+  /** Batches of events the watch has delivered, ever: a re-read's find is a miss only if none comes after it. */
+  private heard = 0;
 
   constructor(
     private readonly target: Target,
@@ -82,6 +86,7 @@ export class RolloutGate implements Source {
           onEvents: (events) => {
             if (events.length === 0) return;
             this.told = true;
+            this.heard += 1;
             again('event');
           },
           onBroken: (err) => broken(err),
@@ -114,7 +119,12 @@ export class RolloutGate implements Source {
     const snap = await this.rc.store.snapshot([spec]);
     const seen = snap.kvs[0].map((kv) => `${kv.key}\0${kv.value}`).join('\0');
     if (recheckOf !== undefined && !told && this.lastRead !== undefined && seen !== this.lastRead) {
-      this.log.warn({ watchFrom: recheckOf, readAt: snap.revision }, `the rollout of ${this.target.id} changed and its watch did not tell; the safety re-read found it`);
+      // The event may be on its way (the change came while this read ran): a miss only if none comes soon.
+      const heard = this.heard;
+      setTimeout(() => {
+        if (this.heard !== heard || signal.aborted) return;
+        this.log.warn({ watchFrom: recheckOf, readAt: snap.revision }, `the rollout of ${this.target.id} changed and its watch did not tell; the safety re-read found it`);
+      }, MISS_GRACE_MS).unref();
     }
     this.lastRead = seen;
     let record: RolloutRecord | undefined;
