@@ -24,7 +24,9 @@ export interface TargetReport {
    */
   revision: number;
   /**
-   * `rolledback`: its verify failed on `revision` and the previous files are back (a failure of this host).
+   * `rolledback`: its verify failed on `revision` and the previous files are back (a failure of this host), or,
+   * with stage `rollback`, an operator rolled it back by hand (`reconfig rollback`) and it is held away from
+   * `revision`'s files.
    * `waiting`: a rollout's later wave keeps its file at `revision` until the wave before proves a newer one
    * (the message says which).
    */
@@ -124,11 +126,19 @@ export class FleetReporter implements Observer {
     if (h) h.pending = true;
   }
 
-  applied(id: string, _changed: boolean, revision: number, content: string): void {
+  applied(id: string, _changed: boolean, revision: number, content: string, note?: string): void {
     const h = this.held.get(id);
     if (!h) return;
-    if (h.state !== 'ok') h.since = Date.now();
-    Object.assign(h, { applied: revision, state: 'ok', stage: undefined, message: undefined, content, pending: false });
+    if (note !== undefined) {
+      // Held at an older version by `reconfig rollback`: the host does not have `revision`'s files, and a
+      // rollout must not count it as proving them (stage `rollback` tells it from the verify's own rollback).
+      if (h.state !== 'rolledback' || h.stage !== 'rollback') h.since = Date.now();
+      // Away from the data of its last apply (`revision` is only the render that found the hold).
+      Object.assign(h, { state: 'rolledback', stage: 'rollback', message: note, refusedAt: h.applied > 0 ? h.applied : revision, content, pending: false });
+    } else {
+      if (h.state !== 'ok') h.since = Date.now();
+      Object.assign(h, { applied: revision, state: 'ok', stage: undefined, message: undefined, content, pending: false });
+    }
     this.dirty();
   }
 

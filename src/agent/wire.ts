@@ -6,6 +6,8 @@
  * every input its sources provide, by name, and hands them to the render. `wire` serves the watching agent,
  * --onetime, sidecar mode's first pass and `reconfig render` alike.
  */
+import { unwatchFile, watchFile, type Stats } from 'node:fs';
+import { History } from '../apply/history';
 import { errorMessage } from '../errors';
 import type { Logger } from '../log';
 import type { DockerOptions, Target } from '../target';
@@ -55,6 +57,31 @@ class IntervalSource implements Source {
   }
 }
 
+/**
+ * A target with `history`: `reconfig rollback` runs beside the agent and leaves its hold in the state directory;
+ * the runner renders again when that file changes, so that it honours the hold (and the fleet report says so)
+ * now, not at the next change, SIGHUP or resync. Polled (a stat every HOLD_POLL_MS): the directory may not exist
+ * yet, and inotify would need it to.
+ */
+class HoldSource implements Source {
+  constructor(private readonly file: string) {}
+
+  prime(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  follow(sink: InputSink, signal: AbortSignal): void {
+    if (signal.aborted) return;
+    const changed = (now: Stats, before: Stats): void => {
+      if (now.mtimeMs !== before.mtimeMs || now.ino !== before.ino || now.nlink !== before.nlink) sink.refresh();
+    };
+    watchFile(this.file, { interval: HOLD_POLL_MS, persistent: false }, changed);
+    signal.addEventListener('abort', () => unwatchFile(this.file, changed), { once: true });
+  }
+}
+
+const HOLD_POLL_MS = 1000;
+
 /** A target's runner, and its sources other than etcd; the runner waits for the input each of them provides. */
 export interface Wired {
   runner: TargetRunner;
@@ -67,6 +94,7 @@ export function wire(t: Target, ctx: RunnerContext, opts: Omit<RunnerOptions, 'n
   // A later wave of a rollout (src/rollout/): its etcd data comes through the gate, as of a proven revision.
   const gated = ctx.rollout !== undefined && ctx.rollout.wave > 0 && t.rollout !== undefined && t.keys.length > 0 && !opts.manual;
   if (gated) sources.push(new RolloutGate(t, ctx.rollout!, ctx.log.child({ target: t.id })));
+  if (t.history && !ctx.notreally && !opts.manual) sources.push(new HoldSource(new History(t.history.dir, t.history.keep).holds.file));
   return { runner: new TargetRunner(t, ctx, { ...opts, needs, gated }), sources };
 }
 

@@ -208,8 +208,13 @@ export class Note<V> {
     private readonly name: string,
   ) {}
 
+  /** The note's file. */
+  get file(): string {
+    return path.join(this.history.dir, this.name);
+  }
+
   get(): V | undefined {
-    return readJson<V>(path.join(this.history.dir, this.name));
+    return readJson<V>(this.file);
   }
 
   set(value: V): void {

@@ -111,7 +111,7 @@ export function formatRollouts(rollouts: readonly RolloutView[], now = Date.now(
   const notes: string[] = [];
   for (const v of rollouts) {
     const h = v.record?.halted;
-    if (h) notes.push(`${v.target}: halted at ${h.revision} for waves after ${h.wave}: ${h.host} ${h.message} (${age(h.since, now)})`);
+    if (h) notes.push(`${v.target}: halted at ${h.from ?? h.revision} for waves after ${h.wave}: ${h.host} ${h.message} (${age(h.since, now)})`);
     if (v.halt) notes.push(`${v.target}: halted by an operator ${age(v.halt.since, now)} ago (reconfig fleet resume)`);
     if (v.promotion) notes.push(`${v.target}: revision ${v.promotion.revision} promoted to every wave ${age(v.promotion.at, now)} ago`);
   }
@@ -123,7 +123,7 @@ export function haltedAt(rollouts: readonly RolloutView[], rev: number, only?: r
   return rollouts.flatMap((v) => {
     const h = v.record?.halted;
     if (!h || h.revision < rev || (only && !only.includes(v.target))) return [];
-    return [`${v.target}: revision ${h.revision} halted in wave ${h.wave}: ${h.host} ${h.message}`];
+    return [`${v.target}: revision ${h.from ?? h.revision} halted in wave ${h.wave}: ${h.host} ${h.message}`];
   });
 }
 

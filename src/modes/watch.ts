@@ -31,8 +31,13 @@ export async function watch(plan: WatchPlan, cx: ModeContext): Promise<RunResult
   let rollout: Rollouts | undefined;
   if (plan.observers.report && report) {
     const { rolloutsOf, startRollouts } = await import('../rollout/start');
-    rollout = startRollouts(plan.observers.report, store, targets, log);
-    rollouts = (t) => report.rollouts(rolloutsOf(t));
+    const r = startRollouts(plan.observers.report, store, log);
+    rollout = r;
+    // Start-up and each SIGHUP: the report's rollouts, and the campaign while some target has one.
+    rollouts = (t) => {
+      report.rollouts(rolloutsOf(t));
+      r.update(t);
+    };
     rollouts(targets);
   }
   const ctx = { prefix: plan.config.prefix, notreally: plan.notreally, log, print: cx.out, observer: allOf(observers), rollout: rollout?.context };

@@ -174,8 +174,12 @@ class Session {
     }
     const k = rolloutKeyKind(this.prefix, key);
     if (k?.kind !== 'record') return;
+    const value = kv.value.toString();
+    // Written over by someone else (a deposed coordinator before records were fenced, an operator, an older
+    // agent): the gates follow what is in etcd, so the next evaluation writes this session's record again.
+    if (this.written.get(k.target) !== value) this.written.delete(k.target);
     try {
-      this.records.set(k.target, JSON.parse(kv.value.toString()) as RolloutRecord);
+      this.records.set(k.target, JSON.parse(value) as RolloutRecord);
     } catch {
       // Not one of ours: the next evaluation writes a good one over it.
       this.records.delete(k.target);

@@ -95,12 +95,20 @@ export function prove(target: string, hosts: readonly HostView[], clock: OkClock
 
 function haltOf(target: string, wave: number, h: HostView, prev: HaltRecord | undefined, now: number): HaltRecord {
   const t = h.report.targets[target];
+  const same = prev && prev.host === h.report.name && prev.wave === wave;
+  if (t.state === 'rolledback' && t.stage === 'rollback') {
+    // Rolled back by hand: the host was ok at (and may have helped prove) revisions from t.revision on, up to the
+    // report that told it; every one of them is halted, and only a proof newer than that report lifts it.
+    const message = `rolled back by hand: ${t.message ?? ''}`;
+    if (same && prev.message === message) return prev;
+    return { revision: Math.max(t.revision, h.modRevision), from: t.revision, wave, host: h.report.name, message, since: new Date(now).toISOString() };
+  }
   // A rollback names the revision it refused; a failed check or reload leaves the report at the last revision
   // applied, so the failure is placed at the revision of the report that told it (no later than that).
   const revision = t.state === 'rolledback' ? t.revision : Math.max(t.revision, h.modRevision);
   const message = t.state === 'rolledback' ? `rolled back: ${t.message ?? ''}` : `${t.stage ?? 'apply'} failed: ${t.message ?? ''}`;
-  const same = prev && prev.host === h.report.name && prev.wave === wave && prev.message === message;
-  return { revision: same ? prev.revision : revision, wave, host: h.report.name, message, since: same ? prev.since : new Date(now).toISOString() };
+  const kept = same && prev.message === message;
+  return { revision: kept ? prev.revision : revision, wave, host: h.report.name, message, since: kept ? prev.since : new Date(now).toISOString() };
 }
 
 /** The newest revision a wave proves now, and when a bake in progress ends. */
@@ -148,14 +156,16 @@ export function gate(g: GateInput): GateDecision {
   if (g.halted) return { kind: 'wait', message: 'halted by an operator (reconfig fleet resume lets it go on)' };
   const stop = g.record?.halted && g.record.halted.wave < g.wave ? g.record.halted : undefined;
   let proven = g.record?.waves[String(g.wave - 1)]?.proven?.revision ?? 0;
+  // The first halted revision: a rollback by hand halts revisions its wave may have proven before it.
+  const low = stop ? (stop.from ?? stop.revision) : 0;
   // Defence in depth: a wave that failed at R cannot have proven R, but never pass a halted revision on.
-  if (stop && proven >= stop.revision) proven = 0;
+  if (stop && proven >= low) proven = 0;
   const allowed = Math.max(proven, g.promotion?.revision ?? 0);
   if (g.compacted !== undefined && allowed <= g.compacted) {
     return { kind: 'wait', message: `revision ${g.compacted} was compacted before this host could read it; waiting for ${before} to prove a newer one` };
   }
   if (allowed > 0 && allowed > (g.loaded ?? 0)) return { kind: 'apply', revision: allowed };
-  if (stop && stop.revision > (g.loaded ?? 0)) return { kind: 'wait', message: `halted at ${stop.revision}: ${stop.host} ${stop.message}` };
+  if (stop && low > (g.loaded ?? 0)) return { kind: 'wait', message: `halted at ${low}: ${stop.host} ${stop.message}` };
   const prior = g.record?.waves[String(g.wave - 1)];
   const reached = prior?.reached ?? 0;
   if (prior && g.record && prior.hosts < g.record.minhosts) {

@@ -52,6 +52,11 @@ export interface WaveRecord {
 /** A failure in one wave that halts its revision for every later wave. */
 export interface HaltRecord {
   revision: number;
+  /**
+   * A rollback by hand: the data the host was rolled back from came at this revision, and every revision from it
+   * up to `revision` (the report that told it) is halted, proven before or not.
+   */
+  from?: number;
   wave: number;
   host: string;
   /** "rolled back: ...", "check failed: ...". */

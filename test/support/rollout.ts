@@ -3,6 +3,7 @@
  * and a `rollout`, whose reloadcmd appends a time stamp and the file's contents to a history file, so that a test
  * can tell what each wave applied, in which order and when.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Etcd3 } from 'etcd3';
 import { AgentProcess } from './cli';
@@ -13,6 +14,9 @@ export interface Host {
   name: string;
   wave: number;
   agent: AgentProcess;
+  /** The host's cfgdir. */
+  dir: string;
+  /** With `history`: its --state-dir is `<dir>/state`. */
   dest: string;
   history: string;
   args: string[];
@@ -38,6 +42,10 @@ export interface HostOptions {
   wait?: string;
   /** More flags for the agent (e.g. -d). */
   extra?: string[];
+  /** false: the target has no `rollout` field (a SIGHUP may add it later: rewrite). */
+  rollout?: boolean;
+  /** Keep this many versions (`history`): the host's agent then needs --state-dir (see `state`). */
+  history?: number;
 }
 
 /** The helpers, bound to the test file's etcd. */
@@ -49,25 +57,34 @@ export function rolloutHosts(shared: { readonly etcd: EtcdServer; readonly clien
     const dir = tempDir('reconfig-wave-');
     const dest = path.join(dir, 'out', 'app');
     const history = path.join(dir, 'history');
-    makeCfgdir(
-      {
-        app: {
-          id: 'app',
-          source: 'list.ejs',
-          target: 'out/app',
-          key: '/app',
-          recursive: true,
-          reloadcmd: `date +%s%3N >> '${history}'; cat '${dest}' >> '${history}'`,
-          rollout: { bake: opts.bake ?? '2s', minhosts: opts.minhosts ?? 1 },
-          ...(opts.wait ? { wait: { min: opts.wait, max: opts.wait } } : {}),
-          ...(opts.picky ? { verify: { cmd: `! grep -q bad '${dest}'`, within: '1s', every: '200ms' } } : {}),
-        },
-      },
-      { 'list.ejs': LIST },
-      dir,
-    );
-    const args = ['-c', dir, '--port', port(), '-p', p, '--report', `${p}-fleet`, '--report-name', name, '--wave', String(wave), ...(opts.extra ?? [])];
-    return { name, wave, agent: AgentProcess.start(args), dest, history, args };
+    makeCfgdir({ app: appTarget(dir, opts) }, { 'list.ejs': LIST }, dir);
+    const state = opts.history ? ['--state-dir', path.join(dir, 'state')] : [];
+    if (opts.history) mkdirSync(path.join(dir, 'state'), { mode: 0o700 });
+    const args = ['-c', dir, '--port', port(), '-p', p, '--report', `${p}-fleet`, '--report-name', name, '--wave', String(wave), ...state, ...(opts.extra ?? [])];
+    return { name, wave, agent: AgentProcess.start(args), dir, dest, history, args };
+  }
+
+  /** conf.d/app.json of a host whose cfgdir is `dir`. */
+  function appTarget(dir: string, opts: HostOptions): Record<string, unknown> {
+    const dest = path.join(dir, 'out', 'app');
+    const history = path.join(dir, 'history');
+    return {
+      id: 'app',
+      source: 'list.ejs',
+      target: 'out/app',
+      key: '/app',
+      recursive: true,
+      reloadcmd: `date +%s%3N >> '${history}'; cat '${dest}' >> '${history}'`,
+      ...(opts.rollout === false ? {} : { rollout: { bake: opts.bake ?? '2s', minhosts: opts.minhosts ?? 1 } }),
+      ...(opts.wait ? { wait: { min: opts.wait, max: opts.wait } } : {}),
+      ...(opts.history ? { history: opts.history } : {}),
+      ...(opts.picky ? { verify: { cmd: `! grep -q bad '${dest}'`, within: '1s', every: '200ms' } } : {}),
+    };
+  }
+
+  /** Rewrites the host's target with `opts` (e.g. with or without its rollout); a SIGHUP makes the agent load it. */
+  function rewrite(h: Host, opts: HostOptions): void {
+    writeFileSync(path.join(h.dir, 'conf.d', 'app.json'), JSON.stringify(appTarget(h.dir, opts), null, 2));
   }
 
   /** What the host reloaded, in order. */
@@ -98,5 +115,5 @@ export function rolloutHosts(shared: { readonly etcd: EtcdServer; readonly clien
     await Promise.all(hosts.map((h) => h.agent.stop()));
   }
 
-  return { port, startHost, applied, firstWith, put, report, stopAll };
+  return { port, startHost, rewrite, applied, firstWith, put, report, stopAll };
 }

@@ -44,6 +44,31 @@ test('a target reports the watch revision while applied and idle, its applied re
   assert.ok(!JSON.stringify(writes).includes('a=1'), 'no file content in a report');
 });
 
+test('a target held at an older version by reconfig rollback reports rolledback at stage rollback, away from its revision', async () => {
+  const { r, writes } = reporter();
+  r.synced({ revision: 10, after: 'start', how: 'snapshot', keys: 2 });
+  r.applied('a', true, 10, 'a=2\n');
+  r.applied('b', true, 10, 'b=1\n');
+  mock.timers.tick(1000);
+  await settle();
+  assert.equal(writes.at(-1)!.targets.a.state, 'ok');
+  // The next render of the same data finds the hold: the files are version 3's, not revision 10's render.
+  r.events(1, 11);
+  r.applied('a', false, 11, 'a=1\n', 'held at version 3 by reconfig rollback (since x) until its data changes');
+  mock.timers.tick(1000);
+  await settle();
+  const held = writes.at(-1)!.targets.a;
+  assert.deepEqual([held.state, held.stage, held.revision], ['rolledback', 'rollback', 10], 'away from the data applied at 10, not the render at 11');
+  assert.equal(held.message, 'held at version 3 by reconfig rollback (since x) until its data changes');
+  assert.equal(held.sha256, createHash('sha256').update('a=1\n').digest('hex'), 'the digest of the held files');
+  // New data releases the hold: ok again, at the watch revision.
+  r.applied('a', true, 12, 'a=3\n');
+  r.events(1, 12);
+  mock.timers.tick(1000);
+  await settle();
+  assert.deepEqual([writes.at(-1)!.targets.a.state, writes.at(-1)!.targets.a.revision], ['ok', 12]);
+});
+
 test('at most one write a second however many changes; none after close, even for an apply that ends later', async () => {
   const { r, writes } = reporter();
   mock.timers.tick(1000);

@@ -73,6 +73,18 @@ test('a rollback or a failed check in a wave halts its revision; the halt lifts 
   const failed = prove('app', [host('c2', 0, { revision: 5, state: 'failed', stage: 'check', message: 'exited 3' }, 9)], new OkClock(), undefined, 0);
   assert.equal(failed?.record.halted?.revision, 9);
   assert.equal(failed?.record.halted?.message, 'check failed: exited 3');
+  // A canary that an operator rolled back by hand, away from 5 (told in the report written at 9), halts 5 to 9:
+  // wave 0's earlier proof of 7 (it was ok at 5 and up before) no longer lets wave 1 go.
+  const proven7: RolloutRecord = { target: 'app', bakeMs: 0, minhosts: 1, waves: { '0': { hosts: 1, reached: 7, proven: { revision: 7, since: '' } } } };
+  const held = { revision: 5, state: 'rolledback', stage: 'rollback', message: 'held at version 2 by reconfig rollback' } as const;
+  const byHand = prove('app', [host('c3', 0, held, 9)], new OkClock(), proven7, 0);
+  assert.deepEqual({ ...byHand?.record.halted, since: undefined }, { revision: 9, from: 5, wave: 0, host: 'c3', message: 'rolled back by hand: held at version 2 by reconfig rollback', since: undefined });
+  assert.equal(byHand?.record.waves['0'].proven?.revision, 7, 'the proof stays (a proof never moves back)');
+  assert.deepEqual(gate({ wave: 1, record: byHand?.record, halted: false, loaded: 4 }), { kind: 'wait', message: 'halted at 5: c3 rolled back by hand: held at version 2 by reconfig rollback' });
+  // Released by newer data, the canary is ok at 8: still halted (8 < 9) until a proof past the report that told it.
+  const released = prove('app', [host('c3', 0, { revision: 8 }, 10)], new OkClock(), byHand?.record, 0);
+  assert.equal(released?.record.halted?.revision, 9);
+  assert.equal(gate({ wave: 1, record: released?.record, halted: false, loaded: 4 }).kind, 'wait');
   // Recovered on newer data: the halt stays until wave 0 proves past it.
   p = at(5000, [host('canary', 0, { revision: 9 })], clock, p?.record);
   assert.equal(p?.record.halted?.revision, 8, 'still halted while 9 bakes');

@@ -1,0 +1,107 @@
+/**
+ * Waves and changes made on a host: agents (processes, against a real etcd) that start with no `rollout` target
+ * and get one from a SIGHUP campaign for the coordinator then, and resign once a SIGHUP takes the last one away; a
+ * canary that an operator rolls back by hand (`reconfig rollback`) halts what it was rolled back from.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { runCli } from '../support/cli';
+import { sharedEtcd, uniquePrefix } from '../support/etcd';
+import { rolloutHosts, type Host } from '../support/rollout';
+import { readOr, waitFor } from '../support/util';
+import type { RolloutRecord } from '../../src/rollout/record';
+
+const shared = sharedEtcd();
+const { port, startHost, rewrite, applied, firstWith, put, report, stopAll } = rolloutHosts(shared);
+
+const RELOADED = 'SIGHUP: configuration reloaded';
+
+/** Sends SIGHUP and waits until the agent says it loaded the new configuration. */
+async function hup(h: Host): Promise<void> {
+  const before = h.agent.count((l) => l.msg === RELOADED);
+  h.agent.child.kill('SIGHUP');
+  await waitFor(() => h.agent.count((l) => l.msg === RELOADED) > before, `${h.name} to reload its configuration`, 30_000);
+}
+
+/** The names campaigning in the rollout election (etcd3 puts each candidate's value under its lease's key). */
+async function candidates(p: string): Promise<string[]> {
+  const kvs = await shared.client.getAll().prefix(`${p}-fleet/rollout-election/`).strings();
+  return Object.values(kvs).sort();
+}
+
+test('a SIGHUP that adds the first rollout target starts the campaign: a change reaches wave 1 only after wave 0 proved it; removing it resigns', async () => {
+  const p = uniquePrefix('wavehup');
+  await put(`${p}/app/k`, '1');
+  const hosts = [startHost(p, 'u0', 0, { rollout: false }), startHost(p, 'u1', 1, { rollout: false })];
+  const h1 = hosts[1];
+  try {
+    await waitFor(() => firstWith(h1, '/app/k=1'), 'wave 1 to apply the first data (no rollout yet)', 60_000);
+    assert.deepEqual(await candidates(p), [], 'no agent campaigns while no target has a rollout');
+    for (const h of hosts) rewrite(h, { bake: '2s' });
+    await Promise.all(hosts.map(hup));
+    // Wave 1 holds k=1; it goes back to `ok` once wave 0 has proven what is there, which takes a coordinator.
+    await waitFor(async () => {
+      const t = (await report(p, 'u1'))?.targets.app;
+      return t?.state === 'ok' && (await candidates(p)).length === 2;
+    }, 'u1 ok again under the rollout, and both agents campaigning', 60_000);
+    await put(`${p}/app/k`, '2');
+    const [a0, a1] = await Promise.all(hosts.map((h) => waitFor(() => firstWith(h, '/app/k=2'), `${h.name} to apply k=2`, 60_000)));
+    assert.ok(a1.ms - a0.ms >= 2000, `wave 1 applied ${a1.ms - a0.ms} ms after wave 0`);
+    // The last rollout target goes: both resign (their election keys go now, not with a lease that stays alive).
+    for (const h of hosts) rewrite(h, { rollout: false });
+    await Promise.all(hosts.map(hup));
+    await waitFor(async () => (await candidates(p)).length === 0, 'both agents to resign from the election', 30_000);
+    // And wave 1 applies as any agent does again.
+    await put(`${p}/app/k`, '3');
+    await waitFor(() => firstWith(h1, '/app/k=3'), 'wave 1 to apply k=3 without a rollout', 30_000);
+  } finally {
+    await stopAll(hosts);
+  }
+});
+
+test('a canary rolled back by hand (reconfig rollback) halts the revision it was rolled back from for the later waves, saying so', async () => {
+  const p = uniquePrefix('wavehand');
+  const control = (...args: string[]): ReturnType<typeof runCli> => runCli(['fleet', ...args, '--port', port(), '--report', `${p}-fleet`]);
+  await put(`${p}/app/k`, '1');
+  const canary = startHost(p, 'hand0', 0, { bake: '1s', history: 3 });
+  const w1 = startHost(p, 'hand1', 1, { bake: '1s' });
+  const hosts = [canary, w1];
+  try {
+    await waitFor(() => firstWith(w1, '/app/k=1'), 'wave 1 to apply the first data', 60_000);
+    // An operator's halt keeps wave 1 from taking k=2 while the canary bakes it, whatever the machine's speed;
+    // the test is what the coordinator makes of the rollback by hand once the halt is lifted.
+    const halt = await control('halt');
+    assert.equal(halt.code, 0, halt.stderr);
+    const bad = await put(`${p}/app/k`, '2');
+    await waitFor(async () => {
+      const t = (await report(p, 'hand0'))?.targets.app;
+      return t?.state === 'ok' && t.revision >= bad;
+    }, 'the canary ok at k=2', 30_000);
+    // The hard case: wave 0 proves k=2 before the operator finds it bad.
+    await waitFor(async () => {
+      const record = JSON.parse((await shared.client.get(`${p}-fleet/rollout/app`).string()) ?? '{}') as RolloutRecord;
+      return (record.waves?.['0']?.proven?.revision ?? 0) >= bad;
+    }, 'wave 0 to prove k=2', 30_000);
+    const back = await runCli(['rollback', 'app', '-c', canary.dir, '--state-dir', `${canary.dir}/state`]);
+    assert.equal(back.code, 0, back.stderr);
+    assert.equal(readOr(canary.dest), '/app/k=1\n', 'the canary holds k=1 again');
+    // The running agent sees the hold file change and renders the target again: no SIGHUP needed.
+    await waitFor(async () => (await report(p, 'hand0'))?.targets.app?.state === 'rolledback', 'the canary to report its rollback by hand', 30_000);
+    const resume = await control('resume');
+    assert.equal(resume.code, 0, resume.stderr);
+    const msg = await waitFor(async () => {
+      const m = (await report(p, 'hand1'))?.targets.app?.message ?? '';
+      return /^halted at \d+: hand0 rolled back by hand: held at version \d+ by reconfig rollback/.test(m) ? m : undefined;
+    }, 'wave 1 to report the halt by hand', 30_000);
+    assert.ok(Number(/^halted at (\d+)/.exec(msg)![1]) <= bad, msg);
+    const wait = await control('--wait-revision', String(bad), '--timeout', '60s');
+    assert.equal(wait.code, 1, wait.stdout + wait.stderr);
+    assert.match(wait.stderr, /^halted: app: revision \d+ halted in wave 0: hand0 rolled back by hand: /m);
+    // The sentinel: newer data releases the hold and rolls out; only then is "wave 1 never took k=2" proven.
+    await put(`${p}/app/k`, '3');
+    await waitFor(() => firstWith(w1, '/app/k=3'), 'wave 1 to apply k=3', 60_000);
+    assert.deepEqual(applied(w1).map((a) => a.lines.join()), ['/app/k=1', '/app/k=3'], 'wave 1 never applied k=2');
+  } finally {
+    await stopAll(hosts);
+  }
+});
