@@ -2,6 +2,7 @@
  * The one place that exits: runs the plan's mode (src/modes/, one file each) and turns how it ended into the
  * exit code (see ExitCode), logging a failure once.
  */
+import { access } from 'node:fs';
 import { ConfigError, ExitCode, ReconfigError, UsageError, errorMessage, type RunResult } from './errors';
 import { createLogger, logProblems, type Logger } from './log';
 import type { ModeContext } from './modes/context';
@@ -14,8 +15,13 @@ export async function main(plan: Plan): Promise<never> {
   const hups = new HupRelay();
   // libuv sizes its thread pool at the first use, which is after this (the log writes synchronously): --onetime's
   // file syncs run 32 targets at once (agent/once.ts), and 4 threads would take them four at a time. Not for the
-  // watching agent, which syncs one apply at a time. A value set by the operator stands.
-  if (plan.mode === 'onetime') process.env.UV_THREADPOOL_SIZE ??= '16';
+  // watching agent, which syncs one apply at a time. A value set by the operator stands. The pool is started at
+  // once and the variable taken back, so that the commands the targets run do not inherit it.
+  if (plan.mode === 'onetime' && process.env.UV_THREADPOOL_SIZE === undefined) {
+    process.env.UV_THREADPOOL_SIZE = '16';
+    await new Promise<void>((resolve) => access('/', () => resolve()));
+    delete process.env.UV_THREADPOOL_SIZE;
+  }
   const log = createLogger(plan.log);
   plan.warnings.attach((msg) => log.warn(msg));
   const cx: ModeContext = {

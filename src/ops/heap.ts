@@ -39,7 +39,13 @@ export function releaseStartupMemory(log: Logger, delayMs = 1000): void {
   if (!helpsHere()) return;
   setTimeout(() => {
     const before = process.memoryUsage.rss();
-    gcExtension()({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+    try {
+      gcExtension()({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+    } catch (err) {
+      // A V8 whose gc extension is not there, or takes other options: the memory stays, the agent runs on.
+      log.debug({ err: err instanceof Error ? err.message : String(err) }, 'could not give back start-up memory');
+      return;
+    }
     log.debug({ rss_before_mb: Math.round(before / 1048576), rss_after_mb: Math.round(process.memoryUsage.rss() / 1048576) }, 'gave back start-up memory');
   }, delayMs).unref();
 }

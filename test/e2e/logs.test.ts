@@ -50,6 +50,16 @@ test('--log-level: warn and error only with warn, an error still logged at error
   assert.match(bad.stderr, /Allowed choices are debug, info, warn, error/);
 });
 
+test('--onetime\'s thread-pool size is its own: the commands it runs do not inherit UV_THREADPOOL_SIZE', async () => {
+  const p = uniquePrefix('pool');
+  await shared.client.put(`${p}/a/x`).value('1');
+  const res = await runCli(['-c', cfg('if [ -n "${UV_THREADPOOL_SIZE+x}" ]; then echo "inherited $UV_THREADPOOL_SIZE" >&2; exit 9; fi'), '--port', String(shared.etcd.clientPort), '-p', p, '--onetime']);
+  assert.equal(res.code, 0, res.stderr);
+  // One the operator gives is passed on as given.
+  const given = await runCli(['-c', cfg('test "$UV_THREADPOOL_SIZE" = 3'), '--port', String(shared.etcd.clientPort), '-p', p, '--onetime'], { env: { UV_THREADPOOL_SIZE: '3' } });
+  assert.equal(given.code, 0, given.stderr);
+});
+
 test('a failed command\'s output is in the log once, in full', async () => {
   const p = uniquePrefix('logout');
   await shared.client.put(`${p}/a/x`).value('1');

@@ -69,7 +69,10 @@ export function readSettings(file: string, text: string, out: string, problems: 
   if (doc.onetime === true) lines.push('RECONFIG_ONETIME=true');
   const level = str('log-level');
   if (level === 'debug') lines.push('RECONFIG_DEBUG=true');
-  else if (level !== undefined) note(`log-level = ${JSON.stringify(level)}: reconfig logs at info (RECONFIG_DEBUG=true for debug)`);
+  else if (level === 'info' || level === 'warn' || level === 'error') lines.push(`RECONFIG_LOG_LEVEL=${level}`);
+  else if (level === 'warning') lines.push('RECONFIG_LOG_LEVEL=warn');
+  else if (level === 'panic' || level === 'fatal') lines.push('RECONFIG_LOG_LEVEL=error');
+  else if (level !== undefined) note(`log-level = ${JSON.stringify(level)}: not a level reconfig knows; it logs at info (RECONFIG_LOG_LEVEL: debug, info, warn or error)`);
   if (doc['sync-only'] === true) note('sync-only: reconfig has no such mode; it runs each target\'s checkcmd and reloadcmd');
   if (str('confdir') !== undefined) note(`confdir = ${JSON.stringify(str('confdir'))}: read with --confdir; reconfig's is RECONFIG_CFGDIR`);
   for (const k of Object.keys(doc)) {
