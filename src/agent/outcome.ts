@@ -76,7 +76,7 @@ export async function applyAndReport(
     }
     const held = history && digest !== undefined ? holding(history, digest, ctx) : undefined;
     if (held) {
-      observer.applied(t.id, false, revision, held.content, held.note);
+      observer.applied(t.id, false, revision, held.content, held.note, held.from);
       return { id: t.id, ok: true, changed: false, reloaded: false, revision, standing: standing === 'reload-owed' ? standing : 'ok' };
     }
     const res = await applyVerified(t, contents, {
@@ -144,7 +144,7 @@ export async function applyAndReport(
  * A rollback by hand (`reconfig rollback`) holds the target at its version while the data renders what it
  * rendered then (`against`); data that renders differently releases it. Undefined: not held (any more).
  */
-function holding(history: History, digest: string, ctx: ReportContext): { content: string; note: string } | undefined {
+function holding(history: History, digest: string, ctx: ReportContext): { content: string; note: string; from?: number } | undefined {
   // A state directory that cannot be read or written is the operator's to mend, never a reason to fail the apply.
   try {
     const hold = history.holds.get();
@@ -158,7 +158,7 @@ function holding(history: History, digest: string, ctx: ReportContext): { conten
     const note = `held at version ${of} by reconfig rollback (since ${hold.since}) until its data changes`;
     ctx.log.info({ version: of }, note);
     const v = history.list().find((x) => x.n === hold.version);
-    return { content: v ? history.contents(v).join('') : '', note };
+    return { content: v ? history.contents(v).join('') : '', note, from: hold.from };
   } catch (err) {
     ctx.log.warn({ err: errorMessage(err) }, `the hold of a rollback by hand could not be read or released: ${errorMessage(err)}`);
     return undefined;

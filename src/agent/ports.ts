@@ -60,9 +60,10 @@ export interface Observer {
   /**
    * An apply succeeded: the file holds what `revision` says (changed: it was replaced). `content` is the file's
    * text, for whoever needs its digest (the fleet report); keep it only as long as that needs. `note` says why
-   * the files are not what the data renders (held at a version by `reconfig rollback`).
+   * the files are not what the data renders (held at a version by `reconfig rollback`), and `heldFrom` the
+   * revision that rollback by hand went back from, when the hold says.
    */
-  applied(id: string, changed: boolean, revision: number, content: string, note?: string): void;
+  applied(id: string, changed: boolean, revision: number, content: string, note?: string, heldFrom?: number): void;
   /** An apply failed at `stage` (or was held by a guard, stage "hold"). */
   failed(id: string, stage: TargetError['stage'], message: string): void;
   /**

@@ -126,15 +126,17 @@ export class FleetReporter implements Observer {
     if (h) h.pending = true;
   }
 
-  applied(id: string, _changed: boolean, revision: number, content: string, note?: string): void {
+  applied(id: string, _changed: boolean, revision: number, content: string, note?: string, heldFrom?: number): void {
     const h = this.held.get(id);
     if (!h) return;
     if (note !== undefined) {
       // Held at an older version by `reconfig rollback`: the host does not have `revision`'s files, and a
       // rollout must not count it as proving them (stage `rollback` tells it from the verify's own rollback).
       if (h.state !== 'rolledback' || h.stage !== 'rollback') h.since = Date.now();
-      // Away from the data of its last apply (`revision` is only the render that found the hold).
-      Object.assign(h, { state: 'rolledback', stage: 'rollback', message: note, refusedAt: h.applied > 0 ? h.applied : revision, content, pending: false });
+      // Away from the data it was rolled back from: the hold's own record of it, else the last apply's (an agent
+      // restarted while held has none: `revision` is only the render that found the hold).
+      const from = heldFrom ?? (h.applied > 0 ? h.applied : revision);
+      Object.assign(h, { state: 'rolledback', stage: 'rollback', message: note, refusedAt: from, content, pending: false });
     } else {
       if (h.state !== 'ok') h.since = Date.now();
       Object.assign(h, { applied: revision, state: 'ok', stage: undefined, message: undefined, content, pending: false });

@@ -71,6 +71,12 @@ export interface Hold {
   of?: number;
   against: string;
   since: string;
+  /**
+   * The revision of the version live when the rollback by hand ran: what was rolled back from, and what a
+   * rollout must halt. An agent restarted while held reports it (it has no apply of its own to tell it).
+   * Absent in holds written before it was kept.
+   */
+  from?: number;
 }
 
 const META = 'meta.json';

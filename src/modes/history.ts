@@ -86,12 +86,14 @@ export async function rollback(plan: RollbackPlan, cx: ModeContext): Promise<Run
   // What the agent renders now: what was live, or what an earlier rollback by hand held against.
   const before = h.holds.get();
   const against = before?.against ?? live.digest;
+  // What was rolled back from: the revision of the data live before any rollback by hand, kept across a second one.
+  const from = before ? before.from : live.revision;
   const contents = h.contents(to).map((b) => b.toString('utf8'));
   const log = cx.log.child({ target: t.id, version: to.n });
   if (!hasReload(t)) log.warn(`target ${t.id} has no reload of its own (in sidecar mode the agent signals its program): nothing will load version ${to.n} until something reloads it`);
   // Held before the files change, so that a running agent that applies meanwhile (a resync, a SIGHUP) leaves them.
   const since = new Date().toISOString();
-  h.holds.set({ version: to.n, of: to.n, against, since });
+  h.holds.set({ version: to.n, of: to.n, against, since, from });
   let res;
   try {
     res = await applyVerified(t, contents, {
@@ -113,7 +115,7 @@ export async function rollback(plan: RollbackPlan, cx: ModeContext): Promise<Run
   }
   try {
     const kept = await h.record(t.files.map((f) => f.dest), to.revision, `rollback to ${to.n}`);
-    if (kept) h.holds.set({ version: kept.n, of: to.n, against, since });
+    if (kept) h.holds.set({ version: kept.n, of: to.n, against, since, from });
   } catch (err) {
     // The files are version n's and held as such; only the history's own copy is missing.
     log.warn({ err: errorMessage(err) }, `the files are version ${to.n}'s and held there, but the history could not keep them as a new version: ${errorMessage(err)}`);

@@ -1,11 +1,12 @@
 /**
  * Waves and changes made on a host: agents (processes, against a real etcd) that start with no `rollout` target
  * and get one from a SIGHUP campaign for the coordinator then, and resign once a SIGHUP takes the last one away; a
- * canary that an operator rolls back by hand (`reconfig rollback`) halts what it was rolled back from.
+ * canary that an operator rolls back by hand (`reconfig rollback`) halts what it was rolled back from, also when its
+ * agent was down meanwhile and restarts held.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { runCli } from '../support/cli';
+import { AgentProcess, runCli } from '../support/cli';
 import { sharedEtcd, uniquePrefix } from '../support/etcd';
 import { rolloutHosts, type Host } from '../support/rollout';
 import { readOr, waitFor } from '../support/util';
@@ -103,5 +104,54 @@ test('a canary rolled back by hand (reconfig rollback) halts the revision it was
     assert.deepEqual(applied(w1).map((a) => a.lines.join()), ['/app/k=1', '/app/k=3'], 'wave 1 never applied k=2');
   } finally {
     await stopAll(hosts);
+  }
+});
+
+test('a canary rolled back by hand while its agent was down reports, once restarted, the revision it was rolled back from, and that revision halts', async () => {
+  const p = uniquePrefix('wavedown');
+  const control = (...args: string[]): ReturnType<typeof runCli> => runCli(['fleet', ...args, '--port', port(), '--report', `${p}-fleet`]);
+  await put(`${p}/app/k`, '1');
+  let canary = startHost(p, 'down0', 0, { bake: '1s', history: 3 });
+  const w1 = startHost(p, 'down1', 1, { bake: '1s' });
+  try {
+    await waitFor(() => firstWith(w1, '/app/k=1'), 'wave 1 to apply the first data', 60_000);
+    const halt = await control('halt');
+    assert.equal(halt.code, 0, halt.stderr);
+    const bad = await put(`${p}/app/k`, '2');
+    await waitFor(async () => {
+      const t = (await report(p, 'down0'))?.targets.app;
+      return t?.state === 'ok' && t.revision >= bad;
+    }, 'the canary ok at k=2', 30_000);
+    await waitFor(async () => {
+      const record = JSON.parse((await shared.client.get(`${p}-fleet/rollout/app`).string()) ?? '{}') as RolloutRecord;
+      return (record.waves?.['0']?.proven?.revision ?? 0) >= bad;
+    }, 'wave 0 to prove k=2', 30_000);
+    const proven = ((await report(p, 'down0'))?.targets.app?.revision ?? 0);
+    // The operator stops the agent, rolls back, and etcd moves on meanwhile (here an unrelated key): the
+    // restarted agent's first read is at a revision newer than the one it was rolled back from.
+    await canary.agent.stop();
+    const back = await runCli(['rollback', 'app', '-c', canary.dir, '--state-dir', `${canary.dir}/state`]);
+    assert.equal(back.code, 0, back.stderr);
+    assert.equal(readOr(canary.dest), '/app/k=1\n', 'the canary holds k=1 again');
+    const later = await put(`${p}-elsewhere/x`, '1');
+    assert.ok(later > proven);
+    canary = { ...canary, agent: AgentProcess.start(canary.args) };
+    const held = await waitFor(async () => {
+      const t = (await report(p, 'down0'))?.targets.app;
+      return t?.state === 'rolledback' ? t : undefined;
+    }, 'the restarted canary to report its rollback by hand', 30_000);
+    assert.equal(held.revision, proven, 'the report names the revision rolled back from, not the restart\'s read');
+    const resume = await control('resume');
+    assert.equal(resume.code, 0, resume.stderr);
+    const msg = await waitFor(async () => {
+      const m = (await report(p, 'down1'))?.targets.app?.message ?? '';
+      return /^halted at \d+: down0 rolled back by hand: /.test(m) ? m : undefined;
+    }, 'wave 1 to report the halt by hand', 30_000);
+    assert.equal(Number(/^halted at (\d+)/.exec(msg)![1]), proven, msg);
+    await put(`${p}/app/k`, '3');
+    await waitFor(() => firstWith(w1, '/app/k=3'), 'wave 1 to apply k=3', 60_000);
+    assert.deepEqual(applied(w1).map((a) => a.lines.join()), ['/app/k=1', '/app/k=3'], 'wave 1 never applied k=2');
+  } finally {
+    await stopAll([canary, w1]);
   }
 });
