@@ -2,7 +2,7 @@
  * Making what the apply wrote durable: a staged file's data before its rename, and the directory syncs that make
  * renames survive a crash, shared by the renames of one directory.
  */
-import { closeSync, constants, fdatasync, fdatasyncSync, fsync, openSync } from 'node:fs';
+import { closeSync, constants, fdatasync, fdatasyncSync, fsync, fsyncSync, openSync } from 'node:fs';
 import { promisify } from 'node:util';
 
 const fsyncAsync = promisify(fsync);
@@ -26,13 +26,11 @@ export async function asApply<T>(apply: () => Promise<T>): Promise<T> {
  * nothing else waits for the loop, and a pooled sync's two thread hops (out to a worker and back) cost more than
  * the loop's pause on a busy machine (put -> file p50 in three paired bench runs: 1.15x confd's, against 1.21x).
  * While other applies are under way (start-up, SIGHUP, --onetime) it goes through the thread pool, so that
- * their syncs overlap, and so it does after a sync that took longer than SLOW_SYNC_MS.
+ * their syncs overlap, and so it does after a sync that took longer than SLOW_SYNC_MS. The directory's sync
+ * after the rename follows the same rule.
  */
-export async function syncData(fd: number): Promise<void> {
-  const t0 = performance.now();
-  if (applies <= 1 && lastSyncMs <= SLOW_SYNC_MS) fdatasyncSync(fd);
-  else await fdatasyncAsync(fd);
-  lastSyncMs = performance.now() - t0;
+export function syncData(fd: number): Promise<void> {
+  return timed(fd, fdatasyncSync, fdatasyncAsync);
 }
 
 /**
@@ -40,13 +38,20 @@ export async function syncData(fd: number): Promise<void> {
  * loop is never held for long: leases, watches and /healthz go on. One slow sync is the most it holds the loop.
  */
 const SLOW_SYNC_MS = 5;
-/** How long the last data sync took, however it ran. */
+/** How long the last sync took, however it ran. */
 let lastSyncMs = 0;
+
+async function timed(fd: number, onLoop: (fd: number) => void, pooled: (fd: number) => Promise<void>): Promise<void> {
+  const t0 = performance.now();
+  if (applies <= 1 && lastSyncMs <= SLOW_SYNC_MS) onLoop(fd);
+  else await pooled(fd);
+  lastSyncMs = performance.now() - t0;
+}
 
 async function fsyncDir(dir: string): Promise<void> {
   const fd = openSync(dir, constants.O_RDONLY);
   try {
-    await fsyncAsync(fd);
+    await timed(fd, fsyncSync, fsyncAsync);
   } finally {
     closeSync(fd);
   }
