@@ -4,7 +4,7 @@
  * it means a crash came between a swap and its reload: the daemon may not have read the files the agent put in
  * place (or only some of a set), so the target owes a reload even if its files already match.
  */
-import { closeSync, constants, fdatasyncSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, fdatasyncSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { ApplyError, errorMessage } from '../errors';
 
@@ -28,11 +28,14 @@ export function writeJournal(dests: readonly string[]): void {
   }
 }
 
+/** Removes the journal if there is one; most applies have none, and asking is cheaper than a forced rmSync. */
 export function clearJournal(firstDest: string): void {
+  const file = journalPath(firstDest);
+  if (!existsSync(file)) return;
   try {
-    rmSync(journalPath(firstDest), { force: true });
+    rmSync(file, { force: true });
   } catch (err) {
-    throw new ApplyError(`cannot remove the swap journal ${journalPath(firstDest)}: ${errorMessage(err)}`, { cause: err });
+    throw new ApplyError(`cannot remove the swap journal ${file}: ${errorMessage(err)}`, { cause: err });
   }
 }
 

@@ -74,6 +74,9 @@ export function hasReload(t: Pick<T, 'reloadcmd' | 'reloadsignal' | 'notify'>): 
 
 async function write(t: T, entries: readonly Entry[], reloads: boolean, opts: ApplyOptions): Promise<void> {
   const staged = await step(t, 'stage', () => stageAll(entries));
+  // Once every staged file is renamed into place there is nothing left to discard (an rmSync of a missing file
+  // is an lstat and a thrown error, on every apply).
+  let swapped = false;
   try {
     // Each placeholder names a staged file, or the live one if this apply does not change it.
     const pathOf = (f: TargetFile): string => {
@@ -86,6 +89,7 @@ async function write(t: T, entries: readonly Entry[], reloads: boolean, opts: Ap
     // A crash from here to the end of the reload leaves the journal: the next start reloads (journal.ts).
     if (reloads) await step(t, 'swap', () => writeJournal(t.files.map((f) => f.dest)));
     await step(t, 'swap', () => swapAll(staged));
+    swapped = true;
     if (!reloads) await step(t, 'swap', () => clearJournal(t.dest));
     if (t.checkcmd !== undefined && !checksStaged) {
       // The check reads the live paths: the files are already in place, so put the old ones back if it fails.
@@ -105,7 +109,7 @@ async function write(t: T, entries: readonly Entry[], reloads: boolean, opts: Ap
       }
     }
   } finally {
-    for (const s of staged.values()) discard(s);
+    if (!swapped) for (const s of staged.values()) discard(s);
   }
 }
 

@@ -50,6 +50,10 @@ export function compileTemplate(filename: string, text: string): Render {
     const detail = errorMessage(err).replace(/ in \S+ while compiling ejs[\s\S]*$/, '').replace(/ while compiling ejs[\s\S]*$/, '');
     throw new TemplateError(filename, syntaxErrorLine(filename, text), detail, { cause: err });
   }
+  // confd's function table is built for each render; a template that never names it (nor includes another
+  // template, which gets the same locals) is not given one. A native template's render is then about 20 us
+  // cheaper, a few per cent of a watched change's whole apply.
+  const wantsConfd = /\bconfd\b|\binclude\b/.test(text);
   return (data, extras = {}, scope = []) => {
     // renderTarget gives each render its table of DNS answers (lookup.ts); without one, no name is resolved.
     const given = (extras as { [LOOKUPS]?: Lookups })[LOOKUPS];
@@ -57,7 +61,7 @@ export function compileTemplate(filename: string, text: string): Render {
     try {
       const locals: Record<string, unknown> = { plugin: undefined };
       for (const name of SOURCE_INPUTS) locals[name] = undefined;
-      return fn({ ...locals, ...extras, reconfigdata: data, ...makeHelpers(data, scope, lookups), confd: makeConfd(data, scope, lookups), gotpl });
+      return fn({ ...locals, ...extras, reconfigdata: data, ...makeHelpers(data, scope, lookups), confd: wantsConfd ? makeConfd(data, scope, lookups) : undefined, gotpl });
     } catch (err) {
       // ejs's rethrow prefixes "<file>:<line>\n<context>\n\n" to the message.
       const m = /^[^\n]*:(\d+)\n[\s\S]*?\n\n([\s\S]*)$/.exec(errorMessage(err));
