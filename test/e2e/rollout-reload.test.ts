@@ -60,97 +60,101 @@ test('a SIGHUP that adds the first rollout target starts the campaign: a change 
   }
 });
 
-test('a canary rolled back by hand (reconfig rollback) halts the revision it was rolled back from for the later waves, saying so', async () => {
-  const p = uniquePrefix('wavehand');
+/**
+ * A canary (wave 0, with history) and a host of wave 1 on k=1; then, under an operator's halt (so that wave 1 does
+ * not take k=2 while the canary bakes it, whatever the machine's speed), k=2, ok on the canary and proven by wave 0:
+ * the hard case, where wave 0 proves a change before the operator finds it bad.
+ */
+async function provenUnderHalt(p: string, names: [string, string]): Promise<{ canary: Host; w1: Host; bad: number; control: (...args: string[]) => ReturnType<typeof runCli> }> {
   const control = (...args: string[]): ReturnType<typeof runCli> => runCli(['fleet', ...args, '--port', port(), '--report', `${p}-fleet`]);
   await put(`${p}/app/k`, '1');
-  const canary = startHost(p, 'hand0', 0, { bake: '1s', history: 3 });
-  const w1 = startHost(p, 'hand1', 1, { bake: '1s' });
-  const hosts = [canary, w1];
+  const canary = startHost(p, names[0], 0, { bake: '1s', history: 3 });
+  const w1 = startHost(p, names[1], 1, { bake: '1s' });
   try {
     await waitFor(() => firstWith(w1, '/app/k=1'), 'wave 1 to apply the first data', 60_000);
-    // An operator's halt keeps wave 1 from taking k=2 while the canary bakes it, whatever the machine's speed;
-    // the test is what the coordinator makes of the rollback by hand once the halt is lifted.
     const halt = await control('halt');
     assert.equal(halt.code, 0, halt.stderr);
     const bad = await put(`${p}/app/k`, '2');
     await waitFor(async () => {
-      const t = (await report(p, 'hand0'))?.targets.app;
+      const t = (await report(p, names[0]))?.targets.app;
       return t?.state === 'ok' && t.revision >= bad;
     }, 'the canary ok at k=2', 30_000);
-    // The hard case: wave 0 proves k=2 before the operator finds it bad.
     await waitFor(async () => {
       const record = JSON.parse((await shared.client.get(`${p}-fleet/rollout/app`).string()) ?? '{}') as RolloutRecord;
       return (record.waves?.['0']?.proven?.revision ?? 0) >= bad;
     }, 'wave 0 to prove k=2', 30_000);
-    const back = await runCli(['rollback', 'app', '-c', canary.dir, '--state-dir', `${canary.dir}/state`]);
-    assert.equal(back.code, 0, back.stderr);
-    assert.equal(readOr(canary.dest), '/app/k=1\n', 'the canary holds k=1 again');
+    return { canary, w1, bad, control };
+  } catch (err) {
+    await stopAll([canary, w1]);
+    throw err;
+  }
+}
+
+/** Rolls the canary back by hand (its agent running or not); it holds k=1 again. */
+async function rollBackByHand(canary: Host): Promise<void> {
+  const back = await runCli(['rollback', 'app', '-c', canary.dir, '--state-dir', `${canary.dir}/state`]);
+  assert.equal(back.code, 0, back.stderr);
+  assert.equal(readOr(canary.dest), '/app/k=1\n', 'the canary holds k=1 again');
+}
+
+/** After the resume, wave 1 reports the halt by hand; returns the revision halted. */
+async function haltedByHand(p: string, w1: Host, canary: Host): Promise<number> {
+  const msg = await waitFor(async () => {
+    const m = (await report(p, w1.name))?.targets.app?.message ?? '';
+    return new RegExp(`^halted at \\d+: ${canary.name} rolled back by hand: held at version \\d+ by reconfig rollback`).test(m) ? m : undefined;
+  }, 'wave 1 to report the halt by hand', 30_000);
+  return Number(/^halted at (\d+)/.exec(msg)![1]);
+}
+
+/** The sentinel: newer data releases the hold and rolls out; only then is "wave 1 never took k=2" proven. */
+async function neverTookBad(p: string, w1: Host): Promise<void> {
+  await put(`${p}/app/k`, '3');
+  await waitFor(() => firstWith(w1, '/app/k=3'), 'wave 1 to apply k=3', 60_000);
+  assert.deepEqual(applied(w1).map((a) => a.lines.join()), ['/app/k=1', '/app/k=3'], 'wave 1 never applied k=2');
+}
+
+test('a canary rolled back by hand (reconfig rollback) halts the revision it was rolled back from for the later waves, saying so', async () => {
+  const p = uniquePrefix('wavehand');
+  const { canary, w1, bad, control } = await provenUnderHalt(p, ['hand0', 'hand1']);
+  try {
+    await rollBackByHand(canary);
     // The running agent sees the hold file change and renders the target again: no SIGHUP needed.
     await waitFor(async () => (await report(p, 'hand0'))?.targets.app?.state === 'rolledback', 'the canary to report its rollback by hand', 30_000);
     const resume = await control('resume');
     assert.equal(resume.code, 0, resume.stderr);
-    const msg = await waitFor(async () => {
-      const m = (await report(p, 'hand1'))?.targets.app?.message ?? '';
-      return /^halted at \d+: hand0 rolled back by hand: held at version \d+ by reconfig rollback/.test(m) ? m : undefined;
-    }, 'wave 1 to report the halt by hand', 30_000);
-    assert.ok(Number(/^halted at (\d+)/.exec(msg)![1]) <= bad, msg);
+    const halted = await haltedByHand(p, w1, canary);
+    assert.ok(halted <= bad, `halted at ${halted}, after ${bad}`);
     const wait = await control('--wait-revision', String(bad), '--timeout', '60s');
     assert.equal(wait.code, 1, wait.stdout + wait.stderr);
     assert.match(wait.stderr, /^halted: app: revision \d+ halted in wave 0: hand0 rolled back by hand: /m);
-    // The sentinel: newer data releases the hold and rolls out; only then is "wave 1 never took k=2" proven.
-    await put(`${p}/app/k`, '3');
-    await waitFor(() => firstWith(w1, '/app/k=3'), 'wave 1 to apply k=3', 60_000);
-    assert.deepEqual(applied(w1).map((a) => a.lines.join()), ['/app/k=1', '/app/k=3'], 'wave 1 never applied k=2');
+    await neverTookBad(p, w1);
   } finally {
-    await stopAll(hosts);
+    await stopAll([canary, w1]);
   }
 });
 
 test('a canary rolled back by hand while its agent was down reports, once restarted, the revision it was rolled back from, and that revision halts', async () => {
   const p = uniquePrefix('wavedown');
-  const control = (...args: string[]): ReturnType<typeof runCli> => runCli(['fleet', ...args, '--port', port(), '--report', `${p}-fleet`]);
-  await put(`${p}/app/k`, '1');
-  let canary = startHost(p, 'down0', 0, { bake: '1s', history: 3 });
-  const w1 = startHost(p, 'down1', 1, { bake: '1s' });
+  const started = await provenUnderHalt(p, ['down0', 'down1']);
+  const { w1, control } = started;
+  let canary = started.canary;
   try {
-    await waitFor(() => firstWith(w1, '/app/k=1'), 'wave 1 to apply the first data', 60_000);
-    const halt = await control('halt');
-    assert.equal(halt.code, 0, halt.stderr);
-    const bad = await put(`${p}/app/k`, '2');
-    await waitFor(async () => {
-      const t = (await report(p, 'down0'))?.targets.app;
-      return t?.state === 'ok' && t.revision >= bad;
-    }, 'the canary ok at k=2', 30_000);
-    await waitFor(async () => {
-      const record = JSON.parse((await shared.client.get(`${p}-fleet/rollout/app`).string()) ?? '{}') as RolloutRecord;
-      return (record.waves?.['0']?.proven?.revision ?? 0) >= bad;
-    }, 'wave 0 to prove k=2', 30_000);
-    const proven = ((await report(p, 'down0'))?.targets.app?.revision ?? 0);
-    // The operator stops the agent, rolls back, and etcd moves on meanwhile (here an unrelated key): the
+    const proven = (await report(p, 'down0'))?.targets.app?.revision ?? 0;
+    // The operator stops the agent and rolls back; etcd moves on meanwhile (here an unrelated key), so the
     // restarted agent's first read is at a revision newer than the one it was rolled back from.
     await canary.agent.stop();
-    const back = await runCli(['rollback', 'app', '-c', canary.dir, '--state-dir', `${canary.dir}/state`]);
-    assert.equal(back.code, 0, back.stderr);
-    assert.equal(readOr(canary.dest), '/app/k=1\n', 'the canary holds k=1 again');
-    const later = await put(`${p}-elsewhere/x`, '1');
-    assert.ok(later > proven);
+    await rollBackByHand(canary);
+    assert.ok((await put(`${p}-elsewhere/x`, '1')) > proven);
     canary = { ...canary, agent: AgentProcess.start(canary.args) };
     const held = await waitFor(async () => {
       const t = (await report(p, 'down0'))?.targets.app;
       return t?.state === 'rolledback' ? t : undefined;
     }, 'the restarted canary to report its rollback by hand', 30_000);
-    assert.equal(held.revision, proven, 'the report names the revision rolled back from, not the restart\'s read');
+    assert.equal(held.revision, proven, "the report names the revision rolled back from, not the restart's read");
     const resume = await control('resume');
     assert.equal(resume.code, 0, resume.stderr);
-    const msg = await waitFor(async () => {
-      const m = (await report(p, 'down1'))?.targets.app?.message ?? '';
-      return /^halted at \d+: down0 rolled back by hand: /.test(m) ? m : undefined;
-    }, 'wave 1 to report the halt by hand', 30_000);
-    assert.equal(Number(/^halted at (\d+)/.exec(msg)![1]), proven, msg);
-    await put(`${p}/app/k`, '3');
-    await waitFor(() => firstWith(w1, '/app/k=3'), 'wave 1 to apply k=3', 60_000);
-    assert.deepEqual(applied(w1).map((a) => a.lines.join()), ['/app/k=1', '/app/k=3'], 'wave 1 never applied k=2');
+    assert.equal(await haltedByHand(p, w1, canary), proven);
+    await neverTookBad(p, w1);
   } finally {
     await stopAll([canary, w1]);
   }
