@@ -18,6 +18,10 @@ import { primeAll, wire } from './wire';
 const WITH_COMMANDS = 8;
 const FILES_ONLY = 32;
 
+function turn(): Promise<void> {
+  return new Promise((r) => setImmediate(r));
+}
+
 function runsCommands(t: Target): boolean {
   return t.checkcmd !== undefined || t.reloadcmd !== undefined || t.verify !== undefined;
 }
@@ -34,6 +38,10 @@ export async function applyOnce(store: Reader, targets: readonly Target[], ctx: 
   const reading = store.snapshot(targets.flatMap((t) => t.keys));
   // Handled at the await below; this only keeps a throw in the housekeeping from leaving it unhandled.
   reading.catch(() => undefined);
+  // The request goes out on the loop's next turns (the connection, then the write): let it go before the
+  // synchronous housekeeping, so that etcd works on it meanwhile.
+  await turn();
+  await turn();
   const owed = cleanStaged(targets, ctx);
   const wired = targets.map((t) => wire(t, ctx, { manual: true }));
   const runners = wired.map((w) => w.runner);
