@@ -124,8 +124,11 @@ export async function bundle(outfile: string, nodeMajor: number, entry = path.jo
     // iife for a snapshot's script, which Node runs with no module, exports or module wrapper.
     format,
     target: `node${nodeMajor}`,
-    // Dead branches go (src/etcd/grpc-log.ts's lookup from etcd3's folder); names stay, for readable stacks.
+    // Dead branches go (src/etcd/grpc-log.ts's lookup from etcd3's folder), and so does white space: the script
+    // is resident in memory twice (the blob's pages and V8's copy), 3.8 -> 2.6 MB, an idle agent 3 MB less.
+    // Names stay, for readable stacks (their positions are line:column in the one-file script either way).
     minifySyntax: true,
+    minifyWhitespace: true,
     define: { RECONFIG_BUNDLE: 'true' },
     external: ['*.node', 'cpu-features'],
     plugins: [protosInside()],
