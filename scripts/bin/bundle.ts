@@ -4,8 +4,9 @@
  * not need at run time is checked here, and the build fails if it would:
  *  - no file beside it: etcd3's protos are inside, as a descriptor (etcd-descriptor.ts);
  *  - one grpc-js, so that the one src/etcd/grpc-log.ts names directly is the one etcd3 uses;
- *  - dockerode's optional native add-ons (ssh2's crypto binding, cpu-features) stay out: both are loaded inside a
- *    try by ssh2, which works without them.
+ *  - ssh2 stays out: docker-modem loads it for ssh:// Docker hosts only, and reconfig always hands dockerode a
+ *    socket path (src/docker/containers.ts). A stand-in that says so takes its place (sshLeftOut). With it go
+ *    its optional native add-ons (its crypto binding, cpu-features), left external in case.
  */
 import { build, type Message, type Metafile, type Plugin } from 'esbuild';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -82,6 +83,26 @@ function protosInside(): Plugin {
   };
 }
 
+/** ssh2's stand-in: what the executable says if anything ever asks for a Docker connection over SSH. */
+export const SSH_LEFT_OUT = 'Docker over SSH is not in the reconfig executable: reconfig reaches Docker through its socket';
+
+/**
+ * ssh2 (with tweetnacl and bcrypt-pbkdf, about 450 KB of the script's 2.6 MB, every byte of it resident in an
+ * idle agent) is replaced by a module whose Client throws SSH_LEFT_OUT.
+ */
+function sshLeftOut(): Plugin {
+  return {
+    name: 'ssh2-left-out',
+    setup(b) {
+      b.onResolve({ filter: /^ssh2$/ }, () => ({ path: 'ssh2', namespace: 'reconfig-left-out' }));
+      b.onLoad({ filter: /^ssh2$/, namespace: 'reconfig-left-out' }, () => ({
+        contents: `class Client { constructor() { throw new Error(${JSON.stringify(SSH_LEFT_OUT)}); } }\nmodule.exports = { Client };\n`,
+        loader: 'js',
+      }));
+    },
+  };
+}
+
 /** The package folder an input file is in (the innermost node_modules/<name>/), or null for our own code. */
 function packageOf(input: string): string | null {
   const m = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+\/)/.exec(input);
@@ -104,6 +125,8 @@ function packagesIn(meta: Metafile): Bundle['packages'] {
   });
   const grpc = packages.filter((p) => p.name === '@grpc/grpc-js');
   if (grpc.length !== 1) throw new Error(`expected one @grpc/grpc-js in the bundle, found ${grpc.map((p) => p.dir).join(', ') || 'none'}`);
+  const ssh = packages.find((p) => p.name === 'ssh2');
+  if (ssh) throw new Error(`ssh2 is in the bundle (${ssh.dir}): the stand-in (sshLeftOut) no longer replaces it`);
   return packages
     .map(({ name, version, license }) => ({ name, version, license }))
     .sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version))
@@ -131,7 +154,7 @@ export async function bundle(outfile: string, nodeMajor: number, entry = path.jo
     minifyWhitespace: true,
     define: { RECONFIG_BUNDLE: 'true' },
     external: ['*.node', 'cpu-features'],
-    plugins: [protosInside()],
+    plugins: [protosInside(), sshLeftOut()],
     metafile: true,
     logLevel: 'silent',
     legalComments: 'eof',
