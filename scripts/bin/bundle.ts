@@ -6,7 +6,8 @@
  *  - one grpc-js, so that the one src/etcd/grpc-log.ts names directly is the one etcd3 uses;
  *  - ssh2 stays out: docker-modem loads it for ssh:// Docker hosts only, and reconfig always hands dockerode a
  *    socket path (src/docker/containers.ts). A stand-in that says so takes its place (sshLeftOut). With it go
- *    its optional native add-ons (its crypto binding, cpu-features), left external in case.
+ *    its optional native add-ons (its crypto binding, cpu-features): nothing in the bundle names a native
+ *    add-on any more, so nothing is left external.
  */
 import { build, type Message, type Metafile, type Plugin } from 'esbuild';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -84,7 +85,7 @@ function protosInside(): Plugin {
 }
 
 /** ssh2's stand-in: what the executable says if anything ever asks for a Docker connection over SSH. */
-export const SSH_LEFT_OUT = 'Docker over SSH is not in the reconfig executable: reconfig reaches Docker through its socket';
+const SSH_LEFT_OUT = 'Docker over SSH is not in the reconfig executable: reconfig reaches Docker through its socket';
 
 /**
  * ssh2 (with tweetnacl and bcrypt-pbkdf, about 450 KB of the script's 2.6 MB, every byte of it resident in an
@@ -153,7 +154,6 @@ export async function bundle(outfile: string, nodeMajor: number, entry = path.jo
     minifySyntax: true,
     minifyWhitespace: true,
     define: { RECONFIG_BUNDLE: 'true' },
-    external: ['*.node', 'cpu-features'],
     plugins: [protosInside(), sshLeftOut()],
     metafile: true,
     logLevel: 'silent',

@@ -39,7 +39,9 @@ export async function applyOnce(store: Reader, targets: readonly Target[], ctx: 
   // Handled at the await below; this only keeps a throw in the housekeeping from leaving it unhandled.
   reading.catch(() => undefined);
   // The request goes out on the loop's next turns (the connection, then the write): let it go before the
-  // synchronous housekeeping, so that etcd works on it meanwhile.
+  // synchronous housekeeping, so that etcd works on it meanwhile. Two turns are enough for plain HTTP on
+  // loopback (strace: the write comes before the housekeeping's syscalls); a TLS handshake or an auth round trip
+  // takes more, and the housekeeping then just overlaps less.
   await turn();
   await turn();
   const owed = cleanStaged(targets, ctx);
